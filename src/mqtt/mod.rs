@@ -4,3 +4,6 @@
 //! randomness are parameters, bytes come in and go out as plain values. That keeps every
 //! path testable on the host on a virtual clock.
 pub mod codec;
+pub mod backoff;
+pub mod session;
+pub mod topic;

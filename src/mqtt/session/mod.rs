@@ -1,0 +1,1301 @@
+//! The MQTT client session as a sans-IO state machine.
+//!
+//! A driver owns the transport (a WebSocket in the browser, a TCP stream in the device
+//! simulator, a scripted broker in tests) and calls, after every outside event:
+//!
+//! 1. one input: [`Session::handle_transport_open`], [`Session::handle_bytes`],
+//!    [`Session::handle_connection_lost`], [`Session::handle_timeout`] or a command
+//!    ([`Session::connect`], [`Session::publish`], [`Session::subscribe`], ...);
+//! 2. [`Session::poll_transmit`] until `None`, writing each buffer to the transport (all
+//!    that is ready comes in one buffer, so one WebSocket message can carry many packets);
+//! 3. [`Session::poll_event`] until `None`, acting on [`Event::OpenTransport`] and
+//!    [`Event::CloseTransport`] and handing the rest to the application;
+//! 4. [`Session::poll_timeout`], arming its single timer for that instant.
+//!
+//! Time is a parameter (`now`, milliseconds on any monotonic scale) and randomness comes
+//! from the configured seed: this module never reads a clock, never touches a socket and
+//! never panics on bytes from the network.
+
+mod config;
+mod error;
+mod ids;
+
+pub use config::{Overflow, QueueConfig, SessionConfig};
+pub use error::{ErrorCode, SessionError};
+
+use std::collections::{HashMap, HashSet, VecDeque};
+
+use crate::mqtt::backoff::{Backoff, SplitMix64};
+use crate::mqtt::codec::{
+    self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS,
+    ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+};
+use crate::mqtt::topic;
+use ids::PacketIds;
+
+/// Milliseconds on the driver's monotonic clock.
+pub type Millis = u64;
+
+/// Identifies one publish, subscribe or unsubscribe request in completion events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Token(pub u64);
+
+/// The connection state as the application sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum State {
+    /// Not started yet, or the first attempt is under way.
+    Connecting,
+    Connected,
+    /// An attempt after a lost connection is under way.
+    Reconnecting,
+    /// Connection lost; waiting for the next attempt.
+    Offline,
+    /// Ended by the application, or reconnecting gave up. Final.
+    Closed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Connecting => "connecting",
+            State::Connected => "connected",
+            State::Reconnecting => "reconnecting",
+            State::Offline => "offline",
+            State::Closed => "closed",
+        }
+    }
+}
+
+/// How a publish ended well.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishOutcome {
+    /// `None` for QoS 0.
+    pub packet_id: Option<u16>,
+    /// 0 for QoS 0; the PUBACK or PUBCOMP reason code otherwise (0x10: no subscribers).
+    pub reason_code: u8,
+}
+
+/// What the session asks of the driver or tells the application.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Open a new transport now and call `handle_transport_open` when it is open.
+    OpenTransport,
+    /// Close the current transport after writing what `poll_transmit` returns.
+    CloseTransport,
+    StateChanged(State),
+    /// CONNACK accepted.
+    Connected {
+        session_present: bool,
+        reason_code: u8,
+        properties: Properties,
+    },
+    /// An application message (topic aliases already resolved).
+    Message(Publish),
+    PublishDone {
+        token: Token,
+        result: Result<PublishOutcome, SessionError>,
+    },
+    SubscribeDone {
+        token: Token,
+        result: Result<SubAck, SessionError>,
+    },
+    UnsubscribeDone {
+        token: Token,
+        result: Result<UnsubAck, SessionError>,
+    },
+    /// The connection was lost (or an attempt failed); `Reconnecting` or `Closed` follows.
+    Offline { error: SessionError },
+    /// The next attempt is scheduled in `delay` ms; `attempt` counts from 1.
+    Reconnecting { attempt: u32, delay: Millis },
+    /// Something worth reporting that does not end the session by itself.
+    Error(SessionError),
+    /// Final: after `disconnect`/`close`, or when reconnecting gave up (`error` says why).
+    Closed { error: Option<SessionError> },
+}
+
+/// Counters for `MqttClient.stats()`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub messages_sent: u64,
+    pub messages_received: u64,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    pub inflight: usize,
+    pub queued: usize,
+    pub reconnects: u64,
+    pub last_ping_rtt: Option<Millis>,
+}
+
+/// What the broker said about itself in CONNACK (defaults where it said nothing).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerLimits {
+    pub receive_maximum: u16,
+    pub maximum_packet_size: Option<u32>,
+    pub topic_alias_maximum: u16,
+    pub maximum_qos: QoS,
+    pub retain_available: bool,
+}
+
+impl Default for ServerLimits {
+    fn default() -> Self {
+        ServerLimits {
+            receive_maximum: 65_535,
+            maximum_packet_size: None,
+            topic_alias_maximum: 0,
+            maximum_qos: QoS::ExactlyOnce,
+            retain_available: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// `connect` not called yet.
+    Idle,
+    /// Transport requested, not open yet.
+    Opening { deadline: Millis },
+    /// CONNECT written, waiting for CONNACK.
+    AwaitingConnAck { deadline: Millis },
+    Connected,
+    /// Between attempts.
+    Waiting { until: Millis },
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutStage {
+    /// Waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
+    AwaitAck,
+    /// PUBREL sent, waiting for PUBCOMP.
+    AwaitComp,
+}
+
+#[derive(Debug)]
+struct Outgoing {
+    token: Token,
+    publish: Publish,
+    stage: OutStage,
+    /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
+    seq: u64,
+}
+
+#[derive(Debug)]
+struct Queued {
+    token: Token,
+    publish: Publish,
+    bytes: usize,
+}
+
+#[derive(Debug)]
+enum Control {
+    Subscribe(Subscribe),
+    Unsubscribe(Unsubscribe),
+}
+
+#[derive(Debug)]
+struct PendingControl {
+    /// `None` for the session's own resubscribe after a lost session.
+    token: Option<Token>,
+    control: Control,
+}
+
+/// The client side of one MQTT session, across any number of connections.
+pub struct Session {
+    config: SessionConfig,
+    version: ProtocolVersion,
+    phase: Phase,
+    /// True once a CONNACK was accepted: later attempts are "reconnecting".
+    ever_connected: bool,
+    /// Bumped whenever a connection ends, so handlers can tell that theirs is gone.
+    generation: u64,
+    backoff: Option<Backoff>,
+    rng: SplitMix64,
+
+    tx: Vec<u8>,
+    rx: Vec<u8>,
+    events: VecDeque<Event>,
+
+    server: ServerLimits,
+    keep_alive_ms: Millis,
+    last_tx: Millis,
+    last_rx: Millis,
+    ping_sent: Option<Millis>,
+
+    ids: PacketIds,
+    next_token: u64,
+    next_seq: u64,
+    /// Publishes waiting for a connection, a packet id or a flow-control slot, in order.
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    /// Outgoing QoS 1/2 publishes by packet id.
+    outgoing: HashMap<u16, Outgoing>,
+    controls: VecDeque<PendingControl>,
+    controls_inflight: HashMap<u16, PendingControl>,
+    /// Incoming QoS 2 ids between PUBREC and PUBREL: a duplicate is acknowledged, not delivered.
+    incoming_qos2: HashSet<u16>,
+    /// Granted subscriptions, restored when the broker lost the session.
+    subscriptions: Vec<(SubscribeFilter, Option<u32>)>,
+
+    alias_out: HashMap<String, u16>,
+    alias_in: HashMap<u16, String>,
+    stats: Stats,
+}
+
+impl Session {
+    pub fn new(config: SessionConfig) -> Self {
+        let backoff = config.reconnect.clone().map(Backoff::new);
+        Session {
+            version: config.protocol,
+            rng: SplitMix64::new(config.seed),
+            backoff,
+            config,
+            phase: Phase::Idle,
+            ever_connected: false,
+            generation: 0,
+            tx: Vec::new(),
+            rx: Vec::new(),
+            events: VecDeque::new(),
+            server: ServerLimits::default(),
+            keep_alive_ms: 0,
+            last_tx: 0,
+            last_rx: 0,
+            ping_sent: None,
+            ids: PacketIds::new(),
+            next_token: 1,
+            next_seq: 0,
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+            outgoing: HashMap::new(),
+            controls: VecDeque::new(),
+            controls_inflight: HashMap::new(),
+            incoming_qos2: HashSet::new(),
+            subscriptions: Vec::new(),
+            alias_out: HashMap::new(),
+            alias_in: HashMap::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    // ----- getters -----
+
+    pub fn state(&self) -> State {
+        match self.phase {
+            Phase::Idle => State::Connecting,
+            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } => {
+                if self.ever_connected {
+                    State::Reconnecting
+                } else {
+                    State::Connecting
+                }
+            }
+            Phase::Connected => State::Connected,
+            Phase::Waiting { .. } => State::Offline,
+            Phase::Closed => State::Closed,
+        }
+    }
+
+    /// The version in use (after a fallback, 3.1.1).
+    pub fn protocol_version(&self) -> ProtocolVersion {
+        self.version
+    }
+
+    /// The client id; the broker-assigned one once a v5 broker assigned it.
+    pub fn client_id(&self) -> &str {
+        &self.config.client_id
+    }
+
+    pub fn stats(&self) -> Stats {
+        Stats {
+            inflight: self.outgoing.len(),
+            queued: self.queue.len(),
+            ..self.stats.clone()
+        }
+    }
+
+    pub fn server_limits(&self) -> &ServerLimits {
+        &self.server
+    }
+
+    /// Granted subscriptions and their subscription identifiers.
+    pub fn subscriptions(&self) -> impl Iterator<Item = &(SubscribeFilter, Option<u32>)> {
+        self.subscriptions.iter()
+    }
+
+    /// Replaces the credentials used from the next attempt on (token refresh).
+    pub fn set_credentials(&mut self, username: Option<String>, password: Option<Vec<u8>>) {
+        self.config.username = username;
+        self.config.password = password;
+    }
+
+    // ----- inputs -----
+
+    /// Starts the first attempt: asks the driver for a transport.
+    pub fn connect(&mut self, now: Millis) {
+        if self.phase == Phase::Idle {
+            self.start_attempt(now);
+        }
+    }
+
+    /// The transport asked for by [`Event::OpenTransport`] is open: CONNECT goes out.
+    pub fn handle_transport_open(&mut self, now: Millis) {
+        let Phase::Opening { deadline } = self.phase else {
+            return;
+        };
+        self.rx.clear();
+        self.alias_in.clear();
+        self.alias_out.clear();
+        self.ping_sent = None;
+        self.last_rx = now;
+        let connect = self.connect_packet();
+        // A CONNECT that cannot be encoded (a 70 kB username, say) can never succeed.
+        if let Err(e) = self.write(now, &Packet::Connect(connect)) {
+            self.fail_for_good(SessionError::from(e));
+            return;
+        }
+        self.phase = Phase::AwaitingConnAck { deadline };
+    }
+
+    /// Bytes from the transport, in any framing.
+    pub fn handle_bytes(&mut self, now: Millis, data: &[u8]) {
+        if !matches!(self.phase, Phase::AwaitingConnAck { .. } | Phase::Connected) {
+            return;
+        }
+        self.stats.bytes_received += data.len() as u64;
+        self.last_rx = now;
+        if self.rx.is_empty() {
+            let used = self.decode_all(now, data);
+            if let Some(used) = used {
+                if used < data.len() {
+                    self.rx.extend_from_slice(&data[used..]);
+                }
+            }
+        } else {
+            self.rx.extend_from_slice(data);
+            let mut buf = std::mem::take(&mut self.rx);
+            // `None`: the connection was reset meanwhile and its bytes are void.
+            if let Some(used) = self.decode_all(now, &buf) {
+                buf.drain(..used);
+                self.rx = buf;
+            }
+        }
+    }
+
+    /// The transport closed or failed, or could not be opened.
+    pub fn handle_connection_lost(&mut self, now: Millis) {
+        if self.is_live() {
+            let error = match self.phase {
+                Phase::Connected => SessionError::new(ErrorCode::ConnectionLost, "connection lost"),
+                _ => SessionError::new(ErrorCode::ConnectionLost, "could not connect"),
+            };
+            self.lost(now, error, false);
+        }
+    }
+
+    /// The timer armed from [`Session::poll_timeout`] fired (early or late calls are fine).
+    pub fn handle_timeout(&mut self, now: Millis) {
+        match self.phase {
+            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } if now >= deadline => {
+                let e = SessionError::new(ErrorCode::ConnectTimeout, "no connack within the connect timeout");
+                self.lost(now, e, true);
+            }
+            Phase::Waiting { until } if now >= until => self.start_attempt(now),
+            Phase::Connected if self.keep_alive_ms > 0 => {
+                if let Some(sent) = self.ping_sent {
+                    // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
+                    if now >= sent + self.keep_alive_ms / 2 {
+                        let e = SessionError::new(ErrorCode::KeepaliveTimeout, "no pingresp from the broker");
+                        self.lost(now, e, true);
+                    }
+                } else if now >= self.last_tx + self.keep_alive_ms
+                    || now >= self.last_rx + self.keep_alive_ms
+                {
+                    // [MQTT-3.1.2-23]
+                    let _ = self.write(now, &Packet::PingReq);
+                    self.ping_sent = Some(now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Connectivity came back (the browser's `online` event): skip the rest of the wait.
+    pub fn network_online(&mut self, now: Millis) {
+        if let Phase::Waiting { .. } = self.phase {
+            self.start_attempt(now);
+        }
+    }
+
+    // ----- commands -----
+
+    /// Publishes a message. Errors that can be known now are returned at once and nothing is
+    /// sent; the outcome otherwise arrives as [`Event::PublishDone`] with the returned token.
+    pub fn publish(&mut self, now: Millis, mut publish: Publish) -> Result<Token, SessionError> {
+        if self.phase == Phase::Closed {
+            return Err(SessionError::closed());
+        }
+        topic::validate_topic_name(&publish.topic)?;
+        // The session owns ids, aliases and DUP.
+        publish.packet_id = None;
+        publish.dup = false;
+        publish.properties.topic_alias = None;
+        publish.properties.subscription_identifiers.clear();
+        if self.ever_connected && publish.qos > self.server.maximum_qos {
+            return Err(SessionError::new(
+                ErrorCode::QosNotSupported,
+                format!("the broker supports qos up to {}", self.server.maximum_qos as u8),
+            ));
+        }
+        if publish.retain && self.ever_connected && !self.server.retain_available {
+            return Err(SessionError::new(ErrorCode::RetainNotSupported, "the broker does not support retain"));
+        }
+        let size = self.publish_size(&publish)?;
+        if let Some(max) = self.server.maximum_packet_size {
+            if size > max as usize {
+                return Err(too_large(size, max));
+            }
+        }
+        if self.phase != Phase::Connected && publish.qos == QoS::AtMostOnce && !self.config.queue.qos0 {
+            return Err(SessionError::new(ErrorCode::NotConnected, "not connected and qos 0 is not queued"));
+        }
+        let bytes = publish.payload.len() + publish.topic.len();
+        let token = self.token();
+        let can_send_now = self.phase == Phase::Connected && self.queue.is_empty();
+        if !can_send_now {
+            let q = &self.config.queue;
+            if self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes {
+                if q.overflow == Overflow::Reject || bytes > q.max_bytes || q.max_messages == 0 {
+                    return Err(SessionError::new(ErrorCode::QueueFull, "the offline queue is full"));
+                }
+                while !self.queue.is_empty()
+                    && (self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes)
+                {
+                    if let Some(old) = self.queue.pop_front() {
+                        self.queued_bytes -= old.bytes;
+                        self.events.push_back(Event::PublishDone {
+                            token: old.token,
+                            result: Err(SessionError::new(ErrorCode::QueueFull, "dropped from the full offline queue")),
+                        });
+                    }
+                }
+            }
+        }
+        self.queued_bytes += bytes;
+        self.queue.push_back(Queued { token, publish, bytes });
+        self.pump(now);
+        Ok(token)
+    }
+
+    /// Subscribes to one or more filters; [`Event::SubscribeDone`] carries the SUBACK.
+    pub fn subscribe(
+        &mut self,
+        now: Millis,
+        filters: Vec<SubscribeFilter>,
+        properties: Properties,
+    ) -> Result<Token, SessionError> {
+        if self.phase == Phase::Closed {
+            return Err(SessionError::closed());
+        }
+        if filters.is_empty() {
+            return Err(SessionError::new(ErrorCode::InvalidArgument, "no topic filter"));
+        }
+        for f in &filters {
+            topic::validate_topic_filter(&f.filter)?;
+            if f.no_local && topic::parse_shared(&f.filter).is_some() {
+                // [MQTT-3.8.3-4]
+                return Err(SessionError::new(ErrorCode::InvalidArgument, "noLocal on a shared subscription"));
+            }
+            if f.retain_handling > 2 {
+                return Err(SessionError::new(ErrorCode::InvalidArgument, "retain handling above 2"));
+            }
+        }
+        if properties.subscription_identifiers.len() > 1
+            || properties.subscription_identifiers.iter().any(|&id| id == 0 || id > 268_435_455)
+        {
+            return Err(SessionError::new(ErrorCode::InvalidArgument, "subscription identifier out of range"));
+        }
+        let token = self.token();
+        let subscribe = Subscribe { packet_id: 0, filters, properties };
+        self.check_control_size(&Packet::Subscribe(subscribe.clone()))?;
+        self.controls.push_back(PendingControl {
+            token: Some(token),
+            control: Control::Subscribe(subscribe),
+        });
+        self.pump(now);
+        Ok(token)
+    }
+
+    /// Unsubscribes; [`Event::UnsubscribeDone`] carries the UNSUBACK.
+    pub fn unsubscribe(
+        &mut self,
+        now: Millis,
+        filters: Vec<String>,
+        properties: Properties,
+    ) -> Result<Token, SessionError> {
+        if self.phase == Phase::Closed {
+            return Err(SessionError::closed());
+        }
+        if filters.is_empty() {
+            return Err(SessionError::new(ErrorCode::InvalidArgument, "no topic filter"));
+        }
+        for f in &filters {
+            topic::validate_topic_filter(f)?;
+        }
+        let token = self.token();
+        let unsubscribe = Unsubscribe { packet_id: 0, filters, properties };
+        self.check_control_size(&Packet::Unsubscribe(unsubscribe.clone()))?;
+        self.controls.push_back(PendingControl {
+            token: Some(token),
+            control: Control::Unsubscribe(unsubscribe),
+        });
+        self.pump(now);
+        Ok(token)
+    }
+
+    /// Ends the session gracefully: what is ready is written, then DISCONNECT (so the broker
+    /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
+    pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
+        if self.phase == Phase::Connected {
+            let packet = Packet::Disconnect(Disconnect { reason_code, properties: Properties::default() });
+            let _ = self.write(now, &packet);
+        }
+        self.close(now);
+    }
+
+    /// Ends the session at once, without DISCONNECT: the broker publishes the Will.
+    pub fn close(&mut self, _now: Millis) {
+        if self.phase == Phase::Closed {
+            return;
+        }
+        if matches!(self.phase, Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected) {
+            self.events.push_back(Event::CloseTransport);
+        }
+        self.finish(None);
+    }
+
+    /// Drops the current connection (if any) and attempts a new one at once, keeping the
+    /// session state. Does nothing once closed.
+    pub fn reconnect_now(&mut self, now: Millis) {
+        match self.phase {
+            Phase::Closed => {}
+            Phase::Idle | Phase::Waiting { .. } => self.start_attempt(now),
+            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected => {
+                self.events.push_back(Event::CloseTransport);
+                self.reset_connection();
+                self.events.push_back(Event::Offline {
+                    error: SessionError::new(ErrorCode::ConnectionLost, "reconnect requested"),
+                });
+                self.start_attempt(now);
+            }
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Everything ready to send, as one buffer.
+    pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        if self.tx.is_empty() {
+            None
+        } else {
+            Some(std::mem::take(&mut self.tx))
+        }
+    }
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] wants to be called next.
+    pub fn poll_timeout(&self) -> Option<Millis> {
+        match self.phase {
+            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(deadline),
+            Phase::Waiting { until } => Some(until),
+            Phase::Connected if self.keep_alive_ms > 0 => Some(match self.ping_sent {
+                Some(sent) => sent + self.keep_alive_ms / 2,
+                None => self.last_tx.min(self.last_rx) + self.keep_alive_ms,
+            }),
+            _ => None,
+        }
+    }
+
+    // ----- internals: connection lifecycle -----
+
+    fn is_live(&self) -> bool {
+        matches!(self.phase, Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected)
+    }
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    fn set_phase(&mut self, phase: Phase) {
+        let before = self.state();
+        self.phase = phase;
+        let after = self.state();
+        if before != after {
+            self.events.push_back(Event::StateChanged(after));
+        }
+    }
+
+    fn start_attempt(&mut self, now: Millis) {
+        self.reset_connection();
+        self.set_phase(Phase::Opening {
+            deadline: now + self.config.connect_timeout,
+        });
+        self.events.push_back(Event::OpenTransport);
+    }
+
+    /// Forgets everything that belongs to one connection only.
+    fn reset_connection(&mut self) {
+        self.generation += 1;
+        self.tx.clear();
+        self.rx.clear();
+        self.alias_in.clear();
+        self.alias_out.clear();
+        self.ping_sent = None;
+    }
+
+    /// The connection (or the attempt) ended. `close_transport`: we end it, so tell the driver.
+    fn lost(&mut self, now: Millis, error: SessionError, close_transport: bool) {
+        if close_transport {
+            self.events.push_back(Event::CloseTransport);
+        }
+        self.reset_connection();
+        self.events.push_back(Event::Offline { error: error.clone() });
+        let next = match self.backoff.as_mut() {
+            Some(b) => {
+                let r = self.rng.next_f64();
+                b.next_delay(r).map(|d| (b.attempt(), d))
+            }
+            None => None,
+        };
+        match next {
+            Some((attempt, delay)) => {
+                self.set_phase(Phase::Waiting { until: now + delay });
+                self.events.push_back(Event::Reconnecting { attempt, delay });
+            }
+            None => self.finish(Some(error)),
+        }
+    }
+
+    /// A failure no retry can fix.
+    fn fail_for_good(&mut self, error: SessionError) {
+        self.events.push_back(Event::CloseTransport);
+        self.reset_connection();
+        self.finish(Some(error));
+    }
+
+    /// Enters `Closed`, failing every request still open.
+    fn finish(&mut self, error: Option<SessionError>) {
+        self.reset_connection();
+        let fail = error.clone().unwrap_or_else(SessionError::closed);
+        let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();
+        outgoing.sort_by_key(|o| o.seq);
+        for o in outgoing {
+            self.events.push_back(Event::PublishDone { token: o.token, result: Err(fail.clone()) });
+        }
+        for q in std::mem::take(&mut self.queue) {
+            self.events.push_back(Event::PublishDone { token: q.token, result: Err(fail.clone()) });
+        }
+        self.queued_bytes = 0;
+        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
+        inflight.sort_by_key(|(id, _)| *id);
+        let controls = inflight.into_iter().map(|(_, c)| c).chain(std::mem::take(&mut self.controls));
+        let mut done = Vec::new();
+        for c in controls {
+            if let Some(token) = c.token {
+                done.push(match c.control {
+                    Control::Subscribe(_) => Event::SubscribeDone { token, result: Err(fail.clone()) },
+                    Control::Unsubscribe(_) => Event::UnsubscribeDone { token, result: Err(fail.clone()) },
+                });
+            }
+        }
+        self.events.extend(done);
+        self.ids.clear();
+        self.set_phase(Phase::Closed);
+        self.events.push_back(Event::Closed { error });
+    }
+
+    fn connect_packet(&self) -> Connect {
+        let mut properties = Properties::default();
+        if self.version == ProtocolVersion::V5 {
+            properties = self.config.connect_properties.clone();
+            properties.session_expiry_interval = self.config.session_expiry.filter(|&s| s > 0);
+            if self.config.receive_maximum != 65_535 {
+                properties.receive_maximum = Some(self.config.receive_maximum.max(1));
+            }
+            if self.config.maximum_packet_size > 0 && self.config.maximum_packet_size < u32::MAX {
+                properties.maximum_packet_size = Some(self.config.maximum_packet_size);
+            }
+            properties.topic_alias_maximum = Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
+        }
+        let mut will = self.config.will.clone();
+        if self.version == ProtocolVersion::V311 {
+            if let Some(w) = will.as_mut() {
+                w.properties = Properties::default();
+            }
+        }
+        Connect {
+            protocol: self.version,
+            client_id: self.config.client_id.clone(),
+            clean_start: self.config.clean_start,
+            keep_alive: self.config.keep_alive,
+            username: self.config.username.clone(),
+            password: self.config.password.clone(),
+            will,
+            properties,
+        }
+    }
+
+    // ----- internals: receiving -----
+
+    /// Decodes and handles packets from `buf`; returns the bytes used, or `None` when the
+    /// connection was torn down (the rest of `buf` belongs to a dead connection).
+    fn decode_all(&mut self, now: Millis, buf: &[u8]) -> Option<usize> {
+        let generation = self.generation;
+        let mut at = 0;
+        while at < buf.len() {
+            let rest = &buf[at..];
+            // A 3.1.1-only broker answers a v5 CONNECT with a 3.1.1 CONNACK (return code 1).
+            let version = if matches!(self.phase, Phase::AwaitingConnAck { .. })
+                && self.version == ProtocolVersion::V5
+                && rest.len() >= 2
+                && rest[0] == 0x20
+                && rest[1] == 0x02
+            {
+                ProtocolVersion::V311
+            } else {
+                self.version
+            };
+            match codec::decode(rest, version, self.config.maximum_packet_size) {
+                Ok(None) => break,
+                Ok(Some((packet, used))) => {
+                    at += used;
+                    self.handle_packet(now, packet, version);
+                    if self.generation != generation {
+                        return None;
+                    }
+                }
+                Err(e) => {
+                    self.protocol_failure(now, SessionError::from(e));
+                    return None;
+                }
+            }
+        }
+        Some(at)
+    }
+
+    /// The broker broke the protocol: say why (v5), drop the connection, retry per policy.
+    fn protocol_failure(&mut self, now: Millis, error: SessionError) {
+        if self.version == ProtocolVersion::V5 && self.phase == Phase::Connected {
+            let reason_code = error.reason_code.unwrap_or(ReasonCode::ProtocolError as u8);
+            let _ = self.write(now, &Packet::Disconnect(Disconnect { reason_code, properties: Properties::default() }));
+        }
+        self.lost(now, error, true);
+    }
+
+    fn handle_packet(&mut self, now: Millis, packet: Packet, decoded_as: ProtocolVersion) {
+        if let Phase::AwaitingConnAck { .. } = self.phase {
+            match packet {
+                Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
+                other => self.protocol_failure(
+                    now,
+                    SessionError::protocol(ReasonCode::ProtocolError, format!("packet type {} before connack", other.packet_type())),
+                ),
+            }
+            return;
+        }
+        match packet {
+            Packet::Publish(p) => self.handle_publish(now, p),
+            Packet::PubAck(ack) => self.handle_puback(now, ack),
+            Packet::PubRec(ack) => self.handle_pubrec(now, ack),
+            Packet::PubRel(ack) => self.handle_pubrel(now, ack),
+            Packet::PubComp(ack) => self.handle_pubcomp(now, ack),
+            Packet::SubAck(ack) => self.handle_suback(now, ack),
+            Packet::UnsubAck(ack) => self.handle_unsuback(now, ack),
+            Packet::PingResp => {
+                if let Some(sent) = self.ping_sent.take() {
+                    self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
+                }
+            }
+            Packet::Disconnect(d) => {
+                let mut e = SessionError::with_reason(
+                    ErrorCode::ServerDisconnect,
+                    d.reason_code,
+                    format!("the broker disconnected (reason code {:#04x})", d.reason_code),
+                );
+                if let Some(reason) = d.properties.reason_string {
+                    e.message = format!("{}: {reason}", e.message);
+                }
+                self.lost(now, e, true);
+            }
+            other => self.protocol_failure(
+                now,
+                SessionError::protocol(
+                    ReasonCode::ProtocolError,
+                    format!("unexpected packet type {} from the broker", other.packet_type()),
+                ),
+            ),
+        }
+    }
+
+    fn handle_connack(&mut self, now: Millis, connack: ConnAck, decoded_as: ProtocolVersion) {
+        let reason = if decoded_as == ProtocolVersion::V311 {
+            ReasonCode::from_v311_connack(connack.reason_code)
+        } else {
+            connack.reason_code
+        };
+        if reason != 0 {
+            let unsupported = reason == ReasonCode::UnsupportedProtocolVersion as u8;
+            if unsupported && self.version == ProtocolVersion::V5 && self.config.fallback_to_v311 {
+                // Same attempt, older protocol: no backoff step, a fresh connect timeout.
+                self.version = ProtocolVersion::V311;
+                self.events.push_back(Event::CloseTransport);
+                self.start_attempt(now);
+                return;
+            }
+            self.lost(now, SessionError::refused(reason), true);
+            return;
+        }
+        let p = &connack.properties;
+        self.server = ServerLimits {
+            receive_maximum: p.receive_maximum.unwrap_or(65_535).max(1),
+            maximum_packet_size: p.maximum_packet_size,
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
+            maximum_qos: match p.maximum_qos {
+                Some(0) => QoS::AtMostOnce,
+                Some(1) => QoS::AtLeastOnce,
+                _ => QoS::ExactlyOnce,
+            },
+            retain_available: p.retain_available != Some(0),
+        };
+        if let Some(id) = &p.assigned_client_identifier {
+            self.config.client_id = id.clone();
+        }
+        let keep_alive = p.server_keep_alive.unwrap_or(self.config.keep_alive);
+        self.keep_alive_ms = u64::from(keep_alive) * 1000;
+        if self.ever_connected {
+            self.stats.reconnects += 1;
+        }
+        self.ever_connected = true;
+        if let Some(b) = self.backoff.as_mut() {
+            b.reset();
+        }
+        // [MQTT-3.2.2-4]: a session present flag with clean start is a protocol error.
+        let session_present = connack.session_present;
+        self.set_phase(Phase::Connected);
+        self.events.push_back(Event::Connected {
+            session_present,
+            reason_code: connack.reason_code,
+            properties: connack.properties,
+        });
+        self.restore(now, session_present);
+    }
+
+    /// After CONNACK: replay or re-queue what the last connection left unfinished.
+    fn restore(&mut self, now: Millis, session_present: bool) {
+        let mut outgoing: Vec<(u16, Outgoing)> = self.outgoing.drain().collect();
+        outgoing.sort_by_key(|(_, o)| o.seq);
+        if session_present {
+            // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP set) and PUBREL, in order.
+            for (id, mut o) in outgoing {
+                let packet = match o.stage {
+                    OutStage::AwaitAck => {
+                        o.publish.dup = true;
+                        Packet::Publish(o.publish.clone())
+                    }
+                    OutStage::AwaitComp => Packet::PubRel(Ack { packet_id: id, ..Ack::default() }),
+                };
+                self.send_publish_or_rel(now, &packet);
+                self.outgoing.insert(id, o);
+            }
+        } else {
+            // The broker has no session: nothing is in flight any more. A message the broker
+            // already took (PUBREC seen) is done; the rest go out again as new publishes,
+            // ahead of anything queued later.
+            self.incoming_qos2.clear();
+            for (id, o) in outgoing.into_iter().rev() {
+                self.ids.release(id);
+                match o.stage {
+                    OutStage::AwaitComp => self.events.push_back(Event::PublishDone {
+                        token: o.token,
+                        result: Ok(PublishOutcome { packet_id: Some(id), reason_code: 0 }),
+                    }),
+                    OutStage::AwaitAck => {
+                        let mut publish = o.publish;
+                        publish.packet_id = None;
+                        publish.dup = false;
+                        let bytes = publish.payload.len() + publish.topic.len();
+                        self.queued_bytes += bytes;
+                        self.queue.push_front(Queued { token: o.token, publish, bytes });
+                    }
+                }
+            }
+            if self.config.resubscribe {
+                self.queue_resubscribe();
+            }
+        }
+        // Subscribe/unsubscribe requests that were on the wire go out again, first.
+        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
+        inflight.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
+        for (id, c) in inflight {
+            self.ids.release(id);
+            self.controls.push_front(c);
+        }
+        self.pump(now);
+    }
+
+    fn queue_resubscribe(&mut self) {
+        // One SUBSCRIBE per subscription identifier, since the identifier is per packet.
+        let mut groups: Vec<(Option<u32>, Vec<SubscribeFilter>)> = Vec::new();
+        for (filter, id) in &self.subscriptions {
+            match groups.iter_mut().find(|(g, _)| g == id) {
+                Some((_, v)) => v.push(filter.clone()),
+                None => groups.push((*id, vec![filter.clone()])),
+            }
+        }
+        for (id, filters) in groups.into_iter().rev() {
+            let mut properties = Properties::default();
+            properties.subscription_identifiers.extend(id);
+            self.controls.push_front(PendingControl {
+                token: None,
+                control: Control::Subscribe(Subscribe { packet_id: 0, filters, properties }),
+            });
+        }
+    }
+
+    fn handle_publish(&mut self, now: Millis, mut p: Publish) {
+        if self.version == ProtocolVersion::V5 {
+            if let Some(alias) = p.properties.topic_alias {
+                if alias == 0 || alias > self.config.topic_alias_maximum {
+                    // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
+                    return self.protocol_failure(now, SessionError::protocol(ReasonCode::TopicAliasInvalid, "topic alias out of range"));
+                }
+                if p.topic.is_empty() {
+                    match self.alias_in.get(&alias) {
+                        Some(t) => p.topic = t.clone(),
+                        None => {
+                            return self.protocol_failure(now, SessionError::protocol(ReasonCode::ProtocolError, "unknown topic alias"));
+                        }
+                    }
+                } else {
+                    self.alias_in.insert(alias, p.topic.clone());
+                }
+            }
+        }
+        if p.topic.is_empty() || topic::validate_topic_name(&p.topic).is_err() {
+            return self.protocol_failure(now, SessionError::protocol(ReasonCode::TopicNameInvalid, "invalid topic name from the broker"));
+        }
+        self.stats.messages_received += 1;
+        match (p.qos, p.packet_id) {
+            (QoS::AtMostOnce, _) => self.events.push_back(Event::Message(p)),
+            (QoS::AtLeastOnce, Some(id)) => {
+                self.events.push_back(Event::Message(p));
+                let _ = self.write(now, &Packet::PubAck(Ack { packet_id: id, ..Ack::default() }));
+            }
+            (QoS::ExactlyOnce, Some(id)) => {
+                if !self.incoming_qos2.contains(&id) {
+                    if self.incoming_qos2.len() >= usize::from(self.config.receive_maximum) {
+                        return self.protocol_failure(
+                            now,
+                            SessionError::protocol(ReasonCode::ReceiveMaximumExceeded, "the broker exceeded our receive maximum"),
+                        );
+                    }
+                    self.incoming_qos2.insert(id);
+                    self.events.push_back(Event::Message(p));
+                }
+                // A duplicate (DUP set, id still held) is acknowledged but not delivered again.
+                let _ = self.write(now, &Packet::PubRec(Ack { packet_id: id, ..Ack::default() }));
+            }
+            // The codec never yields a QoS>0 publish without an id.
+            _ => {}
+        }
+    }
+
+    fn handle_puback(&mut self, now: Millis, ack: Ack) {
+        let matches = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.publish.qos == QoS::AtLeastOnce);
+        if matches {
+            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
+                self.ids.release(ack.packet_id);
+                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+            }
+        }
+    }
+
+    fn handle_pubrec(&mut self, now: Millis, ack: Ack) {
+        let Some(o) = self.outgoing.get_mut(&ack.packet_id) else {
+            if self.version == ProtocolVersion::V5 {
+                // [MQTT-4.3.3-?]: answer so the broker can free the id.
+                let rel = Ack { packet_id: ack.packet_id, reason_code: ReasonCode::PacketIdentifierNotFound as u8, ..Ack::default() };
+                let _ = self.write(now, &Packet::PubRel(rel));
+            }
+            return;
+        };
+        if o.publish.qos != QoS::ExactlyOnce {
+            return;
+        }
+        if ack.reason_code >= 0x80 {
+            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
+                self.ids.release(ack.packet_id);
+                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+            }
+            return;
+        }
+        o.stage = OutStage::AwaitComp;
+        // The payload is no longer needed: only PUBREL can be resent from here on.
+        o.publish.payload = Vec::new();
+        let _ = self.write(now, &Packet::PubRel(Ack { packet_id: ack.packet_id, ..Ack::default() }));
+    }
+
+    fn handle_pubrel(&mut self, now: Millis, ack: Ack) {
+        let known = self.incoming_qos2.remove(&ack.packet_id);
+        let reason_code = if known || self.version == ProtocolVersion::V311 {
+            0
+        } else {
+            ReasonCode::PacketIdentifierNotFound as u8
+        };
+        let _ = self.write(now, &Packet::PubComp(Ack { packet_id: ack.packet_id, reason_code, ..Ack::default() }));
+    }
+
+    fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
+        let matches = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
+        if matches {
+            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
+                self.ids.release(ack.packet_id);
+                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+            }
+        }
+    }
+
+    fn complete_publish(&mut self, now: Millis, token: Token, id: u16, reason_code: u8, reason: Option<String>) {
+        let result = if reason_code >= 0x80 {
+            let mut message = format!("the broker rejected the publish (reason code {reason_code:#04x})");
+            if let Some(r) = reason {
+                message = format!("{message}: {r}");
+            }
+            Err(SessionError::with_reason(ErrorCode::PublishFailed, reason_code, message))
+        } else {
+            Ok(PublishOutcome { packet_id: Some(id), reason_code })
+        };
+        self.events.push_back(Event::PublishDone { token, result });
+        self.pump(now);
+    }
+
+    fn handle_suback(&mut self, now: Millis, ack: SubAck) {
+        let Some(c) = self.controls_inflight.remove(&ack.packet_id) else {
+            return;
+        };
+        self.ids.release(ack.packet_id);
+        let Control::Subscribe(sub) = c.control else {
+            // An unsubscribe answered with SUBACK: put it back and ignore the stray ack.
+            self.controls_inflight.insert(ack.packet_id, c);
+            self.ids.mark(ack.packet_id);
+            return;
+        };
+        let id = sub.properties.subscription_identifiers.first().copied();
+        for (i, f) in sub.filters.iter().enumerate() {
+            let granted = ack.reason_codes.get(i).copied().unwrap_or(0x80);
+            self.subscriptions.retain(|(s, _)| s.filter != f.filter);
+            if granted < 0x80 {
+                self.subscriptions.push((f.clone(), id));
+            }
+        }
+        if let Some(token) = c.token {
+            self.events.push_back(Event::SubscribeDone { token, result: Ok(ack) });
+        }
+        self.pump(now);
+    }
+
+    fn handle_unsuback(&mut self, now: Millis, ack: UnsubAck) {
+        let Some(c) = self.controls_inflight.remove(&ack.packet_id) else {
+            return;
+        };
+        self.ids.release(ack.packet_id);
+        let Control::Unsubscribe(unsub) = c.control else {
+            self.controls_inflight.insert(ack.packet_id, c);
+            self.ids.mark(ack.packet_id);
+            return;
+        };
+        self.subscriptions.retain(|(s, _)| !unsub.filters.contains(&s.filter));
+        if let Some(token) = c.token {
+            self.events.push_back(Event::UnsubscribeDone { token, result: Ok(ack) });
+        }
+        self.pump(now);
+    }
+
+    // ----- internals: sending -----
+
+    /// Encodes `packet` onto the transmit buffer and books the bytes.
+    fn write(&mut self, now: Millis, packet: &Packet) -> Result<usize, codec::EncodeError> {
+        let before = self.tx.len();
+        codec::encode(packet, self.version, &mut self.tx)?;
+        let n = self.tx.len() - before;
+        self.stats.bytes_sent += n as u64;
+        self.last_tx = now;
+        Ok(n)
+    }
+
+    fn send_publish_or_rel(&mut self, now: Millis, packet: &Packet) {
+        match packet {
+            Packet::Publish(p) => {
+                let _ = self.write_publish(now, p.clone());
+            }
+            other => {
+                let _ = self.write(now, other);
+            }
+        }
+    }
+
+    /// Writes a PUBLISH, using a topic alias where the broker allows them. Fails (writing
+    /// nothing) when the packet exceeds the broker's maximum packet size.
+    fn write_publish(&mut self, now: Millis, mut p: Publish) -> Result<(), SessionError> {
+        if self.version == ProtocolVersion::V5 && self.server.topic_alias_maximum > 0 {
+            if let Some(&alias) = self.alias_out.get(&p.topic) {
+                p.properties.topic_alias = Some(alias);
+                p.topic = String::new();
+            } else if self.alias_out.len() < usize::from(self.server.topic_alias_maximum) {
+                let alias = self.alias_out.len() as u16 + 1;
+                self.alias_out.insert(p.topic.clone(), alias);
+                p.properties.topic_alias = Some(alias);
+            }
+        }
+        let before = self.tx.len();
+        codec::encode(&Packet::Publish(p), self.version, &mut self.tx)?;
+        let n = self.tx.len() - before;
+        if let Some(max) = self.server.maximum_packet_size {
+            if n > max as usize {
+                self.tx.truncate(before);
+                return Err(too_large(n, max));
+            }
+        }
+        self.stats.bytes_sent += n as u64;
+        self.stats.messages_sent += 1;
+        self.last_tx = now;
+        Ok(())
+    }
+
+    /// Sends what waits, as far as the connection, packet ids and flow control allow.
+    fn pump(&mut self, now: Millis) {
+        if self.phase != Phase::Connected {
+            return;
+        }
+        while !self.controls.is_empty() {
+            let Some(id) = self.ids.allocate() else { break };
+            let Some(mut c) = self.controls.pop_front() else { break };
+            let packet = match &mut c.control {
+                Control::Subscribe(s) => {
+                    s.packet_id = id;
+                    Packet::Subscribe(s.clone())
+                }
+                Control::Unsubscribe(u) => {
+                    u.packet_id = id;
+                    Packet::Unsubscribe(u.clone())
+                }
+            };
+            match self.write(now, &packet) {
+                Ok(_) => {
+                    self.controls_inflight.insert(id, c);
+                }
+                Err(e) => {
+                    self.ids.release(id);
+                    if let Some(token) = c.token {
+                        let err = Err(SessionError::from(e));
+                        self.events.push_back(match c.control {
+                            Control::Subscribe(_) => Event::SubscribeDone { token, result: err },
+                            Control::Unsubscribe(_) => Event::UnsubscribeDone { token, result: err },
+                        });
+                    }
+                }
+            }
+        }
+        while let Some(front) = self.queue.front() {
+            let qos = front.publish.qos;
+            let id = if qos == QoS::AtMostOnce {
+                None
+            } else {
+                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged.
+                if self.outgoing.len() >= usize::from(self.server.receive_maximum) {
+                    break;
+                }
+                match self.ids.allocate() {
+                    Some(id) => Some(id),
+                    None => break,
+                }
+            };
+            let Some(q) = self.queue.pop_front() else { break };
+            self.queued_bytes -= q.bytes;
+            let mut publish = q.publish;
+            publish.packet_id = id;
+            match self.write_publish(now, publish.clone()) {
+                Ok(()) => match id {
+                    None => self.events.push_back(Event::PublishDone {
+                        token: q.token,
+                        result: Ok(PublishOutcome { packet_id: None, reason_code: 0 }),
+                    }),
+                    Some(id) => {
+                        let seq = self.next_seq;
+                        self.next_seq += 1;
+                        self.outgoing.insert(
+                            id,
+                            Outgoing { token: q.token, publish, stage: OutStage::AwaitAck, seq },
+                        );
+                    }
+                },
+                Err(e) => {
+                    if let Some(id) = id {
+                        self.ids.release(id);
+                    }
+                    self.events.push_back(Event::PublishDone { token: q.token, result: Err(e) });
+                }
+            }
+        }
+    }
+
+    /// The encoded size of a PUBLISH without a topic alias, computed without copying the
+    /// payload.
+    fn publish_size(&self, p: &Publish) -> Result<usize, SessionError> {
+        let head = Publish {
+            dup: false,
+            qos: p.qos,
+            retain: p.retain,
+            topic: p.topic.clone(),
+            packet_id: (p.qos != QoS::AtMostOnce).then_some(1),
+            payload: Vec::new(),
+            properties: p.properties.clone(),
+        };
+        let mut buf = Vec::new();
+        codec::encode(&Packet::Publish(head), self.version, &mut buf)?;
+        // Fixed header: the type byte, then a var int whose last byte has bit 7 clear.
+        let header_len = 2 + buf.iter().skip(1).take_while(|b| *b & 0x80 != 0).count();
+        let remaining = buf.len() - header_len.min(buf.len()) + p.payload.len();
+        if remaining > 268_435_455 {
+            return Err(SessionError::new(ErrorCode::PacketTooLarge, "payload above the mqtt limit of 256 MiB"));
+        }
+        Ok(1 + codec::var_int_len(remaining as u32) + remaining)
+    }
+
+    fn check_control_size(&self, packet: &Packet) -> Result<(), SessionError> {
+        let mut buf = Vec::new();
+        let packet = match packet {
+            Packet::Subscribe(s) => Packet::Subscribe(Subscribe { packet_id: 1, ..s.clone() }),
+            Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe { packet_id: 1, ..u.clone() }),
+            other => other.clone(),
+        };
+        codec::encode(&packet, self.version, &mut buf)?;
+        if let Some(max) = self.server.maximum_packet_size {
+            if buf.len() > max as usize {
+                return Err(too_large(buf.len(), max));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn too_large(size: usize, max: u32) -> SessionError {
+    SessionError::with_reason(
+        ErrorCode::PacketTooLarge,
+        ReasonCode::PacketTooLarge as u8,
+        format!("packet of {size} bytes exceeds the broker's maximum packet size of {max}"),
+    )
+}
