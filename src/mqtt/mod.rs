@@ -3,3 +3,5 @@
 //! Nothing in here may touch the network, read a clock or draw random numbers: time and
 //! randomness are parameters, bytes come in and go out as plain values. That keeps every
 //! path testable on the host on a virtual clock.
+
+pub mod topic;
