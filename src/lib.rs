@@ -5,3 +5,6 @@
 //! driver, WebRTC and storage layers sit on top of it and are only built for wasm32.
 
 pub mod mqtt;
+
+#[cfg(target_arch = "wasm32")]
+pub mod client;

@@ -1,0 +1,142 @@
+//! Small JavaScript interop helpers for the driver: global timers and clock, reading option
+//! objects, building message objects, logging. Holds no protocol logic.
+
+use js_sys::{Function, Object, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+#[wasm_bindgen(inline_js = r#"
+export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
+  const m = { topic, payload, qos, retain, dup, text() { return new TextDecoder().decode(this.payload); } };
+  if (properties !== undefined) m.properties = properties;
+  return m;
+}
+export function mqttRtcExtendError(instance) {
+  const proto = Object.getPrototypeOf(instance);
+  if (proto && Object.getPrototypeOf(proto) !== Error.prototype) Object.setPrototypeOf(proto, Error.prototype);
+}
+export function mqttRtcStack() { return new Error().stack || ""; }
+export function mqttRtcNow() { return (globalThis.performance && performance.now) ? performance.now() : Date.now(); }
+"#)]
+extern "C" {
+    #[wasm_bindgen(js_name = mqttRtcMessage)]
+    pub fn make_message(topic: &str, payload: Uint8Array, qos: u8, retain: bool, dup: bool, properties: JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = mqttRtcExtendError)]
+    pub fn extend_error(instance: &JsValue);
+    #[wasm_bindgen(js_name = mqttRtcStack)]
+    pub fn stack() -> String;
+    #[wasm_bindgen(js_name = mqttRtcNow)]
+    fn now_f64() -> f64;
+
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(callback: &Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(handle: &JsValue);
+
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    fn console_warn(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = info)]
+    fn console_info(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = debug)]
+    fn console_debug(s: &str);
+}
+
+/// Milliseconds on a monotonic clock.
+pub fn now() -> u64 {
+    now_f64().max(0.0) as u64
+}
+
+/// Log verbosity; messages never contain passwords or tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LogLevel {
+    Off,
+    Error,
+    Warn,
+    Info,
+    Debug,
+}
+
+impl LogLevel {
+    pub fn parse(s: &str) -> Option<LogLevel> {
+        Some(match s {
+            "off" => LogLevel::Off,
+            "error" => LogLevel::Error,
+            "warn" => LogLevel::Warn,
+            "info" => LogLevel::Info,
+            "debug" => LogLevel::Debug,
+            _ => return None,
+        })
+    }
+
+    pub fn log(self, level: LogLevel, message: &str) {
+        if level == LogLevel::Off || level > self {
+            return;
+        }
+        let line = format!("[mqtt-rtc] {message}");
+        match level {
+            LogLevel::Error => console_error(&line),
+            LogLevel::Warn => console_warn(&line),
+            LogLevel::Info => console_info(&line),
+            _ => console_debug(&line),
+        }
+    }
+}
+
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+pub fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a plain data property on a fresh plain object cannot throw.
+    let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
+}
+
+pub fn is_absent(v: &JsValue) -> bool {
+    v.is_undefined() || v.is_null()
+}
+
+/// A string or a Uint8Array/ArrayBuffer as bytes.
+pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
+    if let Some(s) = v.as_string() {
+        return Some(s.into_bytes());
+    }
+    if let Some(a) = v.dyn_ref::<Uint8Array>() {
+        return Some(a.to_vec());
+    }
+    if let Some(b) = v.dyn_ref::<js_sys::ArrayBuffer>() {
+        return Some(Uint8Array::new(b).to_vec());
+    }
+    if ArrayBufferView::is_view(v) {
+        let view: &ArrayBufferView = v.unchecked_ref();
+        return Some(Uint8Array::new_with_byte_offset_and_length(&view.buffer(), view.byte_offset(), view.byte_length()).to_vec());
+    }
+    None
+}
+
+#[wasm_bindgen]
+extern "C" {
+    type ArrayBufferView;
+    #[wasm_bindgen(static_method_of = ArrayBuffer, js_class = "ArrayBuffer", js_name = isView)]
+    fn is_view_raw(v: &JsValue) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn buffer(this: &ArrayBufferView) -> js_sys::ArrayBuffer;
+    #[wasm_bindgen(method, getter, js_name = byteOffset)]
+    fn byte_offset(this: &ArrayBufferView) -> u32;
+    #[wasm_bindgen(method, getter, js_name = byteLength)]
+    fn byte_length(this: &ArrayBufferView) -> u32;
+}
+
+impl ArrayBufferView {
+    fn is_view(v: &JsValue) -> bool {
+        is_view_raw(v)
+    }
+}
+
+pub fn uint8(bytes: &[u8]) -> Uint8Array {
+    Uint8Array::from(bytes)
+}
