@@ -50,7 +50,10 @@ impl MqttError {
 
     #[wasm_bindgen(getter)]
     pub fn stack(&self) -> String {
-        format!("MqttError [{}]: {}\n{}", self.code, self.message, self.stack)
+        format!(
+            "MqttError [{}]: {}\n{}",
+            self.code, self.message, self.stack
+        )
     }
 
     #[wasm_bindgen(js_name = toString)]

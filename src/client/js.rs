@@ -20,7 +20,14 @@ export function mqttRtcNow() { return (globalThis.performance && performance.now
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = mqttRtcMessage)]
-    pub fn make_message(topic: &str, payload: Uint8Array, qos: u8, retain: bool, dup: bool, properties: JsValue) -> JsValue;
+    pub fn make_message(
+        topic: &str,
+        payload: Uint8Array,
+        qos: u8,
+        retain: bool,
+        dup: bool,
+        properties: JsValue,
+    ) -> JsValue;
     #[wasm_bindgen(js_name = mqttRtcExtendError)]
     pub fn extend_error(instance: &JsValue);
     #[wasm_bindgen(js_name = mqttRtcStack)]
@@ -113,7 +120,14 @@ pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
     }
     if ArrayBufferView::is_view(v) {
         let view: &ArrayBufferView = v.unchecked_ref();
-        return Some(Uint8Array::new_with_byte_offset_and_length(&view.buffer(), view.byte_offset(), view.byte_length()).to_vec());
+        return Some(
+            Uint8Array::new_with_byte_offset_and_length(
+                &view.buffer(),
+                view.byte_offset(),
+                view.byte_length(),
+            )
+            .to_vec(),
+        );
     }
     None
 }
@@ -121,7 +135,7 @@ pub fn bytes_of(v: &JsValue) -> Option<Vec<u8>> {
 #[wasm_bindgen]
 extern "C" {
     type ArrayBufferView;
-    #[wasm_bindgen(static_method_of = ArrayBuffer, js_class = "ArrayBuffer", js_name = isView)]
+    #[wasm_bindgen(js_namespace = ArrayBuffer, js_name = isView)]
     fn is_view_raw(v: &JsValue) -> bool;
     #[wasm_bindgen(method, getter)]
     fn buffer(this: &ArrayBufferView) -> js_sys::ArrayBuffer;

@@ -91,9 +91,10 @@ struct Listener {
 
 impl Drop for Listener {
     fn drop(&mut self) {
-        let _ = self
-            .target
-            .remove_event_listener_with_callback(self.event, self.callback.as_ref().unchecked_ref());
+        let _ = self.target.remove_event_listener_with_callback(
+            self.event,
+            self.callback.as_ref().unchecked_ref(),
+        );
     }
 }
 
@@ -186,7 +187,9 @@ impl Inner {
                     _ => self.log(LogLevel::Debug, "dropping output for a socket that is gone"),
                 }
             }
-            let Some(event) = self.session.poll_event() else { break };
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
             self.handle_event(event, calls);
         }
         self.arm_timer();
@@ -207,8 +210,15 @@ impl Inner {
                 self.log(LogLevel::Debug, &format!("state {}", s.as_str()));
                 self.emit(calls, "state", &[s.as_str().into()]);
             }
-            Event::Connected { session_present, reason_code, properties } => {
-                self.log(LogLevel::Info, &format!("connected (session present: {session_present})"));
+            Event::Connected {
+                session_present,
+                reason_code,
+                properties,
+            } => {
+                self.log(
+                    LogLevel::Info,
+                    &format!("connected (session present: {session_present})"),
+                );
                 let info = Object::new();
                 js::set(&info, "sessionPresent", session_present);
                 js::set(&info, "reasonCode", reason_code);
@@ -235,9 +245,15 @@ impl Inner {
                                 js::set(&r, "packetId", id);
                             }
                             js::set(&r, "reasonCode", outcome.reason_code);
-                            Call { f: p.resolve, args: Array::of1(&r) }
+                            Call {
+                                f: p.resolve,
+                                args: Array::of1(&r),
+                            }
                         }
-                        Err(e) => Call { f: p.reject, args: Array::of1(&js_error(e)) },
+                        Err(e) => Call {
+                            f: p.reject,
+                            args: Array::of1(&js_error(e)),
+                        },
                     });
                 }
             }
@@ -258,7 +274,10 @@ impl Inner {
                                 js::set(&g, "reasonCode", code);
                                 granted.push(&g);
                             }
-                            calls.push(Call { f: p.resolve, args: Array::of1(&granted) });
+                            calls.push(Call {
+                                f: p.resolve,
+                                args: Array::of1(&granted),
+                            });
                         }
                         Err(e) => {
                             if let Some(l) = &listener {
@@ -266,7 +285,10 @@ impl Inner {
                                     self.remove_route(f, l);
                                 }
                             }
-                            calls.push(Call { f: p.reject, args: Array::of1(&js_error(e)) });
+                            calls.push(Call {
+                                f: p.reject,
+                                args: Array::of1(&js_error(e)),
+                            });
                         }
                     }
                 }
@@ -274,8 +296,14 @@ impl Inner {
             Event::UnsubscribeDone { token, result } => {
                 if let Some(p) = self.unsubscribes.remove(&token) {
                     calls.push(match result {
-                        Ok(_) => Call { f: p.resolve, args: Array::new() },
-                        Err(e) => Call { f: p.reject, args: Array::of1(&js_error(e)) },
+                        Ok(_) => Call {
+                            f: p.resolve,
+                            args: Array::new(),
+                        },
+                        Err(e) => Call {
+                            f: p.reject,
+                            args: Array::of1(&js_error(e)),
+                        },
                     });
                 }
             }
@@ -289,7 +317,10 @@ impl Inner {
                 self.emit(calls, "offline", &[]);
             }
             Event::Reconnecting { attempt, delay } => {
-                self.log(LogLevel::Info, &format!("reconnecting: attempt {attempt} in {delay} ms"));
+                self.log(
+                    LogLevel::Info,
+                    &format!("reconnecting: attempt {attempt} in {delay} ms"),
+                );
                 let info = Object::new();
                 js::set(&info, "attempt", attempt);
                 js::set(&info, "delay", delay as f64);
@@ -306,18 +337,30 @@ impl Inner {
     fn closed(&mut self, error: Option<SessionError>, calls: &mut Vec<Call>) {
         self.log(LogLevel::Info, "closed");
         if let Some(w) = self.connect_waiter.take() {
-            let e = error
-                .clone()
-                .unwrap_or_else(|| SessionError::new(crate::mqtt::session::ErrorCode::Closed, "client ended before it connected"));
-            calls.push(Call { f: w.reject, args: Array::of1(&js_error(e)) });
+            let e = error.clone().unwrap_or_else(|| {
+                SessionError::new(
+                    crate::mqtt::session::ErrorCode::Closed,
+                    "client ended before it connected",
+                )
+            });
+            calls.push(Call {
+                f: w.reject,
+                args: Array::of1(&js_error(e)),
+            });
         }
         for (_, p) in self.backlog.drain(..) {
             let e = SessionError::new(crate::mqtt::session::ErrorCode::Closed, "client ended");
-            calls.push(Call { f: p.reject, args: Array::of1(&js_error(e)) });
+            calls.push(Call {
+                f: p.reject,
+                args: Array::of1(&js_error(e)),
+            });
         }
         self.emit(calls, "close", &[]);
         for w in self.end_waiters.drain(..) {
-            calls.push(Call { f: w.resolve, args: Array::new() });
+            calls.push(Call {
+                f: w.resolve,
+                args: Array::new(),
+            });
         }
         self.teardown();
     }
@@ -352,7 +395,9 @@ impl Inner {
             let weak = self.this.clone();
             let cb = Closure::once_into_js(move || {
                 if let Some(rc) = weak.upgrade() {
-                    let dead = rc.try_borrow_mut().map(|mut i| std::mem::take(&mut i.graveyard));
+                    let dead = rc
+                        .try_borrow_mut()
+                        .map(|mut i| std::mem::take(&mut i.graveyard));
                     drop(dead);
                 }
             });
@@ -398,7 +443,9 @@ impl Inner {
                             let user = options::string(&c, "username").ok().flatten();
                             let pass = options::string(&c, "password").ok().flatten();
                             if user.is_some() || pass.is_some() {
-                                inner.session.set_credentials(user, pass.map(String::into_bytes));
+                                inner
+                                    .session
+                                    .set_credentials(user, pass.map(String::into_bytes));
                             }
                             inner.open_socket(url);
                         }
@@ -425,7 +472,10 @@ impl Inner {
         let ws = match WebSocket::new_with_str(&url, "mqtt") {
             Ok(ws) => ws,
             Err(_) => {
-                self.log(LogLevel::Error, &format!("cannot open a websocket to {url}"));
+                self.log(
+                    LogLevel::Error,
+                    &format!("cannot open a websocket to {url}"),
+                );
                 self.session.handle_connection_lost(js::now());
                 return;
             }
@@ -461,7 +511,10 @@ impl Inner {
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             with_inner(&weak, |inner| {
                 if inner.socket_serial == serial {
-                    inner.log(LogLevel::Info, &format!("socket closed (code {})", e.code()));
+                    inner.log(
+                        LogLevel::Info,
+                        &format!("socket closed (code {})", e.code()),
+                    );
                     if let Some(s) = inner.socket.take() {
                         inner.bury(Box::new(s));
                     }
@@ -486,7 +539,7 @@ impl Inner {
         let props = options::message_properties(&p.properties);
         let payload = js::uint8(&p.payload);
         let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
-        self.emit(calls, "message", &[message.clone()]);
+        self.emit(calls, "message", std::slice::from_ref(&message));
         // Each subscription's listener once, even when several filters match.
         let mut seen: Vec<&Function> = Vec::new();
         self.routes.for_each_match(&p.topic, |_, fs| {
@@ -497,7 +550,10 @@ impl Inner {
             }
         });
         for f in seen {
-            calls.push(Call { f: f.clone(), args: Array::of1(&message) });
+            calls.push(Call {
+                f: f.clone(),
+                args: Array::of1(&message),
+            });
         }
     }
 
@@ -523,13 +579,16 @@ impl Inner {
     /// Hands waiting publishes to the session while the socket buffer has room.
     fn drain_backlog(&mut self, calls: &mut Vec<Call>) {
         while !self.backlog.is_empty() && self.buffered() < LOW_WATER.max(1) {
-            let Some((publish, pending)) = self.backlog.pop_front() else { break };
+            let Some((publish, pending)) = self.backlog.pop_front() else {
+                break;
+            };
             self.start_publish(publish, pending, calls);
             self.process(calls);
         }
         if !self.backlog.is_empty() && self.drain_timer.is_none() {
             if let Some(cb) = self.drain_cb.as_ref() {
-                self.drain_timer = Some(js::set_timeout(cb.as_ref().unchecked_ref(), DRAIN_POLL_MS));
+                self.drain_timer =
+                    Some(js::set_timeout(cb.as_ref().unchecked_ref(), DRAIN_POLL_MS));
             }
         }
     }
@@ -539,7 +598,10 @@ impl Inner {
             Ok(token) => {
                 self.publishes.insert(token, pending);
             }
-            Err(e) => calls.push(Call { f: pending.reject, args: Array::of1(&js_error(e)) }),
+            Err(e) => calls.push(Call {
+                f: pending.reject,
+                args: Array::of1(&js_error(e)),
+            }),
         }
     }
 }
@@ -602,7 +664,9 @@ impl MqttClient {
             inner.drain_cb = Some(Closure::new(move || {
                 if let Some(rc) = w.upgrade() {
                     let calls = {
-                        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+                        let Ok(mut inner) = rc.try_borrow_mut() else {
+                            return;
+                        };
                         inner.drain_timer = None;
                         let mut calls = Vec::new();
                         inner.drain_backlog(&mut calls);
@@ -623,7 +687,11 @@ impl MqttClient {
                 .add_event_listener_with_callback("online", online.as_ref().unchecked_ref())
                 .is_ok()
             {
-                inner.global_listeners.push(Listener { target: global, event: "online", callback: online });
+                inner.global_listeners.push(Listener {
+                    target: global,
+                    event: "online",
+                    callback: online,
+                });
             }
             if let Some(target) = signal.dyn_ref::<EventTarget>() {
                 let w = weak.clone();
@@ -640,7 +708,11 @@ impl MqttClient {
                     .add_event_listener_with_callback("abort", abort.as_ref().unchecked_ref())
                     .is_ok()
                 {
-                    inner.global_listeners.push(Listener { target: target.clone(), event: "abort", callback: abort });
+                    inner.global_listeners.push(Listener {
+                        target: target.clone(),
+                        event: "abort",
+                        callback: abort,
+                    });
                 }
             }
             inner.session.connect(js::now());
@@ -699,7 +771,12 @@ impl MqttClient {
         let listener = match on_message.dyn_into::<Function>() {
             Ok(f) => Some(f),
             Err(v) if js::is_absent(&v) => None,
-            Err(_) => return rejected(MqttError::from_code("INVALID_ARGUMENT", "onMessage must be a function")),
+            Err(_) => {
+                return rejected(MqttError::from_code(
+                    "INVALID_ARGUMENT",
+                    "onMessage must be a function",
+                ))
+            }
         };
         let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
         let (promise, pending) = Pending::new();
@@ -734,7 +811,10 @@ impl MqttClient {
         let (promise, pending) = Pending::new();
         {
             let mut inner = self.inner.borrow_mut();
-            match inner.session.unsubscribe(js::now(), filters.clone(), Default::default()) {
+            match inner
+                .session
+                .unsubscribe(js::now(), filters.clone(), Default::default())
+            {
                 Ok(token) => {
                     for f in &filters {
                         inner.routes.remove(f);
@@ -751,8 +831,14 @@ impl MqttClient {
     /// Graceful: flushes, sends DISCONNECT, closes. `force: true` drops at once (the broker
     /// then publishes the Will).
     pub fn end(&self, options: JsValue) -> Promise {
-        let force = options::boolean(&options, "force").ok().flatten().unwrap_or(false);
-        let reason = options::int(&options, "reasonCode", 0.0, 255.0).ok().flatten().unwrap_or(0.0) as u8;
+        let force = options::boolean(&options, "force")
+            .ok()
+            .flatten()
+            .unwrap_or(false);
+        let reason = options::int(&options, "reasonCode", 0.0, 255.0)
+            .ok()
+            .flatten()
+            .unwrap_or(0.0) as u8;
         let (promise, pending) = Pending::new();
         {
             let mut inner = self.inner.borrow_mut();
@@ -783,7 +869,9 @@ impl MqttClient {
         if let Ok(mut inner) = self.inner.try_borrow_mut() {
             inner.listeners.push((event, listener));
         }
-        MqttClient { inner: self.inner.clone() }
+        MqttClient {
+            inner: self.inner.clone(),
+        }
     }
 
     /// Removes a listener added with `on`.
@@ -797,7 +885,9 @@ impl MqttClient {
                 inner.listeners.remove(i);
             }
         }
-        MqttClient { inner: self.inner.clone() }
+        MqttClient {
+            inner: self.inner.clone(),
+        }
     }
 
     #[wasm_bindgen(getter)]

@@ -2,7 +2,7 @@
 //! `SubscribeOptions`, properties) into the core's types. Every bad value is an
 //! `INVALID_ARGUMENT` (or `INVALID_TOPIC`) error naming the option, never a panic.
 
-use js_sys::{Array, Function, Object, Uint8Array};
+use js_sys::{Array, Function, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -26,7 +26,9 @@ pub fn int(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
     }
     match v.as_f64() {
         Some(n) if n.fract() == 0.0 && n >= min && n <= max => Ok(Some(n)),
-        _ => Err(invalid(&format!("{key} must be a whole number from {min} to {max}"))),
+        _ => Err(invalid(&format!(
+            "{key} must be a whole number from {min} to {max}"
+        ))),
     }
 }
 
@@ -37,7 +39,9 @@ fn float(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
     }
     match v.as_f64() {
         Some(n) if n >= min && n <= max => Ok(Some(n)),
-        _ => Err(invalid(&format!("{key} must be a number from {min} to {max}"))),
+        _ => Err(invalid(&format!(
+            "{key} must be a number from {min} to {max}"
+        ))),
     }
 }
 
@@ -46,7 +50,9 @@ pub fn boolean(obj: &JsValue, key: &str) -> Res<Option<bool>> {
     if is_absent(&v) {
         return Ok(None);
     }
-    v.as_bool().map(Some).ok_or_else(|| invalid(&format!("{key} must be a boolean")))
+    v.as_bool()
+        .map(Some)
+        .ok_or_else(|| invalid(&format!("{key} must be a boolean")))
 }
 
 pub fn string(obj: &JsValue, key: &str) -> Res<Option<String>> {
@@ -54,7 +60,9 @@ pub fn string(obj: &JsValue, key: &str) -> Res<Option<String>> {
     if is_absent(&v) {
         return Ok(None);
     }
-    v.as_string().map(Some).ok_or_else(|| invalid(&format!("{key} must be a string")))
+    v.as_string()
+        .map(Some)
+        .ok_or_else(|| invalid(&format!("{key} must be a string")))
 }
 
 fn bytes(obj: &JsValue, key: &str) -> Res<Option<Vec<u8>>> {
@@ -94,7 +102,8 @@ pub fn publish_properties(v: &JsValue) -> Res<Properties> {
         return Ok(p);
     }
     p.payload_format_indicator = boolean(v, "payloadFormatIndicator")?.map(u8::from);
-    p.message_expiry_interval = int(v, "messageExpiryInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
+    p.message_expiry_interval =
+        int(v, "messageExpiryInterval", 0.0, u32::MAX as f64)?.map(|n| n as u32);
     p.content_type = string(v, "contentType")?;
     p.response_topic = string(v, "responseTopic")?;
     p.correlation_data = bytes(v, "correlationData")?;
@@ -119,11 +128,15 @@ fn user_properties(v: &JsValue) -> Res<Vec<(String, String)>> {
             out.push((key, s));
         } else if Array::is_array(&value) {
             for item in Array::from(&value).iter() {
-                let s = item.as_string().ok_or_else(|| invalid("userProperties values must be strings"))?;
+                let s = item
+                    .as_string()
+                    .ok_or_else(|| invalid("userProperties values must be strings"))?;
                 out.push((key.clone(), s));
             }
         } else {
-            return Err(invalid("userProperties values must be strings or arrays of strings"));
+            return Err(invalid(
+                "userProperties values must be strings or arrays of strings",
+            ));
         }
     }
     Ok(out)
@@ -151,10 +164,18 @@ pub fn message_properties(p: &Properties) -> JsValue {
         js::set(&o, "correlationData", js::uint8(c));
     }
     if !p.user_properties.is_empty() {
-        js::set(&o, "userProperties", user_properties_object(&p.user_properties));
+        js::set(
+            &o,
+            "userProperties",
+            user_properties_object(&p.user_properties),
+        );
     }
     if !p.subscription_identifiers.is_empty() {
-        let ids: Array = p.subscription_identifiers.iter().map(|&i| JsValue::from(i)).collect();
+        let ids: Array = p
+            .subscription_identifiers
+            .iter()
+            .map(|&i| JsValue::from(i))
+            .collect();
         js::set(&o, "subscriptionIdentifiers", ids);
     }
     o.into()
@@ -209,7 +230,11 @@ pub fn connack_properties(p: &Properties) -> JsValue {
         }
     }
     if !p.user_properties.is_empty() {
-        js::set(&o, "userProperties", user_properties_object(&p.user_properties));
+        js::set(
+            &o,
+            "userProperties",
+            user_properties_object(&p.user_properties),
+        );
     }
     o.into()
 }
@@ -236,12 +261,17 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     let urls: Vec<String> = if let Some(s) = url.as_string() {
         vec![s]
     } else if Array::is_array(url) {
-        Array::from(url).iter().filter_map(|u| u.as_string()).collect()
+        Array::from(url)
+            .iter()
+            .filter_map(|u| u.as_string())
+            .collect()
     } else {
         Vec::new()
     };
     if urls.is_empty() {
-        return Err(invalid("url must be a ws:// or wss:// URL or a non-empty array of them"));
+        return Err(invalid(
+            "url must be a ws:// or wss:// URL or a non-empty array of them",
+        ));
     }
     for u in &urls {
         if !(u.starts_with("ws://") || u.starts_with("wss://")) {
@@ -251,8 +281,10 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     if !is_absent(o) && !o.is_object() {
         return Err(invalid("options must be an object"));
     }
-    let mut c = SessionConfig::default();
-    c.client_id = string(o, "clientId")?.unwrap_or_else(|| format!("mqttrtc_{}", random_hex(12)));
+    let mut c = SessionConfig {
+        client_id: string(o, "clientId")?.unwrap_or_else(|| format!("mqttrtc_{}", random_hex(12))),
+        ..SessionConfig::default()
+    };
     match int(o, "protocolVersion", 4.0, 5.0)? {
         Some(4.0) => {
             c.protocol = ProtocolVersion::V311;
@@ -295,7 +327,8 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
             return Err(invalid("reconnect must be false or an object"));
         }
         let d = BackoffConfig::default();
-        let initial = int(&reconnect, "initialDelay", 0.0, 86_400_000.0)?.map_or(d.initial_delay, |n| n as u64);
+        let initial = int(&reconnect, "initialDelay", 0.0, 86_400_000.0)?
+            .map_or(d.initial_delay, |n| n as u64);
         let max = int(&reconnect, "maxDelay", 0.0, 86_400_000.0)?.map_or(d.max_delay, |n| n as u64);
         c.reconnect = Some(BackoffConfig {
             initial_delay: initial,
@@ -310,13 +343,18 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     if !is_absent(&queue) {
         let d = QueueConfig::default();
         c.queue = QueueConfig {
-            max_messages: int(&queue, "maxMessages", 0.0, 1e9)?.map_or(d.max_messages, |n| n as usize),
+            max_messages: int(&queue, "maxMessages", 0.0, 1e9)?
+                .map_or(d.max_messages, |n| n as usize),
             max_bytes: int(&queue, "maxBytes", 0.0, 1e12)?.map_or(d.max_bytes, |n| n as usize),
             qos0: boolean(&queue, "qos0")?.unwrap_or(d.qos0),
             overflow: match string(&queue, "overflow")?.as_deref() {
                 None | Some("reject") => Overflow::Reject,
                 Some("drop-oldest") => Overflow::DropOldest,
-                Some(_) => return Err(invalid("queue.overflow must be \"reject\" or \"drop-oldest\"")),
+                Some(_) => {
+                    return Err(invalid(
+                        "queue.overflow must be \"reject\" or \"drop-oldest\"",
+                    ))
+                }
             },
         };
     }
@@ -334,13 +372,19 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
         }
         let cp = &mut c.connect_properties;
         cp.user_properties = user_properties(&get(&props, "userProperties"))?;
-        cp.request_response_information = boolean(&props, "requestResponseInformation")?.map(u8::from);
-        cp.request_problem_information = boolean(&props, "requestProblemInformation")?.map(u8::from);
+        cp.request_response_information =
+            boolean(&props, "requestResponseInformation")?.map(u8::from);
+        cp.request_problem_information =
+            boolean(&props, "requestProblemInformation")?.map(u8::from);
     }
 
     match string(o, "store")?.as_deref() {
         None | Some("memory") => {}
-        Some(other) => return Err(invalid(&format!("store {other:?} is not available in this build"))),
+        Some(other) => {
+            return Err(invalid(&format!(
+                "store {other:?} is not available in this build"
+            )))
+        }
     }
     let log = match string(o, "logLevel")? {
         None => LogLevel::Warn,
@@ -350,7 +394,11 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     let credentials = if is_absent(&credentials) {
         None
     } else {
-        Some(credentials.dyn_into::<Function>().map_err(|_| invalid("credentials must be a function"))?)
+        Some(
+            credentials
+                .dyn_into::<Function>()
+                .map_err(|_| invalid("credentials must be a function"))?,
+        )
     };
     c.seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
     Ok((
@@ -371,7 +419,10 @@ pub fn subscribe_filters(filter: &JsValue, o: &JsValue) -> Res<(Vec<SubscribeFil
     } else if Array::is_array(filter) {
         Array::from(filter)
             .iter()
-            .map(|f| f.as_string().ok_or_else(|| invalid("filters must be strings")))
+            .map(|f| {
+                f.as_string()
+                    .ok_or_else(|| invalid("filters must be strings"))
+            })
             .collect::<Res<_>>()?
     } else {
         return Err(invalid("filter must be a string or an array of strings"));
@@ -404,12 +455,11 @@ pub fn filter_list(filter: &JsValue) -> Res<Vec<String>> {
     if Array::is_array(filter) {
         return Array::from(filter)
             .iter()
-            .map(|f| f.as_string().ok_or_else(|| invalid("filters must be strings")))
+            .map(|f| {
+                f.as_string()
+                    .ok_or_else(|| invalid("filters must be strings"))
+            })
             .collect();
     }
     Err(invalid("filter must be a string or an array of strings"))
-}
-
-pub fn bytes_to_js(b: &[u8]) -> Uint8Array {
-    js::uint8(b)
 }

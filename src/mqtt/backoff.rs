@@ -71,7 +71,11 @@ impl Backoff {
         } else {
             1.0
         };
-        let random = if random.is_finite() { random.clamp(0.0, 1.0) } else { 0.0 };
+        let random = if random.is_finite() {
+            random.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         // Full jitter (AWS architecture blog): uniform in [ceiling * (1 - jitter), ceiling].
         let fixed = ceiling * (1.0 - jitter);
         Some((fixed + ceiling * jitter * random).round() as u64)
@@ -133,7 +137,10 @@ mod tests {
     fn delays_double_from_the_initial_delay_up_to_the_cap() {
         let mut b = Backoff::new(no_jitter());
         let delays: Vec<u64> = (0..8).map(|_| b.next_delay(0.5).unwrap()).collect();
-        assert_eq!(delays, [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]);
+        assert_eq!(
+            delays,
+            [1_000, 2_000, 4_000, 8_000, 16_000, 30_000, 30_000, 30_000]
+        );
     }
 
     #[test]

@@ -134,7 +134,11 @@ impl From<DecodeError> for SessionError {
         } else {
             ErrorCode::ProtocolError
         };
-        SessionError::with_reason(code, reason as u8, format!("bad packet from the broker: {e}"))
+        SessionError::with_reason(
+            code,
+            reason as u8,
+            format!("bad packet from the broker: {e}"),
+        )
     }
 }
 

@@ -18,6 +18,7 @@ impl PacketIds {
         }
     }
 
+    #[cfg(test)]
     pub(crate) fn in_use(&self) -> usize {
         self.count
     }

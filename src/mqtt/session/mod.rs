@@ -104,13 +104,20 @@ pub enum Event {
         result: Result<UnsubAck, SessionError>,
     },
     /// The connection was lost (or an attempt failed); `Reconnecting` or `Closed` follows.
-    Offline { error: SessionError },
+    Offline {
+        error: SessionError,
+    },
     /// The next attempt is scheduled in `delay` ms; `attempt` counts from 1.
-    Reconnecting { attempt: u32, delay: Millis },
+    Reconnecting {
+        attempt: u32,
+        delay: Millis,
+    },
     /// Something worth reporting that does not end the session by itself.
     Error(SessionError),
     /// Final: after `disconnect`/`close`, or when reconnecting gave up (`error` says why).
-    Closed { error: Option<SessionError> },
+    Closed {
+        error: Option<SessionError>,
+    },
 }
 
 /// Counters for `MqttClient.stats()`.
@@ -153,12 +160,18 @@ enum Phase {
     /// `connect` not called yet.
     Idle,
     /// Transport requested, not open yet.
-    Opening { deadline: Millis },
+    Opening {
+        deadline: Millis,
+    },
     /// CONNECT written, waiting for CONNACK.
-    AwaitingConnAck { deadline: Millis },
+    AwaitingConnAck {
+        deadline: Millis,
+    },
     Connected,
     /// Between attempts.
-    Waiting { until: Millis },
+    Waiting {
+        until: Millis,
+    },
     Closed,
 }
 
@@ -394,8 +407,13 @@ impl Session {
     /// The timer armed from [`Session::poll_timeout`] fired (early or late calls are fine).
     pub fn handle_timeout(&mut self, now: Millis) {
         match self.phase {
-            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } if now >= deadline => {
-                let e = SessionError::new(ErrorCode::ConnectTimeout, "no connack within the connect timeout");
+            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }
+                if now >= deadline =>
+            {
+                let e = SessionError::new(
+                    ErrorCode::ConnectTimeout,
+                    "no connack within the connect timeout",
+                );
                 self.lost(now, e, true);
             }
             Phase::Waiting { until } if now >= until => self.start_attempt(now),
@@ -403,7 +421,10 @@ impl Session {
                 if let Some(sent) = self.ping_sent {
                     // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
                     if now >= sent + self.keep_alive_ms / 2 {
-                        let e = SessionError::new(ErrorCode::KeepaliveTimeout, "no pingresp from the broker");
+                        let e = SessionError::new(
+                            ErrorCode::KeepaliveTimeout,
+                            "no pingresp from the broker",
+                        );
                         self.lost(now, e, true);
                     }
                 } else if now >= self.last_tx + self.keep_alive_ms
@@ -442,11 +463,17 @@ impl Session {
         if self.ever_connected && publish.qos > self.server.maximum_qos {
             return Err(SessionError::new(
                 ErrorCode::QosNotSupported,
-                format!("the broker supports qos up to {}", self.server.maximum_qos as u8),
+                format!(
+                    "the broker supports qos up to {}",
+                    self.server.maximum_qos as u8
+                ),
             ));
         }
         if publish.retain && self.ever_connected && !self.server.retain_available {
-            return Err(SessionError::new(ErrorCode::RetainNotSupported, "the broker does not support retain"));
+            return Err(SessionError::new(
+                ErrorCode::RetainNotSupported,
+                "the broker does not support retain",
+            ));
         }
         let size = self.publish_size(&publish)?;
         if let Some(max) = self.server.maximum_packet_size {
@@ -454,8 +481,14 @@ impl Session {
                 return Err(too_large(size, max));
             }
         }
-        if self.phase != Phase::Connected && publish.qos == QoS::AtMostOnce && !self.config.queue.qos0 {
-            return Err(SessionError::new(ErrorCode::NotConnected, "not connected and qos 0 is not queued"));
+        if self.phase != Phase::Connected
+            && publish.qos == QoS::AtMostOnce
+            && !self.config.queue.qos0
+        {
+            return Err(SessionError::new(
+                ErrorCode::NotConnected,
+                "not connected and qos 0 is not queued",
+            ));
         }
         let bytes = publish.payload.len() + publish.topic.len();
         let token = self.token();
@@ -464,23 +497,34 @@ impl Session {
             let q = &self.config.queue;
             if self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes {
                 if q.overflow == Overflow::Reject || bytes > q.max_bytes || q.max_messages == 0 {
-                    return Err(SessionError::new(ErrorCode::QueueFull, "the offline queue is full"));
+                    return Err(SessionError::new(
+                        ErrorCode::QueueFull,
+                        "the offline queue is full",
+                    ));
                 }
                 while !self.queue.is_empty()
-                    && (self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes)
+                    && (self.queue.len() + 1 > q.max_messages
+                        || self.queued_bytes + bytes > q.max_bytes)
                 {
                     if let Some(old) = self.queue.pop_front() {
                         self.queued_bytes -= old.bytes;
                         self.events.push_back(Event::PublishDone {
                             token: old.token,
-                            result: Err(SessionError::new(ErrorCode::QueueFull, "dropped from the full offline queue")),
+                            result: Err(SessionError::new(
+                                ErrorCode::QueueFull,
+                                "dropped from the full offline queue",
+                            )),
                         });
                     }
                 }
             }
         }
         self.queued_bytes += bytes;
-        self.queue.push_back(Queued { token, publish, bytes });
+        self.queue.push_back(Queued {
+            token,
+            publish,
+            bytes,
+        });
         self.pump(now);
         Ok(token)
     }
@@ -496,25 +540,44 @@ impl Session {
             return Err(SessionError::closed());
         }
         if filters.is_empty() {
-            return Err(SessionError::new(ErrorCode::InvalidArgument, "no topic filter"));
+            return Err(SessionError::new(
+                ErrorCode::InvalidArgument,
+                "no topic filter",
+            ));
         }
         for f in &filters {
             topic::validate_topic_filter(&f.filter)?;
             if f.no_local && topic::parse_shared(&f.filter).is_some() {
                 // [MQTT-3.8.3-4]
-                return Err(SessionError::new(ErrorCode::InvalidArgument, "noLocal on a shared subscription"));
+                return Err(SessionError::new(
+                    ErrorCode::InvalidArgument,
+                    "noLocal on a shared subscription",
+                ));
             }
             if f.retain_handling > 2 {
-                return Err(SessionError::new(ErrorCode::InvalidArgument, "retain handling above 2"));
+                return Err(SessionError::new(
+                    ErrorCode::InvalidArgument,
+                    "retain handling above 2",
+                ));
             }
         }
         if properties.subscription_identifiers.len() > 1
-            || properties.subscription_identifiers.iter().any(|&id| id == 0 || id > 268_435_455)
+            || properties
+                .subscription_identifiers
+                .iter()
+                .any(|&id| id == 0 || id > 268_435_455)
         {
-            return Err(SessionError::new(ErrorCode::InvalidArgument, "subscription identifier out of range"));
+            return Err(SessionError::new(
+                ErrorCode::InvalidArgument,
+                "subscription identifier out of range",
+            ));
         }
         let token = self.token();
-        let subscribe = Subscribe { packet_id: 0, filters, properties };
+        let subscribe = Subscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        };
         self.check_control_size(&Packet::Subscribe(subscribe.clone()))?;
         self.controls.push_back(PendingControl {
             token: Some(token),
@@ -535,13 +598,20 @@ impl Session {
             return Err(SessionError::closed());
         }
         if filters.is_empty() {
-            return Err(SessionError::new(ErrorCode::InvalidArgument, "no topic filter"));
+            return Err(SessionError::new(
+                ErrorCode::InvalidArgument,
+                "no topic filter",
+            ));
         }
         for f in &filters {
             topic::validate_topic_filter(f)?;
         }
         let token = self.token();
-        let unsubscribe = Unsubscribe { packet_id: 0, filters, properties };
+        let unsubscribe = Unsubscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        };
         self.check_control_size(&Packet::Unsubscribe(unsubscribe.clone()))?;
         self.controls.push_back(PendingControl {
             token: Some(token),
@@ -555,7 +625,10 @@ impl Session {
     /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
     pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
         if self.phase == Phase::Connected {
-            let packet = Packet::Disconnect(Disconnect { reason_code, properties: Properties::default() });
+            let packet = Packet::Disconnect(Disconnect {
+                reason_code,
+                properties: Properties::default(),
+            });
             let _ = self.write(now, &packet);
         }
         self.close(now);
@@ -566,7 +639,10 @@ impl Session {
         if self.phase == Phase::Closed {
             return;
         }
-        if matches!(self.phase, Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected) {
+        if matches!(
+            self.phase,
+            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+        ) {
             self.events.push_back(Event::CloseTransport);
         }
         self.finish(None);
@@ -620,7 +696,10 @@ impl Session {
     // ----- internals: connection lifecycle -----
 
     fn is_live(&self) -> bool {
-        matches!(self.phase, Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected)
+        matches!(
+            self.phase,
+            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+        )
     }
 
     fn token(&mut self) -> Token {
@@ -662,7 +741,9 @@ impl Session {
             self.events.push_back(Event::CloseTransport);
         }
         self.reset_connection();
-        self.events.push_back(Event::Offline { error: error.clone() });
+        self.events.push_back(Event::Offline {
+            error: error.clone(),
+        });
         let next = match self.backoff.as_mut() {
             Some(b) => {
                 let r = self.rng.next_f64();
@@ -673,7 +754,8 @@ impl Session {
         match next {
             Some((attempt, delay)) => {
                 self.set_phase(Phase::Waiting { until: now + delay });
-                self.events.push_back(Event::Reconnecting { attempt, delay });
+                self.events
+                    .push_back(Event::Reconnecting { attempt, delay });
             }
             None => self.finish(Some(error)),
         }
@@ -693,21 +775,36 @@ impl Session {
         let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();
         outgoing.sort_by_key(|o| o.seq);
         for o in outgoing {
-            self.events.push_back(Event::PublishDone { token: o.token, result: Err(fail.clone()) });
+            self.events.push_back(Event::PublishDone {
+                token: o.token,
+                result: Err(fail.clone()),
+            });
         }
         for q in std::mem::take(&mut self.queue) {
-            self.events.push_back(Event::PublishDone { token: q.token, result: Err(fail.clone()) });
+            self.events.push_back(Event::PublishDone {
+                token: q.token,
+                result: Err(fail.clone()),
+            });
         }
         self.queued_bytes = 0;
         let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
         inflight.sort_by_key(|(id, _)| *id);
-        let controls = inflight.into_iter().map(|(_, c)| c).chain(std::mem::take(&mut self.controls));
+        let controls = inflight
+            .into_iter()
+            .map(|(_, c)| c)
+            .chain(std::mem::take(&mut self.controls));
         let mut done = Vec::new();
         for c in controls {
             if let Some(token) = c.token {
                 done.push(match c.control {
-                    Control::Subscribe(_) => Event::SubscribeDone { token, result: Err(fail.clone()) },
-                    Control::Unsubscribe(_) => Event::UnsubscribeDone { token, result: Err(fail.clone()) },
+                    Control::Subscribe(_) => Event::SubscribeDone {
+                        token,
+                        result: Err(fail.clone()),
+                    },
+                    Control::Unsubscribe(_) => Event::UnsubscribeDone {
+                        token,
+                        result: Err(fail.clone()),
+                    },
                 });
             }
         }
@@ -728,7 +825,8 @@ impl Session {
             if self.config.maximum_packet_size > 0 && self.config.maximum_packet_size < u32::MAX {
                 properties.maximum_packet_size = Some(self.config.maximum_packet_size);
             }
-            properties.topic_alias_maximum = Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
+            properties.topic_alias_maximum =
+                Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
         }
         let mut will = self.config.will.clone();
         if self.version == ProtocolVersion::V311 {
@@ -790,7 +888,13 @@ impl Session {
     fn protocol_failure(&mut self, now: Millis, error: SessionError) {
         if self.version == ProtocolVersion::V5 && self.phase == Phase::Connected {
             let reason_code = error.reason_code.unwrap_or(ReasonCode::ProtocolError as u8);
-            let _ = self.write(now, &Packet::Disconnect(Disconnect { reason_code, properties: Properties::default() }));
+            let _ = self.write(
+                now,
+                &Packet::Disconnect(Disconnect {
+                    reason_code,
+                    properties: Properties::default(),
+                }),
+            );
         }
         self.lost(now, error, true);
     }
@@ -801,7 +905,10 @@ impl Session {
                 Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
                 other => self.protocol_failure(
                     now,
-                    SessionError::protocol(ReasonCode::ProtocolError, format!("packet type {} before connack", other.packet_type())),
+                    SessionError::protocol(
+                        ReasonCode::ProtocolError,
+                        format!("packet type {} before connack", other.packet_type()),
+                    ),
                 ),
             }
             return;
@@ -823,7 +930,10 @@ impl Session {
                 let mut e = SessionError::with_reason(
                     ErrorCode::ServerDisconnect,
                     d.reason_code,
-                    format!("the broker disconnected (reason code {:#04x})", d.reason_code),
+                    format!(
+                        "the broker disconnected (reason code {:#04x})",
+                        d.reason_code
+                    ),
                 );
                 if let Some(reason) = d.properties.reason_string {
                     e.message = format!("{}: {reason}", e.message);
@@ -834,7 +944,10 @@ impl Session {
                 now,
                 SessionError::protocol(
                     ReasonCode::ProtocolError,
-                    format!("unexpected packet type {} from the broker", other.packet_type()),
+                    format!(
+                        "unexpected packet type {} from the broker",
+                        other.packet_type()
+                    ),
                 ),
             ),
         }
@@ -905,7 +1018,10 @@ impl Session {
                         o.publish.dup = true;
                         Packet::Publish(o.publish.clone())
                     }
-                    OutStage::AwaitComp => Packet::PubRel(Ack { packet_id: id, ..Ack::default() }),
+                    OutStage::AwaitComp => Packet::PubRel(Ack {
+                        packet_id: id,
+                        ..Ack::default()
+                    }),
                 };
                 self.send_publish_or_rel(now, &packet);
                 self.outgoing.insert(id, o);
@@ -920,7 +1036,10 @@ impl Session {
                 match o.stage {
                     OutStage::AwaitComp => self.events.push_back(Event::PublishDone {
                         token: o.token,
-                        result: Ok(PublishOutcome { packet_id: Some(id), reason_code: 0 }),
+                        result: Ok(PublishOutcome {
+                            packet_id: Some(id),
+                            reason_code: 0,
+                        }),
                     }),
                     OutStage::AwaitAck => {
                         let mut publish = o.publish;
@@ -928,7 +1047,11 @@ impl Session {
                         publish.dup = false;
                         let bytes = publish.payload.len() + publish.topic.len();
                         self.queued_bytes += bytes;
-                        self.queue.push_front(Queued { token: o.token, publish, bytes });
+                        self.queue.push_front(Queued {
+                            token: o.token,
+                            publish,
+                            bytes,
+                        });
                     }
                 }
             }
@@ -960,7 +1083,11 @@ impl Session {
             properties.subscription_identifiers.extend(id);
             self.controls.push_front(PendingControl {
                 token: None,
-                control: Control::Subscribe(Subscribe { packet_id: 0, filters, properties }),
+                control: Control::Subscribe(Subscribe {
+                    packet_id: 0,
+                    filters,
+                    properties,
+                }),
             });
         }
     }
@@ -970,13 +1097,25 @@ impl Session {
             if let Some(alias) = p.properties.topic_alias {
                 if alias == 0 || alias > self.config.topic_alias_maximum {
                     // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-                    return self.protocol_failure(now, SessionError::protocol(ReasonCode::TopicAliasInvalid, "topic alias out of range"));
+                    return self.protocol_failure(
+                        now,
+                        SessionError::protocol(
+                            ReasonCode::TopicAliasInvalid,
+                            "topic alias out of range",
+                        ),
+                    );
                 }
                 if p.topic.is_empty() {
                     match self.alias_in.get(&alias) {
                         Some(t) => p.topic = t.clone(),
                         None => {
-                            return self.protocol_failure(now, SessionError::protocol(ReasonCode::ProtocolError, "unknown topic alias"));
+                            return self.protocol_failure(
+                                now,
+                                SessionError::protocol(
+                                    ReasonCode::ProtocolError,
+                                    "unknown topic alias",
+                                ),
+                            );
                         }
                     }
                 } else {
@@ -985,28 +1124,49 @@ impl Session {
             }
         }
         if p.topic.is_empty() || topic::validate_topic_name(&p.topic).is_err() {
-            return self.protocol_failure(now, SessionError::protocol(ReasonCode::TopicNameInvalid, "invalid topic name from the broker"));
+            return self.protocol_failure(
+                now,
+                SessionError::protocol(
+                    ReasonCode::TopicNameInvalid,
+                    "invalid topic name from the broker",
+                ),
+            );
         }
         self.stats.messages_received += 1;
         match (p.qos, p.packet_id) {
             (QoS::AtMostOnce, _) => self.events.push_back(Event::Message(p)),
             (QoS::AtLeastOnce, Some(id)) => {
                 self.events.push_back(Event::Message(p));
-                let _ = self.write(now, &Packet::PubAck(Ack { packet_id: id, ..Ack::default() }));
+                let _ = self.write(
+                    now,
+                    &Packet::PubAck(Ack {
+                        packet_id: id,
+                        ..Ack::default()
+                    }),
+                );
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 if !self.incoming_qos2.contains(&id) {
                     if self.incoming_qos2.len() >= usize::from(self.config.receive_maximum) {
                         return self.protocol_failure(
                             now,
-                            SessionError::protocol(ReasonCode::ReceiveMaximumExceeded, "the broker exceeded our receive maximum"),
+                            SessionError::protocol(
+                                ReasonCode::ReceiveMaximumExceeded,
+                                "the broker exceeded our receive maximum",
+                            ),
                         );
                     }
                     self.incoming_qos2.insert(id);
                     self.events.push_back(Event::Message(p));
                 }
                 // A duplicate (DUP set, id still held) is acknowledged but not delivered again.
-                let _ = self.write(now, &Packet::PubRec(Ack { packet_id: id, ..Ack::default() }));
+                let _ = self.write(
+                    now,
+                    &Packet::PubRec(Ack {
+                        packet_id: id,
+                        ..Ack::default()
+                    }),
+                );
             }
             // The codec never yields a QoS>0 publish without an id.
             _ => {}
@@ -1018,7 +1178,13 @@ impl Session {
         if matches {
             if let Some(o) = self.outgoing.remove(&ack.packet_id) {
                 self.ids.release(ack.packet_id);
-                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+                self.complete_publish(
+                    now,
+                    o.token,
+                    ack.packet_id,
+                    ack.reason_code,
+                    ack.properties.reason_string,
+                );
             }
         }
     }
@@ -1027,7 +1193,11 @@ impl Session {
         let Some(o) = self.outgoing.get_mut(&ack.packet_id) else {
             if self.version == ProtocolVersion::V5 {
                 // [MQTT-4.3.3-?]: answer so the broker can free the id.
-                let rel = Ack { packet_id: ack.packet_id, reason_code: ReasonCode::PacketIdentifierNotFound as u8, ..Ack::default() };
+                let rel = Ack {
+                    packet_id: ack.packet_id,
+                    reason_code: ReasonCode::PacketIdentifierNotFound as u8,
+                    ..Ack::default()
+                };
                 let _ = self.write(now, &Packet::PubRel(rel));
             }
             return;
@@ -1038,14 +1208,26 @@ impl Session {
         if ack.reason_code >= 0x80 {
             if let Some(o) = self.outgoing.remove(&ack.packet_id) {
                 self.ids.release(ack.packet_id);
-                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+                self.complete_publish(
+                    now,
+                    o.token,
+                    ack.packet_id,
+                    ack.reason_code,
+                    ack.properties.reason_string,
+                );
             }
             return;
         }
         o.stage = OutStage::AwaitComp;
         // The payload is no longer needed: only PUBREL can be resent from here on.
         o.publish.payload = Vec::new();
-        let _ = self.write(now, &Packet::PubRel(Ack { packet_id: ack.packet_id, ..Ack::default() }));
+        let _ = self.write(
+            now,
+            &Packet::PubRel(Ack {
+                packet_id: ack.packet_id,
+                ..Ack::default()
+            }),
+        );
     }
 
     fn handle_pubrel(&mut self, now: Millis, ack: Ack) {
@@ -1055,28 +1237,57 @@ impl Session {
         } else {
             ReasonCode::PacketIdentifierNotFound as u8
         };
-        let _ = self.write(now, &Packet::PubComp(Ack { packet_id: ack.packet_id, reason_code, ..Ack::default() }));
+        let _ = self.write(
+            now,
+            &Packet::PubComp(Ack {
+                packet_id: ack.packet_id,
+                reason_code,
+                ..Ack::default()
+            }),
+        );
     }
 
     fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
-        let matches = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
+        let matches =
+            matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
         if matches {
             if let Some(o) = self.outgoing.remove(&ack.packet_id) {
                 self.ids.release(ack.packet_id);
-                self.complete_publish(now, o.token, ack.packet_id, ack.reason_code, ack.properties.reason_string);
+                self.complete_publish(
+                    now,
+                    o.token,
+                    ack.packet_id,
+                    ack.reason_code,
+                    ack.properties.reason_string,
+                );
             }
         }
     }
 
-    fn complete_publish(&mut self, now: Millis, token: Token, id: u16, reason_code: u8, reason: Option<String>) {
+    fn complete_publish(
+        &mut self,
+        now: Millis,
+        token: Token,
+        id: u16,
+        reason_code: u8,
+        reason: Option<String>,
+    ) {
         let result = if reason_code >= 0x80 {
-            let mut message = format!("the broker rejected the publish (reason code {reason_code:#04x})");
+            let mut message =
+                format!("the broker rejected the publish (reason code {reason_code:#04x})");
             if let Some(r) = reason {
                 message = format!("{message}: {r}");
             }
-            Err(SessionError::with_reason(ErrorCode::PublishFailed, reason_code, message))
+            Err(SessionError::with_reason(
+                ErrorCode::PublishFailed,
+                reason_code,
+                message,
+            ))
         } else {
-            Ok(PublishOutcome { packet_id: Some(id), reason_code })
+            Ok(PublishOutcome {
+                packet_id: Some(id),
+                reason_code,
+            })
         };
         self.events.push_back(Event::PublishDone { token, result });
         self.pump(now);
@@ -1102,7 +1313,10 @@ impl Session {
             }
         }
         if let Some(token) = c.token {
-            self.events.push_back(Event::SubscribeDone { token, result: Ok(ack) });
+            self.events.push_back(Event::SubscribeDone {
+                token,
+                result: Ok(ack),
+            });
         }
         self.pump(now);
     }
@@ -1117,9 +1331,13 @@ impl Session {
             self.ids.mark(ack.packet_id);
             return;
         };
-        self.subscriptions.retain(|(s, _)| !unsub.filters.contains(&s.filter));
+        self.subscriptions
+            .retain(|(s, _)| !unsub.filters.contains(&s.filter));
         if let Some(token) = c.token {
-            self.events.push_back(Event::UnsubscribeDone { token, result: Ok(ack) });
+            self.events.push_back(Event::UnsubscribeDone {
+                token,
+                result: Ok(ack),
+            });
         }
         self.pump(now);
     }
@@ -1182,7 +1400,9 @@ impl Session {
         }
         while !self.controls.is_empty() {
             let Some(id) = self.ids.allocate() else { break };
-            let Some(mut c) = self.controls.pop_front() else { break };
+            let Some(mut c) = self.controls.pop_front() else {
+                break;
+            };
             let packet = match &mut c.control {
                 Control::Subscribe(s) => {
                     s.packet_id = id;
@@ -1200,10 +1420,16 @@ impl Session {
                 Err(e) => {
                     self.ids.release(id);
                     if let Some(token) = c.token {
-                        let err = Err(SessionError::from(e));
+                        let err = SessionError::from(e);
                         self.events.push_back(match c.control {
-                            Control::Subscribe(_) => Event::SubscribeDone { token, result: err },
-                            Control::Unsubscribe(_) => Event::UnsubscribeDone { token, result: err },
+                            Control::Subscribe(_) => Event::SubscribeDone {
+                                token,
+                                result: Err(err),
+                            },
+                            Control::Unsubscribe(_) => Event::UnsubscribeDone {
+                                token,
+                                result: Err(err),
+                            },
                         });
                     }
                 }
@@ -1223,7 +1449,9 @@ impl Session {
                     None => break,
                 }
             };
-            let Some(q) = self.queue.pop_front() else { break };
+            let Some(q) = self.queue.pop_front() else {
+                break;
+            };
             self.queued_bytes -= q.bytes;
             let mut publish = q.publish;
             publish.packet_id = id;
@@ -1231,14 +1459,22 @@ impl Session {
                 Ok(()) => match id {
                     None => self.events.push_back(Event::PublishDone {
                         token: q.token,
-                        result: Ok(PublishOutcome { packet_id: None, reason_code: 0 }),
+                        result: Ok(PublishOutcome {
+                            packet_id: None,
+                            reason_code: 0,
+                        }),
                     }),
                     Some(id) => {
                         let seq = self.next_seq;
                         self.next_seq += 1;
                         self.outgoing.insert(
                             id,
-                            Outgoing { token: q.token, publish, stage: OutStage::AwaitAck, seq },
+                            Outgoing {
+                                token: q.token,
+                                publish,
+                                stage: OutStage::AwaitAck,
+                                seq,
+                            },
                         );
                     }
                 },
@@ -1246,7 +1482,10 @@ impl Session {
                     if let Some(id) = id {
                         self.ids.release(id);
                     }
-                    self.events.push_back(Event::PublishDone { token: q.token, result: Err(e) });
+                    self.events.push_back(Event::PublishDone {
+                        token: q.token,
+                        result: Err(e),
+                    });
                 }
             }
         }
@@ -1270,7 +1509,10 @@ impl Session {
         let header_len = 2 + buf.iter().skip(1).take_while(|b| *b & 0x80 != 0).count();
         let remaining = buf.len() - header_len.min(buf.len()) + p.payload.len();
         if remaining > 268_435_455 {
-            return Err(SessionError::new(ErrorCode::PacketTooLarge, "payload above the mqtt limit of 256 MiB"));
+            return Err(SessionError::new(
+                ErrorCode::PacketTooLarge,
+                "payload above the mqtt limit of 256 MiB",
+            ));
         }
         Ok(1 + codec::var_int_len(remaining as u32) + remaining)
     }
@@ -1278,8 +1520,14 @@ impl Session {
     fn check_control_size(&self, packet: &Packet) -> Result<(), SessionError> {
         let mut buf = Vec::new();
         let packet = match packet {
-            Packet::Subscribe(s) => Packet::Subscribe(Subscribe { packet_id: 1, ..s.clone() }),
-            Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe { packet_id: 1, ..u.clone() }),
+            Packet::Subscribe(s) => Packet::Subscribe(Subscribe {
+                packet_id: 1,
+                ..s.clone()
+            }),
+            Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
+                packet_id: 1,
+                ..u.clone()
+            }),
             other => other.clone(),
         };
         codec::encode(&packet, self.version, &mut buf)?;
