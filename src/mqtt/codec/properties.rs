@@ -379,6 +379,10 @@ impl Properties {
     /// [`EncodeError::InvalidValue`] for a property not allowed in `ctx`, out of range, or
     /// a string holding U+0000.
     pub fn encoded_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
+        // The common case on the hot path: a lone zero length byte.
+        if self.is_empty() {
+            return Ok(1);
+        }
         let len = self.validated_content_len(ctx)?;
         let len32 = u32::try_from(len).map_err(|_| EncodeError::PacketTooLarge)?;
         if len32 > VAR_INT_MAX {
@@ -606,6 +610,10 @@ impl Properties {
     /// Writes the property list (length prefix, then the properties in identifier order)
     /// of a list that [`Properties::encoded_len`] accepted for the packet being written.
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
+        if self.is_empty() {
+            out.push(0);
+            return;
+        }
         // Validated by `encoded_len`: the content fits a variable byte integer.
         put_var_int(out, self.content_len() as u32);
         let byte = |out: &mut Vec<u8>, pid: u8, v: Option<u8>| {
