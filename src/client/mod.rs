@@ -38,11 +38,6 @@ const LOW_WATER: u32 = 1024 * 1024;
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: f64 = 10.0;
 
-#[wasm_bindgen(start)]
-fn start() {
-    console_error_panic_hook::set_once();
-}
-
 struct Pending {
     resolve: Function,
     reject: Function,
@@ -614,6 +609,7 @@ fn rejected(e: MqttError) -> Promise {
 impl MqttClient {
     /// Opens the session; see `ConnectOptions` in the type definitions.
     pub fn connect(url: JsValue, options: JsValue) -> Promise {
+        console_error_panic_hook::set_once();
         let (config, opts) = match options::connect_options(&url, &options) {
             Ok(v) => v,
             Err(e) => return rejected(e),
