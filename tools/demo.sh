@@ -15,6 +15,7 @@ cd "$MQTT_RTC_ROOT"
 RUN_DIR="$MQTT_RTC_ROOT/.test-run/demo"
 _web_pid=''
 
+# shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
   if [[ -n "$_web_pid" ]]; then
     kill -TERM "$_web_pid" 2>/dev/null || true
