@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tools/lib.sh — shared bash helpers for the mqtt-rtc developer scripts.
 #
 # Sourced (never run) by tools/setup.sh, tools/test.sh, tools/demo.sh and
@@ -17,9 +18,9 @@ export MQTT_RTC_ROOT
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 if [[ -t 1 ]]; then
-  _c_bold=$'\e[1m' _c_red=$'\e[31m' _c_green=$'\e[32m' _c_off=$'\e[0m'
+  _c_bold=$'\e[1m' _c_red=$'\e[31m' _c_off=$'\e[0m'
 else
-  _c_bold='' _c_red='' _c_green='' _c_off=''
+  _c_bold='' _c_red='' _c_off=''
 fi
 
 log() { printf '%s==>%s %s\n' "$_c_bold" "$_c_off" "$*"; }

@@ -4,9 +4,9 @@
 # Stages, in order: setup (tools/setup.sh; a failure here stops the run), rustfmt,
 # the test broker (Mosquitto + control endpoint on free loopback ports), host tests
 # (unit, integration, doc), clippy for the host and for wasm32, browser tests in
-# headless Chromium (wasm-pack test, with the broker URLs baked in at build time through
-# MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT, MQTT_RTC_CONTROL_URL), and
-# npm-based tests when tests/js/package.json exists. Every stage runs even when an
+# headless Chromium (wasm-bindgen-test-runner, with the broker URLs baked in at build
+# time through MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT and
+# MQTT_RTC_CONTROL_URL), and npm-based tests when tests/js/package.json exists. Every stage runs even when an
 # earlier one failed; output is shown and kept in .test-run/<stage>.log. Passed/failed
 # counts come from the "test result:" lines (cargo and wasm-bindgen-test print the same
 # format) and node's test runner summary; a failed check (fmt, clippy) or a stage that
@@ -110,16 +110,23 @@ broker_ok=1
 broker_up "$LOG_DIR" || broker_ok=0
 record broker $((1 - broker_ok)) 0 0 $((SECONDS - t0))
 
-stage host-tests tests cargo test --all-targets
+stage host-tests tests cargo test --all-targets --no-fail-fast
 stage doc-tests tests cargo test --doc
 stage clippy-host check cargo clippy --all-targets -- -D warnings
 stage clippy-wasm check cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
 
 # --- browser tests ----------------------------------------------------------------
+# What `wasm-pack test --headless --chrome` does, run through cargo directly so that
+# --no-fail-fast applies (wasm-pack hands extra options to `cargo build` as well, which
+# rejects it). Doc tests run on the host only. Cargo runs each wasm test binary with wasm-bindgen-test-runner, which
+# drives headless Chromium through $CHROMEDRIVER. Nothing is downloaded.
+browser_tests() {
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    WASM_BINDGEN_TEST_ONLY_WEB=1 \
+    cargo test --target wasm32-unknown-unknown --tests --no-fail-fast
+}
 if ((broker_ok)); then
-  # --mode no-install: use the wasm-bindgen-test-runner and chromedriver installed by
-  # setup; never download a tool at test time.
-  stage browser-tests tests wasm-pack test --headless --chrome --mode no-install
+  stage browser-tests tests browser_tests
 else
   record browser-tests 1 0 1 0
   warn "[browser-tests] not run: the broker did not start"

@@ -150,7 +150,11 @@ class Broker:
                 log(f"mosquitto exited with status {self.proc.returncode}")
                 return False
             if all(accepts(p) for p in self.ports.values()):
-                return True
+                # A listener that failed to bind makes Mosquitto exit: make sure the
+                # ports answering are its own, not another process's.
+                time.sleep(0.1)
+                if self.proc.poll() is None:
+                    return True
             time.sleep(0.05)
         log("mosquitto did not accept connections in time")
         self.stop()
