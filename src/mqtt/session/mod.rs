@@ -354,6 +354,8 @@ impl Session {
         let Phase::Opening { deadline } = self.phase else {
             return;
         };
+        // Nothing meant for an earlier transport may reach this one.
+        self.tx.clear();
         self.rx.clear();
         self.alias_in.clear();
         self.alias_out.clear();
@@ -728,7 +730,8 @@ impl Session {
     /// Forgets everything that belongs to one connection only.
     fn reset_connection(&mut self) {
         self.generation += 1;
-        self.tx.clear();
+        // `tx` is kept: a DISCONNECT written just before is for the transport being closed,
+        // and the driver writes it before acting on CloseTransport.
         self.rx.clear();
         self.alias_in.clear();
         self.alias_out.clear();
@@ -971,6 +974,17 @@ impl Session {
             self.lost(now, SessionError::refused(reason), true);
             return;
         }
+        if connack.session_present && self.config.clean_start {
+            // [MQTT-3.2.2-2] [MQTT-3.2.2-4]: the broker cannot have kept a session we asked
+            // it to discard.
+            return self.protocol_failure(
+                now,
+                SessionError::protocol(
+                    ReasonCode::ProtocolError,
+                    "session present in answer to clean start",
+                ),
+            );
+        }
         let p = &connack.properties;
         self.server = ServerLimits {
             receive_maximum: p.receive_maximum.unwrap_or(65_535).max(1),
@@ -1055,9 +1069,6 @@ impl Session {
                     }
                 }
             }
-            if self.config.resubscribe {
-                self.queue_resubscribe();
-            }
         }
         // Subscribe/unsubscribe requests that were on the wire go out again, first.
         let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
@@ -1065,6 +1076,11 @@ impl Session {
         for (id, c) in inflight {
             self.ids.release(id);
             self.controls.push_front(c);
+        }
+        // The restored subscriptions go ahead of them, so an unsubscribe that was in flight
+        // is applied after, not undone by, the resubscribe.
+        if !session_present && self.config.resubscribe {
+            self.queue_resubscribe();
         }
         self.pump(now);
     }
@@ -1368,24 +1384,39 @@ impl Session {
     /// Writes a PUBLISH, using a topic alias where the broker allows them. Fails (writing
     /// nothing) when the packet exceeds the broker's maximum packet size.
     fn write_publish(&mut self, now: Millis, mut p: Publish) -> Result<(), SessionError> {
+        let mut new_alias = None;
         if self.version == ProtocolVersion::V5 && self.server.topic_alias_maximum > 0 {
             if let Some(&alias) = self.alias_out.get(&p.topic) {
                 p.properties.topic_alias = Some(alias);
                 p.topic = String::new();
             } else if self.alias_out.len() < usize::from(self.server.topic_alias_maximum) {
                 let alias = self.alias_out.len() as u16 + 1;
-                self.alias_out.insert(p.topic.clone(), alias);
                 p.properties.topic_alias = Some(alias);
+                new_alias = Some(alias);
             }
         }
+        let max = self.server.maximum_packet_size.unwrap_or(u32::MAX);
         let before = self.tx.len();
-        codec::encode(&Packet::Publish(p), self.version, &mut self.tx)?;
-        let n = self.tx.len() - before;
-        if let Some(max) = self.server.maximum_packet_size {
-            if n > max as usize {
-                self.tx.truncate(before);
-                return Err(too_large(n, max));
+        let mut packet = Packet::Publish(p);
+        codec::encode(&packet, self.version, &mut self.tx)?;
+        let mut n = self.tx.len() - before;
+        if n > max as usize && new_alias.is_some() {
+            // The alias's 3 bytes can be what does not fit: send the topic alone.
+            self.tx.truncate(before);
+            new_alias = None;
+            if let Packet::Publish(p) = &mut packet {
+                p.properties.topic_alias = None;
             }
+            codec::encode(&packet, self.version, &mut self.tx)?;
+            n = self.tx.len() - before;
+        }
+        if n > max as usize {
+            self.tx.truncate(before);
+            return Err(too_large(n, max));
+        }
+        // An alias counts as known to the broker only once it went out with its topic.
+        if let (Some(alias), Packet::Publish(p)) = (new_alias, &packet) {
+            self.alias_out.insert(p.topic.clone(), alias);
         }
         self.stats.bytes_sent += n as u64;
         self.stats.messages_sent += 1;
@@ -1436,6 +1467,30 @@ impl Session {
             }
         }
         while let Some(front) = self.queue.front() {
+            // Queued before this CONNACK: its limits apply now [MQTT-3.2.2-11] [MQTT-3.2.2-14].
+            let refusal = if front.publish.qos > self.server.maximum_qos {
+                Some(SessionError::new(
+                    ErrorCode::QosNotSupported,
+                    "above the broker's maximum qos",
+                ))
+            } else if front.publish.retain && !self.server.retain_available {
+                Some(SessionError::new(
+                    ErrorCode::RetainNotSupported,
+                    "the broker does not support retain",
+                ))
+            } else {
+                None
+            };
+            if let Some(e) = refusal {
+                if let Some(q) = self.queue.pop_front() {
+                    self.queued_bytes -= q.bytes;
+                    self.events.push_back(Event::PublishDone {
+                        token: q.token,
+                        result: Err(e),
+                    });
+                }
+                continue;
+            }
             let qos = front.publish.qos;
             let id = if qos == QoS::AtMostOnce {
                 None
