@@ -500,6 +500,28 @@ fn a_pubrec_with_a_failure_reason_ends_the_qos2_exchange_without_pubrel() {
 }
 
 #[test]
+fn a_puback_0x10_no_matching_subscribers_is_a_success_that_carries_the_reason() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_puback = false;
+    let token = pair.publish("t/a", QoS::AtLeastOnce, b"x");
+    pair.broker_send(Packet::PubAck(Ack {
+        packet_id: 1,
+        reason_code: 0x10,
+        properties: Properties::default(),
+    }));
+    assert_eq!(
+        seen(&mut pair),
+        [Event::PublishDone {
+            token,
+            result: Ok(PublishOutcome {
+                packet_id: Some(1),
+                reason_code: 0x10,
+            }),
+        }]
+    );
+}
+
+#[test]
 fn an_inbound_qos1_publish_is_delivered_and_acknowledged() {
     let mut pair = Pair::connected(config());
     let message = inbound("in/a", QoS::AtLeastOnce, Some(9), b"hello");
@@ -906,6 +928,50 @@ fn a_pubrel_for_an_unknown_id_is_answered_with_pubcomp_0x92() {
         })]
     );
     assert_eq!(pair.session.state(), State::Connected);
+}
+
+#[test]
+fn more_unreleased_inbound_qos2_publishes_than_our_receive_maximum_is_a_protocol_error_0x93() {
+    let mut pair = Pair::connected(SessionConfig {
+        receive_maximum: 2,
+        ..config()
+    });
+    let messages: Vec<Publish> = (1..=3)
+        .map(|id| inbound("in/a", QoS::ExactlyOnce, Some(id), &[id as u8]))
+        .collect();
+    for m in &messages {
+        pair.broker_send(Packet::Publish(m.clone()));
+    }
+    let mut expected = vec![
+        Event::Message(messages[0].clone()),
+        Event::Message(messages[1].clone()),
+    ];
+    expected.extend(lost_then_waiting(
+        offline(ErrorCode::ProtocolError, Some(0x93)),
+        1,
+        1_000,
+    ));
+    assert_eq!(seen(&mut pair), expected);
+}
+
+#[test]
+fn after_a_lost_session_an_inbound_qos2_packet_id_is_new_again() {
+    let mut pair = Pair::connected(config());
+    pair.broker_send(Packet::Publish(inbound(
+        "in/a",
+        QoS::ExactlyOnce,
+        Some(4),
+        b"old",
+    )));
+    pair.break_link();
+    pair.advance(1_000);
+    pair.take_events();
+    pair.take_received();
+
+    let fresh = inbound("in/a", QoS::ExactlyOnce, Some(4), b"new");
+    pair.broker_send(Packet::Publish(fresh.clone()));
+    assert_eq!(seen(&mut pair), [Event::Message(fresh)]);
+    assert_eq!(pair.take_received(), [Packet::PubRec(ack(4))]);
 }
 
 // ----- keepalive -----
@@ -1396,6 +1462,25 @@ fn an_inbound_alias_set_with_a_topic_resolves_later_publishes_that_carry_only_th
 }
 
 #[test]
+fn inbound_topic_aliases_do_not_survive_a_reconnect() {
+    let mut pair = Pair::connected(config());
+    let mut first = inbound("in/a", QoS::AtMostOnce, None, b"1");
+    first.properties.topic_alias = Some(1);
+    pair.broker_send(Packet::Publish(first));
+    pair.break_link();
+    pair.advance(1_000);
+    pair.take_events();
+
+    let mut alias_only = inbound("", QoS::AtMostOnce, None, b"2");
+    alias_only.properties.topic_alias = Some(1);
+    pair.broker_send(Packet::Publish(alias_only));
+    assert_eq!(
+        seen(&mut pair),
+        lost_then_waiting(offline(ErrorCode::ProtocolError, Some(0x82)), 1, 1_000)
+    );
+}
+
+#[test]
 fn an_unknown_inbound_topic_alias_is_a_protocol_error() {
     let mut pair = Pair::connected(config());
     let mut p = inbound("", QoS::AtMostOnce, None, b"x");
@@ -1583,6 +1668,48 @@ fn a_publish_above_the_brokers_maximum_qos_or_retained_against_its_will_is_refus
     assert_eq!(pair.take_received(), []);
 }
 
+#[test]
+fn a_qos2_publish_queued_before_connack_is_not_sent_above_the_brokers_maximum_qos() {
+    // [MQTT-3.2.2-11]: no PUBLISH above the Maximum QoS the broker announced.
+    let mut pair = Pair::new(config());
+    pair.broker.auto_connack = Some(connack(Properties {
+        maximum_qos: Some(1),
+        ..Properties::default()
+    }));
+    pair.session
+        .publish(pair.now, publish("t/a", QoS::ExactlyOnce, b"x"))
+        .unwrap();
+    pair.connect();
+    let over: Vec<Packet> = pair
+        .take_received()
+        .into_iter()
+        .filter(|p| matches!(p, Packet::Publish(p) if p.qos > QoS::AtLeastOnce))
+        .collect();
+    assert_eq!(over, [], "sent above the broker's maximum qos");
+}
+
+#[test]
+fn a_retained_publish_queued_before_connack_is_not_sent_when_the_broker_has_no_retain() {
+    // [MQTT-3.2.2-14]: no RETAIN 1 when the broker said Retain Available 0.
+    let mut pair = Pair::new(config());
+    pair.broker.auto_connack = Some(connack(Properties {
+        retain_available: Some(0),
+        ..Properties::default()
+    }));
+    let retained = Publish {
+        retain: true,
+        ..publish("t/a", QoS::AtMostOnce, b"x")
+    };
+    pair.session.publish(pair.now, retained).unwrap();
+    pair.connect();
+    let retained: Vec<Packet> = pair
+        .take_received()
+        .into_iter()
+        .filter(|p| matches!(p, Packet::Publish(p) if p.retain))
+        .collect();
+    assert_eq!(retained, [], "sent retained to a broker without retain");
+}
+
 // ----- packet ids -----
 
 #[test]
@@ -1763,6 +1890,49 @@ fn with_qos0_queueing_off_a_qos0_publish_while_offline_fails_with_not_connected(
         .publish(pair.now, publish("t/a", QoS::AtLeastOnce, b"x"))
         .expect("qos 1 still waits for the connection");
     assert_eq!(pair.session.stats().queued, 1);
+}
+
+#[test]
+fn a_subscribe_made_while_offline_goes_out_after_connack_before_queued_publishes() {
+    let mut pair = Pair::new(config());
+    let published = pair
+        .session
+        .publish(pair.now, publish("t/a", QoS::AtLeastOnce, b"x"))
+        .unwrap();
+    let subscribed = pair
+        .session
+        .subscribe(
+            pair.now,
+            vec![filter("a/#", QoS::AtLeastOnce)],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.connect();
+    assert_eq!(
+        pair.take_received()[1..],
+        [
+            Packet::Subscribe(Subscribe {
+                packet_id: 1,
+                filters: vec![filter("a/#", QoS::AtLeastOnce)],
+                properties: Properties::default(),
+            }),
+            wire_publish("t/a", QoS::AtLeastOnce, Some(2), b"x"),
+        ]
+    );
+    assert_eq!(
+        seen(&mut pair)[3..],
+        [
+            Event::SubscribeDone {
+                token: subscribed,
+                result: Ok(SubAck {
+                    packet_id: 1,
+                    reason_codes: vec![1],
+                    properties: Properties::default(),
+                }),
+            },
+            done(published, 2),
+        ]
+    );
 }
 
 // ----- reconnect backoff -----
