@@ -852,6 +852,46 @@ fn a_resubscribe_keeps_one_subscribe_per_subscription_identifier() {
 }
 
 #[test]
+fn a_filter_refused_in_suback_is_not_restored_after_a_lost_session() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_suback = false;
+    let token = pair
+        .session
+        .subscribe(
+            pair.now,
+            vec![
+                filter("ok/#", QoS::AtLeastOnce),
+                filter("no/#", QoS::AtLeastOnce),
+            ],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    let refused = SubAck {
+        packet_id: 1,
+        reason_codes: vec![0x01, 0x87],
+        properties: Properties::default(),
+    };
+    pair.broker_send(Packet::SubAck(refused.clone()));
+    assert_eq!(
+        seen(&mut pair),
+        [Event::SubscribeDone {
+            token,
+            result: Ok(refused),
+        }]
+    );
+    pair.take_received();
+    pair.broker.auto_suback = true;
+    pair.break_link();
+    pair.advance(1_000);
+    let received = pair.take_received();
+    let Packet::Subscribe(restored) = &received[1] else {
+        panic!("no resubscribe: {received:#?}");
+    };
+    assert_eq!(restored.filters, [filter("ok/#", QoS::AtLeastOnce)]);
+}
+
+#[test]
 fn an_unsubscribe_in_flight_when_the_session_was_lost_is_not_undone_by_the_resubscribe() {
     let mut pair = Pair::connected(config());
     pair.session
@@ -972,6 +1012,63 @@ fn after_a_lost_session_an_inbound_qos2_packet_id_is_new_again() {
     pair.broker_send(Packet::Publish(fresh.clone()));
     assert_eq!(seen(&mut pair), [Event::Message(fresh)]);
     assert_eq!(pair.take_received(), [Packet::PubRec(ack(4))]);
+}
+
+#[test]
+fn a_311_session_runs_the_qos_and_unsubscribe_flows() {
+    let mut pair = Pair::connected(SessionConfig {
+        protocol: ProtocolVersion::V311,
+        ..config()
+    });
+    let q1 = pair.publish("t/a", QoS::AtLeastOnce, b"1");
+    let q2 = pair.publish("t/b", QoS::ExactlyOnce, b"2");
+    pair.session
+        .subscribe(
+            pair.now,
+            vec![filter("a/#", QoS::AtLeastOnce)],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    let unsub = pair
+        .session
+        .unsubscribe(pair.now, vec!["a/#".to_string()], Properties::default())
+        .unwrap();
+    pair.drive();
+    let message = inbound("in/a", QoS::ExactlyOnce, Some(3), b"m");
+    pair.broker_send(Packet::Publish(message.clone()));
+    pair.broker_send(Packet::PubRel(ack(3)));
+
+    let received = pair.take_received();
+    assert_eq!(
+        received[..3],
+        [
+            wire_publish("t/a", QoS::AtLeastOnce, Some(1), b"1"),
+            wire_publish("t/b", QoS::ExactlyOnce, Some(2), b"2"),
+            Packet::PubRel(ack(2)),
+        ]
+    );
+    assert_eq!(
+        received[5..],
+        [Packet::PubRec(ack(3)), Packet::PubComp(ack(3))]
+    );
+    let events = seen(&mut pair);
+    assert_eq!(events[..2], [done(q1, 1), done(q2, 2)]);
+    assert_eq!(
+        events[3..],
+        [
+            Event::UnsubscribeDone {
+                token: unsub,
+                result: Ok(UnsubAck {
+                    packet_id: 4,
+                    reason_codes: Vec::new(),
+                    properties: Properties::default(),
+                }),
+            },
+            Event::Message(message),
+        ]
+    );
+    assert_eq!(pair.session.subscriptions().count(), 0);
 }
 
 // ----- keepalive -----
@@ -2419,6 +2516,26 @@ fn disconnect_sends_the_reason_code_it_is_given() {
 fn close_writes_no_disconnect() {
     let mut pair = Pair::connected(config());
     pair.session.close(pair.now);
+    pair.drive();
+    assert_eq!(pair.take_received(), []);
+    assert_eq!(
+        seen(&mut pair),
+        [
+            Event::CloseTransport,
+            Event::StateChanged(State::Closed),
+            Event::Closed { error: None },
+        ]
+    );
+}
+
+#[test]
+fn disconnect_before_connack_writes_no_disconnect() {
+    let mut pair = Pair::new(config());
+    pair.broker.auto_connack = None;
+    pair.connect();
+    pair.take_received();
+    pair.take_events();
+    pair.session.disconnect(pair.now, 0);
     pair.drive();
     assert_eq!(pair.take_received(), []);
     assert_eq!(

@@ -13,7 +13,7 @@
 use mqtt_rtc::mqtt::codec::{
     self, Ack, ConnAck, Packet, Properties, ProtocolVersion, Publish, QoS, SubAck, UnsubAck,
 };
-use mqtt_rtc::mqtt::session::{Event, Session, SessionConfig, Token};
+use mqtt_rtc::mqtt::session::{Event, Session, SessionConfig, State, Token};
 
 /// How bytes from the broker are cut into `handle_bytes` calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -207,7 +207,7 @@ impl Pair {
         pair.connect();
         assert_eq!(
             pair.session.state(),
-            mqtt_rtc::mqtt::session::State::Connected,
+            State::Connected,
             "events: {:#?}",
             pair.events
         );
@@ -216,6 +216,7 @@ impl Pair {
         pair
     }
 
+    /// Starts the session's first attempt and drives it as far as it goes.
     pub fn connect(&mut self) {
         self.session.connect(self.now);
         self.drive();
