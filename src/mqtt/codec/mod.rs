@@ -21,8 +21,8 @@ mod unsubscribe;
 #[cfg(test)]
 mod tests;
 
-pub use primitives::{read_var_int, var_int_len, write_var_int};
-pub use properties::{PropertyContext, Properties};
+pub use primitives::{read_var_int, var_int_len, write_var_int, VAR_INT_MAX};
+pub use properties::{Properties, PropertyContext};
 pub use reason::ReasonCode;
 
 use std::fmt;
@@ -188,6 +188,10 @@ pub struct Auth {
 }
 
 /// Every MQTT control packet.
+// CONNECT (two property sets) is much larger than the rest. Boxing it would change the
+// public shape other modules are written against; a packet value is short-lived and
+// moved a handful of times, so the size costs little.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     Connect(Connect),
@@ -300,12 +304,18 @@ impl fmt::Display for DecodeError {
         match self {
             DecodeError::InvalidPacketType(t) => write!(f, "invalid packet type {t}"),
             DecodeError::InvalidFlags { packet_type, flags } => {
-                write!(f, "invalid flags {flags:#06b} for packet type {packet_type}")
+                write!(
+                    f,
+                    "invalid flags {flags:#06b} for packet type {packet_type}"
+                )
             }
             DecodeError::InvalidQoS => write!(f, "invalid qos 3"),
             DecodeError::MalformedVarInt => write!(f, "variable byte integer longer than 4 bytes"),
             DecodeError::PacketTooLarge { size, max } => {
-                write!(f, "packet of {size} bytes exceeds maximum packet size {max}")
+                write!(
+                    f,
+                    "packet of {size} bytes exceeds maximum packet size {max}"
+                )
             }
             DecodeError::Truncated => write!(f, "field runs past the end of the packet"),
             DecodeError::TrailingBytes => write!(f, "unexpected bytes after the last field"),
@@ -319,12 +329,17 @@ impl fmt::Display for DecodeError {
             DecodeError::InvalidSubscribeOptions => write!(f, "invalid subscription options"),
             DecodeError::EmptySubscription => write!(f, "no topic filter in (un)subscribe"),
             DecodeError::InvalidReasonCode { packet_type, code } => {
-                write!(f, "reason code {code:#04x} is invalid for packet type {packet_type}")
+                write!(
+                    f,
+                    "reason code {code:#04x} is invalid for packet type {packet_type}"
+                )
             }
             DecodeError::UnknownProperty(id) => write!(f, "unknown property {id:#04x}"),
             DecodeError::DuplicateProperty(id) => write!(f, "duplicate property {id:#04x}"),
             DecodeError::PropertyNotAllowed(id) => write!(f, "property {id:#04x} not allowed here"),
-            DecodeError::InvalidPropertyValue(id) => write!(f, "invalid value for property {id:#04x}"),
+            DecodeError::InvalidPropertyValue(id) => {
+                write!(f, "invalid value for property {id:#04x}")
+            }
         }
     }
 }
@@ -348,7 +363,9 @@ pub enum EncodeError {
 impl fmt::Display for EncodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EncodeError::FieldTooLong => write!(f, "string or binary field longer than 65535 bytes"),
+            EncodeError::FieldTooLong => {
+                write!(f, "string or binary field longer than 65535 bytes")
+            }
             EncodeError::PacketTooLarge => write!(f, "packet longer than 268435455 bytes"),
             EncodeError::InvalidPacketId => write!(f, "packet identifier does not fit the qos"),
             EncodeError::InvalidValue(what) => write!(f, "cannot encode: {what}"),
@@ -364,15 +381,184 @@ impl std::error::Error for EncodeError {}
 /// `max_size` bounds the whole packet (fixed header included); `u32::MAX` for no limit.
 /// Returns `Ok(None)` when `buf` holds only a prefix of a packet, otherwise the packet and
 /// how many bytes of `buf` it used.
+///
+/// The packet type, its fixed-header flags and `max_size` are checked as soon as the bytes
+/// that carry them are there, so a bad or oversized packet is refused before its body is
+/// waited for.
 pub fn decode(
     buf: &[u8],
     version: ProtocolVersion,
     max_size: u32,
 ) -> Result<Option<(Packet, usize)>, DecodeError> {
-    todo_decode(buf, version, max_size)
+    let Some((&first, after_first)) = buf.split_first() else {
+        return Ok(None);
+    };
+    let packet_type = first >> 4;
+    let flags = first & 0x0F;
+    check_fixed_header(packet_type, flags, version)?;
+    let Some((remaining, len_bytes)) = read_var_int(after_first)? else {
+        return Ok(None);
+    };
+    // At most 1 + 4 + 268,435,455: fits a 32-bit usize.
+    let size = 1 + len_bytes + remaining as usize;
+    if size > usize::try_from(max_size).unwrap_or(usize::MAX) {
+        return Err(DecodeError::PacketTooLarge {
+            size,
+            max: max_size,
+        });
+    }
+    let Some(body) = buf.get(1 + len_bytes..size) else {
+        return Ok(None);
+    };
+    let packet = match packet_type {
+        1 => Packet::Connect(connect::decode(body)?),
+        2 => Packet::ConnAck(connack::decode(body, version)?),
+        3 => Packet::Publish(publish::decode(flags, body, version)?),
+        4 => Packet::PubAck(ack::decode(packet_type, body, version)?),
+        5 => Packet::PubRec(ack::decode(packet_type, body, version)?),
+        6 => Packet::PubRel(ack::decode(packet_type, body, version)?),
+        7 => Packet::PubComp(ack::decode(packet_type, body, version)?),
+        8 => Packet::Subscribe(subscribe::decode(body, version)?),
+        9 => Packet::SubAck(subscribe::decode_ack(body, version)?),
+        10 => Packet::Unsubscribe(unsubscribe::decode(body, version)?),
+        11 => Packet::UnsubAck(unsubscribe::decode_ack(body, version)?),
+        12 | 13 => {
+            // PINGREQ and PINGRESP have no variable header and no payload (MQTT 5.0
+            // sections 3.12 and 3.13).
+            if !body.is_empty() {
+                return Err(DecodeError::TrailingBytes);
+            }
+            if packet_type == 12 {
+                Packet::PingReq
+            } else {
+                Packet::PingResp
+            }
+        }
+        14 => Packet::Disconnect(disconnect::decode(body, version)?),
+        15 => Packet::Auth(auth::decode(body)?),
+        // `check_fixed_header` refused type 0; a 4-bit type has no other value.
+        _ => return Err(DecodeError::InvalidPacketType(packet_type)),
+    };
+    Ok(Some((packet, size)))
+}
+
+/// Checks the packet type and the fixed-header flags (MQTT 5.0 section 2.1.3, table 2-2;
+/// MQTT 3.1.1 table 2.2).
+fn check_fixed_header(
+    packet_type: u8,
+    flags: u8,
+    version: ProtocolVersion,
+) -> Result<(), DecodeError> {
+    let expected = match packet_type {
+        // Type 0 is reserved; AUTH does not exist in 3.1.1.
+        0 => return Err(DecodeError::InvalidPacketType(packet_type)),
+        15 if version == ProtocolVersion::V311 => {
+            return Err(DecodeError::InvalidPacketType(packet_type))
+        }
+        // PUBLISH flags are DUP, QoS and RETAIN.
+        3 => return publish::check_flags(flags).map(|_| ()),
+        // PUBREL, SUBSCRIBE and UNSUBSCRIBE: 0b0010 [MQTT-3.6.1-1] [MQTT-3.8.1-1]
+        // [MQTT-3.10.1-1].
+        6 | 8 | 10 => 0b0010,
+        _ => 0,
+    };
+    // Reserved flags must be exactly as listed [MQTT-2.1.3-1] (3.1.1: [MQTT-2.2.2-1]).
+    if flags != expected {
+        return Err(DecodeError::InvalidFlags { packet_type, flags });
+    }
+    Ok(())
+}
+
+/// The remaining length of `packet` encoded for `version`, after checking that it can be
+/// encoded (every check of [`encode`] but the 268,435,455 bytes limit).
+fn body_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    match packet {
+        Packet::Connect(c) => connect::body_len(c),
+        Packet::ConnAck(c) => connack::body_len(c, version),
+        Packet::Publish(p) => publish::body_len(p, version),
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            ack::body_len(packet.packet_type(), a, version)
+        }
+        Packet::Subscribe(s) => subscribe::body_len(s, version),
+        Packet::SubAck(s) => subscribe::ack_body_len(s, version),
+        Packet::Unsubscribe(u) => unsubscribe::body_len(u, version),
+        Packet::UnsubAck(u) => unsubscribe::ack_body_len(u, version),
+        Packet::PingReq | Packet::PingResp => Ok(0),
+        Packet::Disconnect(d) => disconnect::body_len(d, version),
+        Packet::Auth(a) => auth::body_len(a, version),
+    }
+}
+
+/// The remaining length of `packet`, checked against its 268,435,455 bytes limit
+/// (MQTT 5.0 section 2.1.4).
+fn remaining_len(packet: &Packet, version: ProtocolVersion) -> Result<u32, EncodeError> {
+    let len = body_len(packet, version)?;
+    u32::try_from(len)
+        .ok()
+        .filter(|&len| len <= VAR_INT_MAX)
+        .ok_or(EncodeError::PacketTooLarge)
+}
+
+/// The number of bytes [`encode`] appends for `packet` (fixed header included), or the
+/// error it would return. Lets a session compare a packet with the peer's maximum packet
+/// size before encoding it.
+pub fn encoded_len(packet: &Packet, version: ProtocolVersion) -> Result<usize, EncodeError> {
+    let remaining = remaining_len(packet, version)?;
+    Ok(1 + var_int_len(remaining) + remaining as usize)
 }
 
 /// Appends the encoding of `packet` for `version` to `out`. On error `out` is unchanged.
-pub fn encode(packet: &Packet, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<(), EncodeError> {
-    todo_encode(packet, version, out)
+///
+/// CONNECT is encoded for its own [`Connect::protocol`], not for `version`. For 3.1.1,
+/// the fields 3.1.1 does not have (properties, acknowledgement and DISCONNECT reason codes,
+/// UNSUBACK reason codes, the 5.0 subscription options) are left out.
+///
+/// Everything written decodes back: the same checks as [`decode`] are made first, and a
+/// packet that would fail them is an [`EncodeError`] (a string over 65,535 bytes or with
+/// U+0000, a packet identifier that does not fit the QoS, a reason code or property the
+/// packet cannot carry, an empty filter list, retain handling 3, AUTH in 3.1.1, ...).
+pub fn encode(
+    packet: &Packet,
+    version: ProtocolVersion,
+    out: &mut Vec<u8>,
+) -> Result<(), EncodeError> {
+    // Every check happens before the first byte is written, so `out` is untouched on error.
+    let remaining = remaining_len(packet, version)?;
+    let body = remaining as usize;
+    out.reserve_exact(1 + var_int_len(remaining) + body);
+    out.push(first_byte(packet));
+    primitives::put_var_int(out, remaining);
+    let body_start = out.len();
+    match packet {
+        Packet::Connect(c) => connect::write_body(c, out),
+        Packet::ConnAck(c) => connack::write_body(c, version, out),
+        Packet::Publish(p) => publish::write_body(p, version, out),
+        Packet::PubAck(a) | Packet::PubRec(a) | Packet::PubRel(a) | Packet::PubComp(a) => {
+            ack::write_body(a, version, out)
+        }
+        Packet::Subscribe(s) => subscribe::write_body(s, version, out),
+        Packet::SubAck(s) => subscribe::write_ack_body(s, version, out),
+        Packet::Unsubscribe(u) => unsubscribe::write_body(u, version, out),
+        Packet::UnsubAck(u) => unsubscribe::write_ack_body(u, version, out),
+        Packet::PingReq | Packet::PingResp => {}
+        Packet::Disconnect(d) => disconnect::write_body(d, version, out),
+        Packet::Auth(a) => auth::write_body(a, out),
+    }
+    debug_assert_eq!(
+        out.len() - body_start,
+        body,
+        "body_len and write_body disagree"
+    );
+    Ok(())
+}
+
+/// The first byte of the fixed header: packet type and flags (MQTT 5.0 section 2.1.2).
+fn first_byte(packet: &Packet) -> u8 {
+    let flags = match packet {
+        Packet::Publish(p) => publish::flags(p),
+        // PUBREL, SUBSCRIBE and UNSUBSCRIBE [MQTT-3.6.1-1] [MQTT-3.8.1-1] [MQTT-3.10.1-1].
+        Packet::PubRel(_) | Packet::Subscribe(_) | Packet::Unsubscribe(_) => 0b0010,
+        _ => 0,
+    };
+    (packet.packet_type() << 4) | flags
 }

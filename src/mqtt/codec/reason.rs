@@ -68,3 +68,54 @@ impl ReasonCode {
         }
     }
 }
+
+/// The reason codes each packet may carry (MQTT 5.0 sections 3.2.2.2, 3.4.2.1, 3.5.2.1,
+/// 3.6.2.1, 3.7.2.1, 3.9.3, 3.11.3, 3.14.2.1 and 3.15.2.1), and the 3.1.1 return codes.
+pub(crate) mod valid {
+    /// CONNACK (MQTT 5.0 table 3-1).
+    pub const CONNACK: &[u8] = &[
+        0x00, 0x80, 0x81, 0x82, 0x83, 0x84, 0x85, 0x86, 0x87, 0x88, 0x89, 0x8A, 0x8C, 0x90, 0x95,
+        0x97, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9F,
+    ];
+    /// 3.1.1 CONNACK connect return codes 0..=5 (MQTT 3.1.1 table 3.1).
+    pub const CONNACK_V311_MAX: u8 = 5;
+    /// PUBACK and PUBREC (MQTT 5.0 sections 3.4.2.1 and 3.5.2.1).
+    pub const PUBACK: &[u8] = &[0x00, 0x10, 0x80, 0x83, 0x87, 0x90, 0x91, 0x97, 0x99];
+    /// PUBREL and PUBCOMP (MQTT 5.0 sections 3.6.2.1 and 3.7.2.1).
+    pub const PUBREL: &[u8] = &[0x00, 0x92];
+    /// SUBACK (MQTT 5.0 section 3.9.3).
+    pub const SUBACK: &[u8] = &[
+        0x00, 0x01, 0x02, 0x80, 0x83, 0x87, 0x8F, 0x91, 0x97, 0x9E, 0xA1, 0xA2,
+    ];
+    /// 3.1.1 SUBACK return codes (MQTT 3.1.1 section 3.9.3) [MQTT-3.9.3-2].
+    pub const SUBACK_V311: &[u8] = &[0x00, 0x01, 0x02, 0x80];
+    /// UNSUBACK (MQTT 5.0 section 3.11.3).
+    pub const UNSUBACK: &[u8] = &[0x00, 0x11, 0x80, 0x83, 0x87, 0x8F, 0x91];
+    /// DISCONNECT (MQTT 5.0 section 3.14.2.1).
+    pub const DISCONNECT: &[u8] = &[
+        0x00, 0x04, 0x80, 0x81, 0x82, 0x83, 0x87, 0x89, 0x8B, 0x8D, 0x8E, 0x8F, 0x90, 0x93, 0x94,
+        0x95, 0x96, 0x97, 0x98, 0x99, 0x9A, 0x9B, 0x9C, 0x9D, 0x9E, 0x9F, 0xA0, 0xA1, 0xA2,
+    ];
+    /// AUTH (MQTT 5.0 section 3.15.2.1).
+    pub const AUTH: &[u8] = &[0x00, 0x18, 0x19];
+}
+
+/// Checks a decoded reason code against the codes `table` allows for `packet_type`.
+pub(crate) fn check(packet_type: u8, table: &[u8], code: u8) -> Result<u8, super::DecodeError> {
+    if table.contains(&code) {
+        Ok(code)
+    } else {
+        Err(super::DecodeError::InvalidReasonCode { packet_type, code })
+    }
+}
+
+/// Checks a reason code about to be encoded, so that what is encoded decodes.
+pub(crate) fn check_encode(table: &[u8], code: u8) -> Result<(), super::EncodeError> {
+    if table.contains(&code) {
+        Ok(())
+    } else {
+        Err(super::EncodeError::InvalidValue(
+            "reason code not valid for this packet",
+        ))
+    }
+}
