@@ -765,6 +765,32 @@ proptest! {
     }
 
     #[test]
+    fn every_single_byte_edit_of_a_valid_encoding_never_panics_and_round_trips_if_it_decodes(
+        packets in one_of_every_packet(),
+    ) {
+        // Small changes of one byte are what turn a length field into one that cuts the
+        // next field short or runs past its container: the edges a decoder gets wrong.
+        let edits: [fn(u8) -> u8; 6] = [
+            |b| b.wrapping_sub(1),
+            |b| b.wrapping_sub(2),
+            |b| b.wrapping_sub(3),
+            |b| b.wrapping_add(1),
+            |b| b ^ 0x80,
+            |_| 0xFF,
+        ];
+        for (version, packet) in packets {
+            let bytes = encoded(&packet, version)?;
+            for at in 0..bytes.len() {
+                for edit in edits {
+                    let mut edited = bytes.clone();
+                    edited[at] = edit(edited[at]);
+                    check_decode(&edited, version, u32::MAX);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn mutated_valid_encodings_never_panic_and_whatever_decodes_round_trips(
         (version, packet) in any_packet(),
         mutations in vec(mutation(), 1..4),
