@@ -574,19 +574,14 @@ impl Session {
                 "subscription identifier out of range",
             ));
         }
-        let token = self.token();
-        let subscribe = Subscribe {
-            packet_id: 0,
-            filters,
-            properties,
-        };
-        self.check_control_size(&Packet::Subscribe(subscribe.clone()))?;
-        self.controls.push_back(PendingControl {
-            token: Some(token),
-            control: Control::Subscribe(subscribe),
-        });
-        self.pump(now);
-        Ok(token)
+        self.enqueue_control(
+            now,
+            Control::Subscribe(Subscribe {
+                packet_id: 0,
+                filters,
+                properties,
+            }),
+        )
     }
 
     /// Unsubscribes; [`Event::UnsubscribeDone`] carries the UNSUBACK.
@@ -608,16 +603,24 @@ impl Session {
         for f in &filters {
             topic::validate_topic_filter(f)?;
         }
+        self.enqueue_control(
+            now,
+            Control::Unsubscribe(Unsubscribe {
+                packet_id: 0,
+                filters,
+                properties,
+            }),
+        )
+    }
+
+    /// Queues a validated SUBSCRIBE / UNSUBSCRIBE unless it can never fit the broker's
+    /// maximum packet size, and sends it when the connection allows.
+    fn enqueue_control(&mut self, now: Millis, control: Control) -> Result<Token, SessionError> {
+        self.check_control_size(&control)?;
         let token = self.token();
-        let unsubscribe = Unsubscribe {
-            packet_id: 0,
-            filters,
-            properties,
-        };
-        self.check_control_size(&Packet::Unsubscribe(unsubscribe.clone()))?;
         self.controls.push_back(PendingControl {
             token: Some(token),
-            control: Control::Unsubscribe(unsubscribe),
+            control,
         });
         self.pump(now);
         Ok(token)
@@ -1572,18 +1575,18 @@ impl Session {
         Ok(1 + codec::var_int_len(remaining as u32) + remaining)
     }
 
-    fn check_control_size(&self, packet: &Packet) -> Result<(), SessionError> {
+    fn check_control_size(&self, control: &Control) -> Result<(), SessionError> {
         let mut buf = Vec::new();
-        let packet = match packet {
-            Packet::Subscribe(s) => Packet::Subscribe(Subscribe {
+        // Any non-zero id gives the same size.
+        let packet = match control {
+            Control::Subscribe(s) => Packet::Subscribe(Subscribe {
                 packet_id: 1,
                 ..s.clone()
             }),
-            Packet::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
+            Control::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
                 packet_id: 1,
                 ..u.clone()
             }),
-            other => other.clone(),
         };
         codec::encode(&packet, self.version, &mut buf)?;
         if let Some(max) = self.server.maximum_packet_size {
