@@ -1,0 +1,334 @@
+#!/usr/bin/env python3
+"""Broker supervisor and control endpoint for mqtt-rtc's tests and demo.
+
+Starts Mosquitto from the template tools/broker/mosquitto.conf on free loopback ports
+(scanning upwards from MQTT_RTC_PORT_BASE, default 18830), with a temporary data dir and
+a password file for the authenticated listeners, and keeps it as a child process. It
+then serves a tiny HTTP API on 127.0.0.1 that browser tests can `fetch` (CORS allowed):
+GET /health, and POST /broker/stop, /broker/start, /broker/restart, /broker/freeze
+(SIGSTOP), /broker/thaw (SIGCONT) and /broker/kill (SIGKILL, a crash: no final save).
+Every call answers once the change is complete (a started broker accepts connections
+on all its ports) with a JSON body such as {"ok": true, "state": "running"}. Restarts
+reuse the same ports and data dir, so persistent sessions and retained messages survive.
+When everything is up, the ports and URLs are written as KEY=value lines to --env-file.
+On SIGTERM or SIGINT it stops the broker and exits; if it dies abruptly the kernel sends
+Mosquitto SIGTERM (PR_SET_PDEATHSIG). Standard library only.
+"""
+
+import argparse
+import ctypes
+import errno
+import json
+import os
+import pwd
+import signal
+import socket
+import subprocess
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+HOST = "127.0.0.1"
+AUTH_USER = "mqttrtc"
+AUTH_PASS = "secret-pass"
+PORT_NAMES = ("TCP_PORT", "WS_PORT", "AUTH_TCP_PORT", "AUTH_WS_PORT")
+
+
+def log(msg):
+    print(f"{time.strftime('%H:%M:%S')} control: {msg}", file=sys.stderr, flush=True)
+
+
+def port_is_free(port):
+    """True when a listening socket could bind HOST:port (SO_REUSEADDR, as Mosquitto)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_ports(start, count, avoid=()):
+    ports, port = [], start
+    while len(ports) < count:
+        if port > 65535:
+            raise RuntimeError(f"no {count} free ports at or above {start}")
+        if port not in avoid and port_is_free(port):
+            ports.append(port)
+        port += 1
+    return ports
+
+
+def accepts(port, timeout=0.2):
+    try:
+        with socket.create_connection((HOST, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def die_with_parent():
+    """Runs in the child before exec: SIGTERM it when this supervisor dies."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:  # not Linux: the shell's cleanup still kills it by pid
+        pass
+
+
+class Broker:
+    def __init__(self, template, run_dir, log_path):
+        self.run_dir = run_dir
+        self.log_path = log_path
+        self.data_dir = os.path.join(run_dir, "data")
+        self.conf_path = os.path.join(run_dir, "mosquitto.conf")
+        self.pid_path = os.path.join(run_dir, "mosquitto.pid")
+        self.password_file = os.path.join(run_dir, "passwords")
+        with open(template, encoding="utf-8") as f:
+            self.template = f.read()
+        self.ports = {}
+        self.proc = None
+        self.frozen = False
+        os.makedirs(self.data_dir, exist_ok=True)
+        subprocess.run(
+            ["mosquitto_passwd", "-c", "-b", self.password_file, AUTH_USER, AUTH_PASS],
+            check=True,
+        )
+        # As root, run Mosquitto as user `mosquitto` from the start (it would switch to
+        # it by itself, and that switch would cancel the parent-death signal), and let
+        # that user own its data dir and password file.
+        self.user = None
+        if os.geteuid() == 0:
+            try:
+                self.user = pwd.getpwnam("mosquitto")
+            except KeyError:
+                pass
+            if self.user is not None:
+                for path in (self.data_dir, self.password_file):
+                    os.chown(path, self.user.pw_uid, self.user.pw_gid)
+                os.chmod(self.password_file, 0o600)
+
+    def state(self):
+        if self.proc is None or self.proc.poll() is not None:
+            return "stopped"
+        return "frozen" if self.frozen else "running"
+
+    def configure(self, ports):
+        self.ports = dict(zip(PORT_NAMES, ports))
+        text = self.template.replace("@DATA_DIR@", self.data_dir)
+        text = text.replace("@PASSWORD_FILE@", self.password_file)
+        for name, port in self.ports.items():
+            text = text.replace(f"@{name}@", str(port))
+        with open(self.conf_path, "w", encoding="utf-8") as f:
+            f.write(text)
+
+    def start(self, timeout=10.0):
+        """Start Mosquitto; True once every listener accepts connections."""
+        if self.state() != "stopped":
+            return True
+        as_user = {}
+        if self.user is not None:
+            as_user = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        with open(self.log_path, "ab") as out:
+            self.proc = subprocess.Popen(
+                ["mosquitto", "-c", self.conf_path],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,  # a Ctrl-C on the terminal reaches us, not it
+                preexec_fn=die_with_parent,  # runs after the switch of user
+                **as_user,
+            )
+        self.frozen = False
+        with open(self.pid_path, "w", encoding="utf-8") as f:
+            f.write(f"{self.proc.pid}\n")
+        log(f"mosquitto pid {self.proc.pid} on ports {self.ports}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                log(f"mosquitto exited with status {self.proc.returncode}")
+                return False
+            if all(accepts(p) for p in self.ports.values()):
+                return True
+            time.sleep(0.05)
+        log("mosquitto did not accept connections in time")
+        self.stop()
+        return False
+
+    def stop(self, sig=signal.SIGTERM, timeout=5.0):
+        proc, self.proc = self.proc, None
+        self.frozen = False
+        if proc is None:
+            return
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.send_signal(signal.SIGCONT)  # a frozen broker must run to exit
+            except ProcessLookupError:
+                pass
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                log("mosquitto ignored SIGTERM; killing it")
+                proc.kill()
+                proc.wait()
+        try:
+            os.unlink(self.pid_path)
+        except FileNotFoundError:
+            pass
+
+    def signal(self, sig):
+        if self.state() == "stopped":
+            return False
+        self.proc.send_signal(sig)
+        self.frozen = sig == signal.SIGSTOP
+        return True
+
+
+class ControlServer(HTTPServer):
+    allow_reuse_address = True
+
+    def __init__(self, port, broker):
+        super().__init__((HOST, port), Handler)
+        self.broker = broker
+
+
+class Handler(BaseHTTPRequestHandler):
+    server_version = "mqtt-rtc-control/1"
+
+    def log_message(self, fmt, *args):
+        log(fmt % args)
+
+    def cors(self):
+        self.send_header("Access-Control-Allow-Origin", "*")
+        self.send_header("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+        self.send_header("Access-Control-Allow-Headers", "*")
+        self.send_header("Access-Control-Allow-Private-Network", "true")
+        self.send_header("Cache-Control", "no-store")
+
+    def reply(self, code, body):
+        data = json.dumps(body).encode()
+        self.send_response(code)
+        self.cors()
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def status(self, ok=True, **extra):
+        b = self.server.broker
+        return {"ok": ok, "state": b.state(), "ports": b.ports, **extra}
+
+    def do_OPTIONS(self):
+        self.send_response(204)
+        self.cors()
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self):
+        if self.path == "/health":
+            self.reply(200, self.status())
+        elif self.path.startswith("/broker/"):
+            self.reply(405, self.status(False, error="use POST"))
+        else:
+            self.reply(404, self.status(False, error="not found"))
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        b = self.server.broker
+        action = self.path.removeprefix("/broker/") if self.path.startswith("/broker/") else None
+        ok = True
+        if action == "stop":
+            b.stop()
+        elif action == "kill":
+            b.stop(signal.SIGKILL)
+        elif action == "start":
+            ok = b.start()
+        elif action == "restart":
+            b.stop()
+            ok = b.start()
+        elif action == "freeze":
+            ok = b.signal(signal.SIGSTOP)
+        elif action == "thaw":
+            ok = b.signal(signal.SIGCONT)
+        elif self.path == "/health":
+            self.reply(200, self.status())
+            return
+        else:
+            self.reply(404, self.status(False, error="not found"))
+            return
+        self.reply(200 if ok else 409, self.status(ok))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--config-template", required=True)
+    ap.add_argument("--run-dir", required=True, help="temporary dir: config, data, passwords")
+    ap.add_argument("--env-file", required=True, help="where to write the ports and URLs")
+    ap.add_argument("--log", required=True, help="Mosquitto's log file (appended)")
+    ap.add_argument(
+        "--port-base", type=int, default=int(os.environ.get("MQTT_RTC_PORT_BASE", "18830"))
+    )
+    args = ap.parse_args()
+
+    def on_signal(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+
+    broker = Broker(args.config_template, args.run_dir, args.log)
+    server = None
+    try:
+        # Ports may be taken between the check and Mosquitto's bind (another test run
+        # on this machine): then move on to the next free ones.
+        tried = set()
+        for _ in range(10):
+            ports = free_ports(args.port_base, len(PORT_NAMES), avoid=tried)
+            tried.update(ports)
+            broker.configure(ports)
+            if broker.start():
+                break
+            broker.stop()
+        else:
+            log("could not start mosquitto; see its log")
+            return 1
+        control_port = max(ports) + 1
+        while True:
+            try:
+                server = ControlServer(control_port, broker)
+                break
+            except OSError as e:
+                if e.errno != errno.EADDRINUSE:
+                    raise
+                control_port += 1
+        p = broker.ports
+        env = {
+            "MQTT_RTC_WS_URL": f"ws://{HOST}:{p['WS_PORT']}",
+            "MQTT_RTC_WS_AUTH_URL": f"ws://{HOST}:{p['AUTH_WS_PORT']}",
+            "MQTT_RTC_TCP_PORT": p["TCP_PORT"],
+            "MQTT_RTC_TCP_AUTH_PORT": p["AUTH_TCP_PORT"],
+            "MQTT_RTC_AUTH_USER": AUTH_USER,
+            "MQTT_RTC_AUTH_PASS": AUTH_PASS,
+            "MQTT_RTC_CONTROL_URL": f"http://{HOST}:{control_port}",
+        }
+        tmp = args.env_file + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.writelines(f"{k}={v}\n" for k, v in env.items())
+        os.replace(tmp, args.env_file)
+        log(f"control endpoint on http://{HOST}:{control_port}")
+        server.serve_forever()
+    finally:
+        if server is not None:
+            server.server_close()
+        broker.stop()
+        log("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

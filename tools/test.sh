@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# tools/test.sh — run every mqtt-rtc check and test; this is the project's test command.
+#
+# Stages, in order: setup (tools/setup.sh; a failure here stops the run), rustfmt,
+# the test broker (Mosquitto + control endpoint on free loopback ports), host tests
+# (unit, integration, doc), clippy for the host and for wasm32, browser tests in
+# headless Chromium (wasm-pack test, with the broker URLs baked in at build time through
+# MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT, MQTT_RTC_CONTROL_URL), and
+# npm-based tests when tests/js/package.json exists. Every stage runs even when an
+# earlier one failed; output is shown and kept in .test-run/<stage>.log. Passed/failed
+# counts come from the "test result:" lines (cargo and wasm-bindgen-test print the same
+# format) and node's test runner summary; a failed check (fmt, clippy) or a stage that
+# fails without reporting a failed test counts as 1 failed. The last line is exactly
+# "N passed, M failed"; the exit status is non-zero when M > 0. The broker is stopped on
+# every exit path (success, failure, Ctrl-C).
+set -euo pipefail
+
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$MQTT_RTC_ROOT"
+
+LOG_DIR="$MQTT_RTC_ROOT/.test-run"
+mkdir -p "$LOG_DIR"
+rm -f "$LOG_DIR"/*.log
+
+# Whole-run budget for one browser test binary (wasm-bindgen-test-runner's default: 20 s).
+export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-180}"
+# Headless Chromium comes from Debian; point the runner at Debian's ChromeDriver.
+export CHROMEDRIVER="${CHROMEDRIVER:-$(command -v chromedriver || echo /usr/bin/chromedriver)}"
+if [[ -t 1 ]]; then
+  export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-always}"
+fi
+
+total_passed=0
+total_failed=0
+summary=()
+
+trap 'broker_down' EXIT
+trap 'echo; warn "interrupted"; exit 130' INT
+trap 'exit 143' TERM
+
+# count_results LOG — print "PASSED FAILED" summed over the log's summary lines.
+count_results() {
+  sed -e 's/\x1b\[[0-9;]*[A-Za-z]//g' "$1" | awk '
+    /test result: (ok|FAILED)\. [0-9]+ passed; [0-9]+ failed/ {
+      for (i = 1; i <= NF; i++) {
+        if ($(i) ~ /^passed;?$/) p += $(i - 1)
+        if ($(i) ~ /^failed;?$/) f += $(i - 1)
+      }
+    }
+    # node --test (spec and tap reporters): "ℹ pass 3" / "# pass 3"
+    /^(ℹ|#) pass [0-9]+$/ { p += $3 }
+    /^(ℹ|#) fail [0-9]+$/ { f += $3 }
+    END { printf "%d %d\n", p, f }'
+}
+
+# record NAME STATUS PASSED FAILED SECONDS
+record() {
+  local name="$1" status="$2" p="$3" f="$4" secs="$5" verdict=ok
+  if ((status != 0 && f == 0)); then
+    f=1 # a failed check, a build error or a crash: count it
+  fi
+  ((f == 0)) || verdict=FAILED
+  total_passed=$((total_passed + p))
+  total_failed=$((total_failed + f))
+  summary+=("$(printf '%-14s %-7s %4d passed %4d failed %5ss' "$name" "$verdict" "$p" "$f" "$secs")")
+}
+
+# stage NAME KIND CMD... — run CMD, tee its output to .test-run/NAME.log, count.
+# KIND "tests" counts the test summary lines; KIND "check" counts only a failure.
+stage() {
+  local name="$1" kind="$2" status p=0 f=0 t0=$SECONDS
+  shift 2
+  log "[$name] $*"
+  set +e
+  "$@" 2>&1 | tee "$LOG_DIR/$name.log"
+  status=${PIPESTATUS[0]}
+  set -e
+  if [[ $kind == tests ]]; then
+    read -r p f < <(count_results "$LOG_DIR/$name.log")
+  fi
+  record "$name" "$status" "$p" "$f" $((SECONDS - t0))
+  if ((status != 0)); then
+    warn "[$name] failed (exit $status); log: .test-run/$name.log"
+  fi
+}
+
+skip() { # skip NAME REASON
+  log "[$1] skipped: $2"
+  summary+=("$(printf '%-14s %-7s %s' "$1" skipped "$2")")
+}
+
+# --- setup (fatal) --------------------------------------------------------------
+t0=$SECONDS
+log "[setup] tools/setup.sh"
+if ! "$MQTT_RTC_ROOT/tools/setup.sh" 2>&1 | tee "$LOG_DIR/setup.log"; then
+  warn "setup failed; nothing was tested (log: .test-run/setup.log)"
+  echo "0 passed, 1 failed"
+  exit 1
+fi
+summary+=("$(printf '%-14s %-7s %25s %5ss' setup ok '' $((SECONDS - t0)))")
+
+# --- static checks and host tests ---------------------------------------------------
+stage fmt check cargo fmt --all --check
+
+# The broker starts early so host integration tests can reach it over TCP as well.
+t0=$SECONDS
+log "[broker] starting Mosquitto and the control endpoint"
+broker_ok=1
+broker_up "$LOG_DIR" || broker_ok=0
+record broker $((1 - broker_ok)) 0 0 $((SECONDS - t0))
+
+stage host-tests tests cargo test --all-targets
+stage doc-tests tests cargo test --doc
+stage clippy-host check cargo clippy --all-targets -- -D warnings
+stage clippy-wasm check cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+
+# --- browser tests ----------------------------------------------------------------
+if ((broker_ok)); then
+  # --mode no-install: use the wasm-bindgen-test-runner and chromedriver installed by
+  # setup; never download a tool at test time.
+  stage browser-tests tests wasm-pack test --headless --chrome --mode no-install
+else
+  record browser-tests 1 0 1 0
+  warn "[browser-tests] not run: the broker did not start"
+fi
+
+# --- npm-based tests (tests/js) ---------------------------------------------------------
+if [[ -f tests/js/package.json ]]; then
+  js_tests() {
+    set -e
+    command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js (Debian: apt-get install nodejs npm)"
+    cd tests/js
+    if [[ -f package-lock.json ]]; then
+      npm ci --no-audit --no-fund
+    else
+      npm install --no-audit --no-fund
+    fi
+    npm test
+  }
+  stage js-tests tests js_tests
+else
+  skip js-tests "no tests/js/package.json"
+fi
+
+# --- summary ----------------------------------------------------------------------
+echo
+log "summary (logs in .test-run/)"
+printf '  %s\n' "${summary[@]}"
+echo "$total_passed passed, $total_failed failed"
+((total_failed == 0))
