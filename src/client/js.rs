@@ -34,7 +34,12 @@ extern "C" {
     pub fn stack() -> String;
     #[wasm_bindgen(js_name = mqttRtcNow)]
     fn now_f64() -> f64;
+}
 
+// Globals: in a separate block, as everything in the `inline_js` block above is imported
+// from that snippet module (which exports neither the timers nor `console`).
+#[wasm_bindgen]
+extern "C" {
     #[wasm_bindgen(js_name = setTimeout)]
     pub fn set_timeout(callback: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
