@@ -125,6 +125,9 @@ struct Inner {
     backlog: VecDeque<(Publish, Pending)>,
     /// Whether the current attempt reached CONNACK (a failed one fails over to the next URL).
     attempt_connected: bool,
+    /// The client keeps itself alive until it is closed, like an open WebSocket: browser
+    /// callbacks only hold weak references, and JS may drop its handle at any time.
+    keep_alive: Option<Rc<RefCell<Inner>>>,
 }
 
 /// An MQTT 5.0 / 3.1.1 client over WebSocket. Create it with `MqttClient.connect`.
@@ -384,6 +387,9 @@ impl Inner {
         }
         if let Some(cb) = self.drain_cb.take() {
             self.bury(Box::new(cb));
+        }
+        if let Some(me) = self.keep_alive.take() {
+            self.bury(Box::new(me));
         }
     }
 
@@ -645,12 +651,14 @@ impl MqttClient {
             end_waiters: Vec::new(),
             backlog: VecDeque::new(),
             attempt_connected: false,
+            keep_alive: None,
         }));
         let (promise, pending) = Pending::new();
         {
             let mut inner = rc.borrow_mut();
             let weak = Rc::downgrade(&rc);
             inner.this = weak.clone();
+            inner.keep_alive = Some(rc.clone());
             inner.connect_waiter = Some(pending);
             let w = weak.clone();
             inner.timer_cb = Some(Closure::new(move || {
