@@ -37,6 +37,11 @@ const HIGH_WATER: u32 = 4 * 1024 * 1024;
 const LOW_WATER: u32 = 1024 * 1024;
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: f64 = 10.0;
+/// Subscription identifiers the client picks itself (for routing to listeners) count up
+/// from here, well above the small numbers applications tend to choose.
+const FIRST_AUTO_SUBSCRIPTION_ID: u32 = 0x0F00_0000;
+/// The largest subscription identifier MQTT allows.
+const MAX_SUBSCRIPTION_ID: u32 = 268_435_455;
 
 #[wasm_bindgen(start)]
 fn start() {
@@ -116,6 +121,10 @@ struct Inner {
     global_listeners: Vec<Listener>,
     listeners: Vec<(String, Function)>,
     routes: TopicTrie<Vec<Function>>,
+    /// The subscription identifier each filter was last subscribed with (v5): a PUBLISH
+    /// carrying identifiers goes only to the listeners of those subscriptions.
+    filter_ids: HashMap<String, u32>,
+    next_subscription_id: u32,
     publishes: HashMap<Token, Pending>,
     subscribes: HashMap<Token, (Pending, Vec<String>, Option<Function>)>,
     unsubscribes: HashMap<Token, Pending>,
@@ -546,9 +555,16 @@ impl Inner {
         let payload = js::uint8(&p.payload);
         let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
         self.emit(calls, "message", std::slice::from_ref(&message));
-        // Each subscription's listener once, even when several filters match.
+        // Each subscription's listener once, even when several filters match. When the
+        // PUBLISH names the subscriptions it is for (v5 subscription identifiers; a broker
+        // may send one copy per matching subscription), only their listeners get it.
+        let ids = &p.properties.subscription_identifiers;
+        let filter_ids = &self.filter_ids;
         let mut seen: Vec<&Function> = Vec::new();
-        self.routes.for_each_match(&p.topic, |_, fs| {
+        self.routes.for_each_match(&p.topic, |filter, fs| {
+            if !ids.is_empty() && !filter_ids.get(filter).is_some_and(|id| ids.contains(id)) {
+                return;
+            }
             for f in fs {
                 if !seen.iter().any(|s| Object::is(s, f)) {
                     seen.push(f);
@@ -644,6 +660,8 @@ impl MqttClient {
             global_listeners: Vec::new(),
             listeners: Vec::new(),
             routes: TopicTrie::new(),
+            filter_ids: HashMap::new(),
+            next_subscription_id: FIRST_AUTO_SUBSCRIPTION_ID,
             publishes: HashMap::new(),
             subscribes: HashMap::new(),
             unsubscribes: HashMap::new(),
@@ -772,7 +790,7 @@ impl MqttClient {
 
     /// Subscribes; resolves with the granted QoS / reason code per filter.
     pub fn subscribe(&self, filter: JsValue, options: JsValue, on_message: JsValue) -> Promise {
-        let (filters, properties) = match options::subscribe_filters(&filter, &options) {
+        let (filters, mut properties) = match options::subscribe_filters(&filter, &options) {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
@@ -790,8 +808,26 @@ impl MqttClient {
         let (promise, pending) = Pending::new();
         {
             let mut inner = self.inner.borrow_mut();
+            // A listener's subscription gets an identifier, so the copies a broker sends
+            // for overlapping subscriptions reach only the listener they are for.
+            if listener.is_some() && properties.subscription_identifiers.is_empty() {
+                let id = inner.next_subscription_id;
+                inner.next_subscription_id = if id >= MAX_SUBSCRIPTION_ID {
+                    FIRST_AUTO_SUBSCRIPTION_ID
+                } else {
+                    id + 1
+                };
+                properties.subscription_identifiers.push(id);
+            }
+            let id = properties.subscription_identifiers.first().copied();
             match inner.session.subscribe(js::now(), filters, properties) {
                 Ok(token) => {
+                    for name in &names {
+                        match id {
+                            Some(id) => inner.filter_ids.insert(name.clone(), id),
+                            None => inner.filter_ids.remove(name),
+                        };
+                    }
                     if let Some(l) = &listener {
                         for name in &names {
                             match inner.routes.get_mut(name) {
@@ -826,6 +862,7 @@ impl MqttClient {
                 Ok(token) => {
                     for f in &filters {
                         inner.routes.remove(f);
+                        inner.filter_ids.remove(f);
                     }
                     inner.unsubscribes.insert(token, pending);
                 }
