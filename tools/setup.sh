@@ -4,9 +4,9 @@
 # Idempotent and quick when everything is present: Debian packages (Chromium and its
 # ChromeDriver for headless browser tests, Mosquitto broker and clients, binaryen's
 # wasm-opt), the rustup target wasm32-unknown-unknown, wasm-bindgen-cli at exactly the
-# version pinned with `=` in Cargo.toml (it provides wasm-bindgen-test-runner), and
-# wasm-pack. Nothing is downloaded at test time: everything comes from the package
-# registries here. Run it directly, or let tools/test.sh and tools/demo.sh call it.
+# version pinned with `=` in Cargo.toml (it provides wasm-bindgen-test-runner),
+# wasm-pack, and the npm packages of the JS browser tests (npm ci in tests/js). Nothing
+# is downloaded at test time: everything comes from the package registries here. Run it directly, or let tools/test.sh and tools/demo.sh call it.
 set -euo pipefail
 
 # shellcheck source=tools/lib.sh
@@ -73,6 +73,19 @@ have_version wasm-bindgen "$wb_version" ||
 
 if ! command -v wasm-pack >/dev/null 2>&1; then
   cargo_install wasm-pack
+fi
+
+# --- npm packages of the JS browser tests -----------------------------------------
+# `npm ci` when tests/js/node_modules is missing or older than the lock file (npm
+# records the installed tree in node_modules/.package-lock.json).
+js_dir="$MQTT_RTC_ROOT/tests/js"
+if [[ -f "$js_dir/package-lock.json" ]]; then
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+ (Debian: apt-get install nodejs npm)"
+  if [[ ! -f "$js_dir/node_modules/.package-lock.json" ||
+    "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
+    log "npm ci (tests/js)"
+    (cd "$js_dir" && npm ci --no-audit --no-fund)
+  fi
 fi
 
 log "setup ok in $((SECONDS - started)) s: $(wasm-bindgen --version), $(wasm-pack --version), $(chromedriver --version | cut -d' ' -f1-2), mosquitto $(dpkg-query -W -f='${Version}' mosquitto), wasm-opt $(wasm-opt --version | awk '{print $3}')"

@@ -37,6 +37,11 @@ const HIGH_WATER: u32 = 4 * 1024 * 1024;
 const LOW_WATER: u32 = 1024 * 1024;
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: f64 = 10.0;
+/// Subscription identifiers the client picks itself (for routing to listeners) count up
+/// from here, well above the small numbers applications tend to choose.
+const FIRST_AUTO_SUBSCRIPTION_ID: u32 = 0x0F00_0000;
+/// The largest subscription identifier MQTT allows.
+const MAX_SUBSCRIPTION_ID: u32 = 268_435_455;
 
 struct Pending {
     resolve: Function,
@@ -111,6 +116,10 @@ struct Inner {
     global_listeners: Vec<Listener>,
     listeners: Vec<(String, Function)>,
     routes: TopicTrie<Vec<Function>>,
+    /// The subscription identifier each filter was last subscribed with (v5): a PUBLISH
+    /// carrying identifiers goes only to the listeners of those subscriptions.
+    filter_ids: HashMap<String, u32>,
+    next_subscription_id: u32,
     publishes: HashMap<Token, Pending>,
     subscribes: HashMap<Token, (Pending, Vec<String>, Option<Function>)>,
     unsubscribes: HashMap<Token, Pending>,
@@ -120,6 +129,9 @@ struct Inner {
     backlog: VecDeque<(Publish, Pending)>,
     /// Whether the current attempt reached CONNACK (a failed one fails over to the next URL).
     attempt_connected: bool,
+    /// The client keeps itself alive until it is closed, like an open WebSocket: browser
+    /// callbacks only hold weak references, and JS may drop its handle at any time.
+    keep_alive: Option<Rc<RefCell<Inner>>>,
 }
 
 /// An MQTT 5.0 / 3.1.1 client over WebSocket. Create it with `MqttClient.connect`.
@@ -380,6 +392,9 @@ impl Inner {
         if let Some(cb) = self.drain_cb.take() {
             self.bury(Box::new(cb));
         }
+        if let Some(me) = self.keep_alive.take() {
+            self.bury(Box::new(me));
+        }
     }
 
     /// Drops `item` on a later turn of the event loop: it may be the closure running now.
@@ -535,9 +550,16 @@ impl Inner {
         let payload = js::uint8(&p.payload);
         let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
         self.emit(calls, "message", std::slice::from_ref(&message));
-        // Each subscription's listener once, even when several filters match.
+        // Each subscription's listener once, even when several filters match. When the
+        // PUBLISH names the subscriptions it is for (v5 subscription identifiers; a broker
+        // may send one copy per matching subscription), only their listeners get it.
+        let ids = &p.properties.subscription_identifiers;
+        let filter_ids = &self.filter_ids;
         let mut seen: Vec<&Function> = Vec::new();
-        self.routes.for_each_match(&p.topic, |_, fs| {
+        self.routes.for_each_match(&p.topic, |filter, fs| {
+            if !ids.is_empty() && !filter_ids.get(filter).is_some_and(|id| ids.contains(id)) {
+                return;
+            }
             for f in fs {
                 if !seen.iter().any(|s| Object::is(s, f)) {
                     seen.push(f);
@@ -634,6 +656,8 @@ impl MqttClient {
             global_listeners: Vec::new(),
             listeners: Vec::new(),
             routes: TopicTrie::new(),
+            filter_ids: HashMap::new(),
+            next_subscription_id: FIRST_AUTO_SUBSCRIPTION_ID,
             publishes: HashMap::new(),
             subscribes: HashMap::new(),
             unsubscribes: HashMap::new(),
@@ -641,12 +665,14 @@ impl MqttClient {
             end_waiters: Vec::new(),
             backlog: VecDeque::new(),
             attempt_connected: false,
+            keep_alive: None,
         }));
         let (promise, pending) = Pending::new();
         {
             let mut inner = rc.borrow_mut();
             let weak = Rc::downgrade(&rc);
             inner.this = weak.clone();
+            inner.keep_alive = Some(rc.clone());
             inner.connect_waiter = Some(pending);
             let w = weak.clone();
             inner.timer_cb = Some(Closure::new(move || {
@@ -760,7 +786,7 @@ impl MqttClient {
 
     /// Subscribes; resolves with the granted QoS / reason code per filter.
     pub fn subscribe(&self, filter: JsValue, options: JsValue, on_message: JsValue) -> Promise {
-        let (filters, properties) = match options::subscribe_filters(&filter, &options) {
+        let (filters, mut properties) = match options::subscribe_filters(&filter, &options) {
             Ok(v) => v,
             Err(e) => return rejected(e),
         };
@@ -778,8 +804,26 @@ impl MqttClient {
         let (promise, pending) = Pending::new();
         {
             let mut inner = self.inner.borrow_mut();
+            // A listener's subscription gets an identifier, so the copies a broker sends
+            // for overlapping subscriptions reach only the listener they are for.
+            if listener.is_some() && properties.subscription_identifiers.is_empty() {
+                let id = inner.next_subscription_id;
+                inner.next_subscription_id = if id >= MAX_SUBSCRIPTION_ID {
+                    FIRST_AUTO_SUBSCRIPTION_ID
+                } else {
+                    id + 1
+                };
+                properties.subscription_identifiers.push(id);
+            }
+            let id = properties.subscription_identifiers.first().copied();
             match inner.session.subscribe(js::now(), filters, properties) {
                 Ok(token) => {
+                    for name in &names {
+                        match id {
+                            Some(id) => inner.filter_ids.insert(name.clone(), id),
+                            None => inner.filter_ids.remove(name),
+                        };
+                    }
                     if let Some(l) = &listener {
                         for name in &names {
                             match inner.routes.get_mut(name) {
@@ -814,6 +858,7 @@ impl MqttClient {
                 Ok(token) => {
                     for f in &filters {
                         inner.routes.remove(f);
+                        inner.filter_ids.remove(f);
                     }
                     inner.unsubscribes.insert(token, pending);
                 }

@@ -1,0 +1,153 @@
+// Publish / subscribe between two browser clients in one page: QoS 0/1/2 both ways,
+// text and binary payloads from empty to 256 KiB, retained messages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, withPage } from '../lib/harness.js';
+
+const browser = useBrowser();
+const T = { timeout: 60_000 };
+
+test('QoS 0/1/2 both directions, text/binary/empty/256 KiB payloads arrive byte-exact', T, () =>
+  withPage(browser, async (page) => {
+    const results = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const a = await MqttClient.connect(env.ws, { clientId: t.uid('a') });
+      const b = await MqttClient.connect(env.ws, { clientId: t.uid('b') });
+      const base = t.uid('qos');
+      const small = {
+        text: 'héllo, wörld ✓ — 𝄞',
+        binary: t.bytes(1000, 7),
+        empty: new Uint8Array(0),
+      };
+      const big = t.bytes(256 * 1024, 99);
+      const asBytes = (p) => (typeof p === 'string' ? new TextEncoder().encode(p) : p);
+      const check = (name, qos, kind, topic, payload, r, m) => ({
+        name, qos, kind, topic: m.topic === topic, qosGot: m.qos,
+        exact: t.sameBytes(m.payload, asBytes(payload)), len: m.payload.length, wantLen: asBytes(payload).length,
+        text: typeof payload === 'string' ? m.text() === payload : true,
+        packetId: r.packetId, reasonCode: r.reasonCode,
+      });
+      const out = [];
+      try {
+        const dirs = [[a, b, 'a-b'], [b, a, 'b-a']];
+        const sinks = {};
+        for (const [, to, name] of dirs) {
+          sinks[name] = { small: t.sink(), big: t.sink() };
+          await to.subscribe(`${base}/${name}/small/#`, { qos: 2 }, sinks[name].small.fn);
+          await to.subscribe(`${base}/${name}/big/#`, { qos: 2 }, sinks[name].big.fn);
+        }
+        // Small payloads one at a time, each checked as it arrives.
+        for (const [from, , name] of dirs) {
+          let n = 0;
+          for (const qos of [0, 1, 2]) {
+            for (const [kind, payload] of Object.entries(small)) {
+              const topic = `${base}/${name}/small/${qos}/${kind}`;
+              const r = await from.publish(topic, payload, { qos });
+              n += 1;
+              const m = (await sinks[name].small.until(n, 10_000))[n - 1];
+              out.push(check(name, qos, kind, topic, payload, r, m));
+            }
+          }
+        }
+        // 256 KiB at every QoS, both ways at once: Mosquitto's WebSocket listener needs
+        // seconds to push each one out, so they overlap to keep the test short.
+        const sent = await Promise.all(dirs.flatMap(([from, , name]) => [0, 1, 2].map(
+          (qos) => from.publish(`${base}/${name}/big/${qos}`, big, { qos }).then((r) => ({ name, qos, r })))));
+        for (const { name, qos, r } of sent) {
+          const got = await sinks[name].big.until(3, 45_000);
+          const topic = `${base}/${name}/big/${qos}`;
+          const m = got.find((x) => x.topic === topic);
+          out.push(m ? check(name, qos, 'big', topic, big, r, m) : { name, qos, kind: 'big', missing: true });
+        }
+      } finally {
+        await t.endAll(a, b);
+      }
+      return out;
+    }, browser.env);
+    assert.equal(results.length, 24);
+    for (const r of results) {
+      const label = `${r.name} qos ${r.qos} ${r.kind}`;
+      assert.ok(!r.missing, `${label}: delivered`);
+      assert.ok(r.topic, `${label}: topic`);
+      assert.equal(r.qosGot, r.qos, `${label}: delivered QoS`);
+      assert.ok(r.exact, `${label}: payload bytes (${r.len} vs ${r.wantLen})`);
+      assert.ok(r.text, `${label}: text()`);
+      assert.equal(r.reasonCode, 0, `${label}: reasonCode`);
+      if (r.qos === 0) assert.equal(r.packetId, undefined, `${label}: no packetId at QoS 0`);
+      else assert.ok(Number.isInteger(r.packetId) && r.packetId > 0, `${label}: packetId ${r.packetId}`);
+    }
+  }));
+
+test('publish at QoS 1/2 resolves only after the acknowledgement', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const a = await MqttClient.connect(env.ws, { clientId: t.uid('ack') });
+      const topic = t.uid('ack');
+      const out = {};
+      try {
+        for (const qos of [1, 2]) {
+          const sentBefore = a.stats().messagesSent;
+          const p = a.publish(topic, 'x', { qos });
+          const inflightAfterCall = a.stats().inflight;
+          let settledEarly = false;
+          p.then(() => { settledEarly = true; });
+          await Promise.resolve();
+          await Promise.resolve();
+          const settledSync = settledEarly;
+          const res = await p;
+          out[qos] = {
+            inflightAfterCall, settledSync, inflightAfterResolve: a.stats().inflight,
+            packetId: res.packetId, sent: a.stats().messagesSent - sentBefore,
+          };
+        }
+      } finally {
+        await t.endAll(a);
+      }
+      return out;
+    }, browser.env);
+    for (const qos of [1, 2]) {
+      assert.equal(r[qos].inflightAfterCall, 1, `QoS ${qos}: in flight while unacknowledged`);
+      assert.equal(r[qos].settledSync, false, `QoS ${qos}: not resolved before the broker answered`);
+      assert.equal(r[qos].inflightAfterResolve, 0, `QoS ${qos}: resolved only once acknowledged`);
+      assert.ok(r[qos].packetId > 0);
+      assert.equal(r[qos].sent, 1);
+    }
+  }));
+
+test('retained message: set, delivered on subscribe with retain flag, cleared by an empty payload', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const a = await MqttClient.connect(env.ws, { clientId: t.uid('ra') });
+      const topic = `${t.uid('retained')}/state`;
+      const out = {};
+      try {
+        await a.publish(topic, 'on', { qos: 1, retain: true });
+        const b = await MqttClient.connect(env.ws, { clientId: t.uid('rb') });
+        const got = t.sink();
+        await b.subscribe(topic, { qos: 1 }, got.fn);
+        const [m] = await got.until(1);
+        out.first = { retain: m.retain, text: m.text(), qos: m.qos };
+        // A live publish is not flagged retained for an existing subscription.
+        await a.publish(topic, 'live', { qos: 1, retain: true });
+        const [, live] = await got.until(2);
+        out.live = { retain: live.retain, text: live.text() };
+        await b.end();
+        // Clear it; a new subscriber then gets nothing.
+        await a.publish(topic, '', { qos: 1, retain: true });
+        const c = await MqttClient.connect(env.ws, { clientId: t.uid('rc') });
+        const after = t.sink();
+        await c.subscribe(topic, { qos: 1 }, after.fn);
+        await t.sleep(500);
+        out.afterClear = after.items.length;
+        await c.end();
+      } finally {
+        await t.endAll(a);
+      }
+      return out;
+    }, browser.env);
+    assert.deepEqual(r.first, { retain: true, text: 'on', qos: 1 });
+    assert.deepEqual(r.live, { retain: false, text: 'live' });
+    assert.equal(r.afterClear, 0, 'no retained message after clearing');
+  }));
