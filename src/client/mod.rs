@@ -8,7 +8,7 @@
 //! The client owns its `Closure`s; `end()` removes every listener, timer and socket.
 
 mod error;
-mod js;
+pub(crate) mod js;
 mod options;
 mod types;
 
@@ -625,6 +625,15 @@ impl Inner {
 
 fn rejected(e: MqttError) -> Promise {
     Promise::reject(&e.into_js())
+}
+
+impl MqttClient {
+    /// Another handle to the same client (for Rust code built on it, like signaling).
+    pub(crate) fn handle(&self) -> MqttClient {
+        MqttClient {
+            inner: self.inner.clone(),
+        }
+    }
 }
 
 #[wasm_bindgen(js_class = MqttClient)]
