@@ -1,0 +1,149 @@
+// Reconnect plumbing of MqttClient in the browser: the credentials callback before every
+// attempt, failover across a list of broker URLs, an immediate attempt on the browser's
+// `online` event, WebSocket backpressure, and that passwords never reach the console.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, withPage } from '../lib/harness.js';
+
+const browser = useBrowser();
+const T = { timeout: 60_000 };
+
+test('the credentials callback is asked before every attempt and its answer is used', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      let calls = 0;
+      const c = await MqttClient.connect(env.wsAuth, {
+        reconnect: { initialDelay: 50, maxDelay: 100 },
+        // Async, like a token refresh: a wrong password first, the right one after.
+        credentials: async () => {
+          calls += 1;
+          await t.sleep(10);
+          return { username: env.user, password: calls === 1 ? 'expired-token' : env.pass };
+        },
+      });
+      const afterConnect = calls;
+      c.reconnect();
+      await t.once(c, 'connect', 5000);
+      const out = { afterConnect, afterReconnect: calls, state: c.state };
+      await c.end();
+      return out;
+    }, browser.env);
+    assert.equal(r.afterConnect, 2, 'one refused attempt with the stale password, one good one');
+    assert.equal(r.afterReconnect, 3, 'asked again for the reconnect');
+    assert.equal(r.state, 'connected');
+  }));
+
+test('a list of broker URLs is tried in turn until one answers', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const opened = [];
+      const Ws = window.WebSocket;
+      window.WebSocket = class extends Ws { constructor(url, ...a) { super(url, ...a); opened.push(url); } };
+      try {
+        // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+        const c = await MqttClient.connect(['ws://127.0.0.1:9', env.ws], {
+          reconnect: { initialDelay: 20, maxDelay: 50 },
+        });
+        const out = { opened, state: c.state };
+        await c.end();
+        return out;
+      } finally {
+        window.WebSocket = Ws;
+      }
+    }, browser.env);
+    assert.equal(r.state, 'connected');
+    assert.deepEqual(r.opened.map((u) => u.replace(/\/$/, '')), ['ws://127.0.0.1:9', browser.env.ws]);
+  }));
+
+test('the browser\'s online event skips the rest of the reconnect wait', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const c = await MqttClient.connect(env.ws, {
+        reconnect: { initialDelay: 60_000, maxDelay: 60_000, jitter: 0 },
+      });
+      const lost = t.once(c, 'reconnecting', 10_000);
+      await fetch(`${env.control}/broker/restart`, { method: 'POST' });
+      const wait = await lost;
+      const t0 = performance.now();
+      const back = t.once(c, 'connect', 10_000);
+      window.dispatchEvent(new Event('online'));
+      await back;
+      const out = { scheduled: wait.delay, took: performance.now() - t0, state: c.state };
+      await c.end();
+      return out;
+    }, browser.env);
+    assert.equal(r.scheduled, 60_000, 'the policy scheduled the next attempt a minute away');
+    assert.equal(r.state, 'connected');
+    assert.ok(r.took < 5_000, `reconnected right after "online" (${Math.round(r.took)} ms)`);
+  }));
+
+test('a fast publisher waits on the socket buffer instead of growing it without bound', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('bp')}/flood`;
+      const rx = await MqttClient.connect(env.ws, { reconnect: false });
+      const tx = await MqttClient.connect(env.ws, { reconnect: false });
+      let maxBuffered = 0;
+      const send = WebSocket.prototype.send;
+      WebSocket.prototype.send = function (data) {
+        maxBuffered = Math.max(maxBuffered, this.bufferedAmount);
+        return send.call(this, data);
+      };
+      try {
+        let got = 0;
+        let bytes = 0;
+        let finished;
+        const done = new Promise((ok) => { finished = ok; });
+        await rx.subscribe(topic, { qos: 0 }, (m) => {
+          got += 1;
+          bytes += m.payload.length;
+          if (got === 400) finished();
+        });
+        const chunk = t.bytes(64 * 1024, 7);
+        // 400 x 64 KiB = 25 MiB fired without awaiting: far above the high-water mark.
+        const sent = [];
+        for (let i = 0; i < 400; i++) sent.push(tx.publish(topic, chunk, { qos: 0 }));
+        const queuedWhileFlooding = tx.stats().queued;
+        await Promise.all(sent);
+        // Give the subscriber a moment; how many arrive is the broker's business.
+        await t.within(done, 5_000, 'the subscriber').catch(() => {});
+        return { got, bytes, maxBuffered, queuedWhileFlooding, txStats: tx.stats(), rxStats: rx.stats() };
+      } finally {
+        WebSocket.prototype.send = send;
+        await t.endAll(rx, tx);
+      }
+    }, browser.env);
+    // Every publish was handed to the socket (the broker itself may shed QoS 0 to a slow
+    // subscriber; that is Mosquitto's queue policy, not ours, so the receiver is not counted).
+    assert.equal(r.txStats.messagesSent, 400, `nothing dropped: ${JSON.stringify(r)}`);
+    assert.ok(r.txStats.bytesSent >= 400 * 64 * 1024, 'every payload byte written');
+    assert.ok(r.got > 0, 'the receiving side stayed connected');
+    assert.ok(r.queuedWhileFlooding > 0, 'publishes waited in the client');
+    // The driver stops handing data to the socket above 4 MiB buffered (plus one send).
+    assert.ok(r.maxBuffered <= 4 * 1024 * 1024 + 128 * 1024, `socket buffer peaked at ${r.maxBuffered}`);
+  }));
+
+test('passwords and tokens never appear in the log, even at debug level', T, () =>
+  withPage(browser, async (page) => {
+    const secret = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const bad = await t.rejection(MqttClient.connect(env.wsAuth, {
+        username: env.user, password: 'hunter2-very-secret', reconnect: false, logLevel: 'debug',
+      }));
+      const c = await MqttClient.connect(env.wsAuth, {
+        username: env.user, password: env.pass, logLevel: 'debug',
+        credentials: async () => ({ username: env.user, password: env.pass }),
+      });
+      await c.end();
+      return { bad: bad.code };
+    }, browser.env);
+    assert.equal(secret.bad, 'NOT_AUTHORIZED');
+    const logs = page.logs.join('\n');
+    assert.ok(logs.includes('[mqtt-rtc]'), 'debug logging is on');
+    assert.ok(!logs.includes('hunter2-very-secret'), 'wrong password not logged');
+    assert.ok(!logs.includes(browser.env.pass), 'password not logged');
+  }));
