@@ -107,7 +107,11 @@ fn parse_args(args: &[String]) -> Result<Options, String> {
         }
     }
     let port = match port.or_else(|| std::env::var("MQTT_RTC_TCP_PORT").ok()) {
-        Some(p) => p.parse().map_err(|_| format!("bad port {p:?}"))?,
+        Some(p) => p
+            .parse()
+            .ok()
+            .filter(|&p: &u16| p != 0)
+            .ok_or_else(|| format!("bad port {p:?}"))?,
         None => return Err("no --port given and MQTT_RTC_TCP_PORT is not set".into()),
     };
     let devices = parse_devices(&devices)?;
@@ -152,6 +156,20 @@ fn parse_devices(spec: &str) -> Result<Vec<(Kind, u32)>, String> {
         return Err("no devices".into());
     }
     Ok(out)
+}
+
+/// `println!` / `eprintln!` that never panic: a closed pipe must not kill a device.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
 }
 
 // ----- signals (std has no API for them; libc is linked anyway) -----
@@ -202,7 +220,7 @@ impl Sim {
             Err(e) => {
                 // QoS 0 telemetry while offline is dropped on purpose (stale values).
                 if qos != QoS::AtMostOnce {
-                    eprintln!("{}: publish failed: {e}", self.id);
+                    note!("{}: publish failed: {e}", self.id);
                 }
                 None
             }
@@ -242,26 +260,26 @@ impl Sim {
                     ),
                 );
                 self.publish_telemetry(session, now);
-                println!("online {} {} {}", self.id, self.base, self.device.name());
+                out!("online {} {} {}", self.id, self.base, self.device.name());
             }
             Event::Message(msg) => self.on_command(session, now, msg),
-            Event::Offline { error } => eprintln!("{}: offline: {error}", self.id),
+            Event::Offline { error } => note!("{}: offline: {error}", self.id),
             Event::Reconnecting { attempt, delay } => {
-                eprintln!("{}: reconnect attempt {attempt} in {delay} ms", self.id)
+                note!("{}: reconnect attempt {attempt} in {delay} ms", self.id)
             }
             Event::SubscribeDone { result: Err(e), .. } => {
-                eprintln!("{}: subscribe failed: {e}", self.id)
+                note!("{}: subscribe failed: {e}", self.id)
             }
             Event::PublishDone { token, result } => {
                 if let Err(e) = &result {
-                    eprintln!("{}: publish failed: {e}", self.id);
+                    note!("{}: publish failed: {e}", self.id);
                 }
                 if self.offline == Some(token) {
                     self.offline = None;
                 }
             }
-            Event::Error(e) => eprintln!("{}: {e}", self.id),
-            Event::Closed { error: Some(e) } => eprintln!("{}: closed: {e}", self.id),
+            Event::Error(e) => note!("{}: {e}", self.id),
+            Event::Closed { error: Some(e) } => note!("{}: closed: {e}", self.id),
             _ => {}
         }
     }
@@ -269,7 +287,7 @@ impl Sim {
     fn on_command(&mut self, session: &mut Session, now: Millis, msg: Publish) {
         let reply = self.device.command(&msg.payload);
         let Some(response_topic) = msg.properties.response_topic.clone() else {
-            eprintln!("{}: command without a response topic: {reply}", self.id);
+            note!("{}: command without a response topic: {reply}", self.id);
             // The effect (if any) still shows in telemetry.
             self.publish_telemetry(session, now);
             return;
@@ -356,7 +374,7 @@ fn run_device(opts: Arc<Options>, kind: Kind, number: u32, seed: u64) {
         .session
         .subscribe(now, vec![cmd], Properties::default())
     {
-        eprintln!("{}: cannot subscribe: {e}", sim.id);
+        note!("{}: cannot subscribe: {e}", sim.id);
     }
     pump(&mut link, &mut sim);
 
@@ -413,7 +431,7 @@ fn stop_device(link: &mut Link, sim: &mut Sim) {
     let now = link.now();
     link.session.disconnect(now, 0);
     pump(link, sim);
-    println!("stopped {}", sim.id);
+    out!("stopped {}", sim.id);
 }
 
 fn main() -> ExitCode {
@@ -421,16 +439,16 @@ fn main() -> ExitCode {
     let opts = match parse_args(&args) {
         Ok(o) => o,
         Err(e) if e.is_empty() => {
-            println!("{USAGE}");
+            out!("{USAGE}");
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            eprintln!("devsim: {e}\n\n{USAGE}");
+            note!("devsim: {e}\n\n{USAGE}");
             return ExitCode::from(2);
         }
     };
     install_signal_handlers();
-    eprintln!(
+    note!(
         "devsim: {} devices -> {}:{}, topics {}/<id>/..., every {} ms (seed {})",
         opts.devices.len(),
         opts.host,
@@ -452,7 +470,7 @@ fn main() -> ExitCode {
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => {
-                eprintln!("devsim: cannot start a device thread: {e}");
+                note!("devsim: cannot start a device thread: {e}");
                 STOP.store(true, Ordering::SeqCst);
                 break;
             }
@@ -497,6 +515,7 @@ mod tests {
         assert_eq!(o.id_prefix, "devsim");
         assert!(parse_args(&args("--port 1 --devices fridge:1")).is_err());
         assert!(parse_args(&args("--port x")).is_err());
+        assert!(parse_args(&args("--port 0")).is_err());
         assert!(parse_args(&args("--port 1 --interval-ms 0")).is_err());
         assert!(parse_args(&args("--port 1 --prefix s/#")).is_err());
         assert!(parse_args(&args("--port 1 --bogus")).is_err());
