@@ -27,7 +27,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use mqtt_rtc::mqtt::backoff::SplitMix64;
 use mqtt_rtc::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, SubscribeFilter, Will};
-use mqtt_rtc::mqtt::session::{Event, Millis, QueueConfig, Session, SessionConfig, State, Token};
+use mqtt_rtc::mqtt::session::{
+    ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, State, Token,
+};
 
 use device::{Device, Kind};
 use link::Link;
@@ -267,11 +269,16 @@ impl Sim {
             Event::Reconnecting { attempt, delay } => {
                 note!("{}: reconnect attempt {attempt} in {delay} ms", self.id)
             }
-            Event::SubscribeDone { result: Err(e), .. } => {
+            // CLOSED: requests still open when the device stops; nothing went wrong.
+            Event::SubscribeDone { result: Err(e), .. } if e.code != ErrorCode::Closed => {
                 note!("{}: subscribe failed: {e}", self.id)
             }
             Event::PublishDone { token, result } => {
-                if let Err(e) = &result {
+                if let Some(e) = result
+                    .as_ref()
+                    .err()
+                    .filter(|e| e.code != ErrorCode::Closed)
+                {
                     note!("{}: publish failed: {e}", self.id);
                 }
                 if self.offline == Some(token) {
