@@ -3,7 +3,9 @@
 #
 # Runs setup, builds the package with `wasm-pack build --release --target web` into pkg/,
 # starts the local Mosquitto broker (same config and control endpoint as the tests),
-# and, once the dashboard exists in www/, serves it on loopback. Prints the URLs, then
+# starts the device simulator (tools/devsim: thermostats, air-quality sensors and door
+# locks publishing under sensors/; MQTT_RTC_DEVSIM_DEVICES overrides the fleet) and,
+# once the dashboard exists in www/, serves it on loopback. Prints the URLs, then
 # stays in the foreground until Ctrl-C, when it stops everything it started. Each step
 # is a function below; add new ones (device simulator, camera page...) to main().
 set -euo pipefail
@@ -14,9 +16,15 @@ cd "$MQTT_RTC_ROOT"
 
 RUN_DIR="$MQTT_RTC_ROOT/.test-run/demo"
 _web_pid=''
+_devsim_pid=''
 
 # shellcheck disable=SC2317 # called from the EXIT trap
 cleanup() {
+  # The simulator goes first, so its devices can publish `offline` before the broker stops.
+  if [[ -n "$_devsim_pid" ]]; then
+    kill -TERM "$_devsim_pid" 2>/dev/null || true
+    wait "$_devsim_pid" 2>/dev/null || true
+  fi
   if [[ -n "$_web_pid" ]]; then
     kill -TERM "$_web_pid" 2>/dev/null || true
     wait "$_web_pid" 2>/dev/null || true
@@ -31,6 +39,17 @@ build_package() {
 
 start_broker() {
   broker_up "$RUN_DIR" || die "the broker did not start (logs in $RUN_DIR)"
+}
+
+# Simulated devices on the broker's TCP listener; their log is $RUN_DIR/devsim.log.
+start_devices() {
+  local devices="${MQTT_RTC_DEVSIM_DEVICES:-thermostat:3,air:2,lock:1}"
+  log "device simulator (tools/devsim): $devices"
+  cargo build --quiet -p mqtt-rtc-devsim
+  "${CARGO_TARGET_DIR:-$MQTT_RTC_ROOT/target}/debug/devsim" \
+    --host 127.0.0.1 --port "$MQTT_RTC_TCP_PORT" --devices "$devices" \
+    >"$RUN_DIR/devsim.log" 2>&1 &
+  _devsim_pid=$!
 }
 
 # Serve the repository root (www/ and pkg/) over plain HTTP on loopback, when the
@@ -55,6 +74,7 @@ main() {
   "$MQTT_RTC_ROOT/tools/setup.sh"
   build_package
   start_broker
+  start_devices
   start_web
   cat <<MSG
 
@@ -62,6 +82,7 @@ main() {
   with password (auth tests):  $MQTT_RTC_WS_AUTH_URL  (user $MQTT_RTC_AUTH_USER, password $MQTT_RTC_AUTH_PASS)
   MQTT over TCP:               127.0.0.1:$MQTT_RTC_TCP_PORT  (e.g. mosquitto_sub -p $MQTT_RTC_TCP_PORT -t '#' -v)
   broker control endpoint:     $MQTT_RTC_CONTROL_URL/health
+  simulated devices:           sensors/<id>/{status,meta,<metric>,cmd}  (log: $RUN_DIR/devsim.log)
 
   Press Ctrl-C to stop.
 MSG
