@@ -214,6 +214,7 @@ function onTelemetry(m) {
   const text = m.text();
   const unit = d.meta.unit?.[metric] ?? d.meta.units?.[metric] ?? "";
   entry.value.textContent = unit ? `${text} ${unit}` : text;
+  d.lastValues = { ...d.lastValues, [metric]: text };
   const n = text === "true" ? 1 : text === "false" ? 0 : Number(text);
   if (Number.isFinite(n)) entry.chart.push(n);
 }
@@ -222,17 +223,19 @@ function renderCommands(d) {
   const box = d.tile.querySelector(".commands");
   box.innerHTML = "";
   for (const c of d.meta.commands ?? []) {
-    const cmd = typeof c === "string" ? { action: c } : c;
+    const cmd = typeof c === "string" ? { action: c, ...(d.meta.limits?.[c] ?? {}) } : c;
     if (cmd.input === "number" || cmd.value !== undefined || cmd.min !== undefined) {
       const input = document.createElement("input");
       input.type = "number";
       input.step = cmd.step ?? "0.5";
       if (cmd.min !== undefined) input.min = cmd.min;
       if (cmd.max !== undefined) input.max = cmd.max;
-      input.value = cmd.value ?? cmd.default ?? "";
+      input.value = cmd.value ?? cmd.default ?? d.lastValues?.[cmd.action] ?? cmd.min ?? "";
+      input.dataset.action = cmd.action;
       input.style.width = "80px";
       const b = document.createElement("button");
-      b.textContent = cmd.label ?? cmd.action;
+      b.textContent = cmd.label ?? `set ${cmd.action}`;
+      b.dataset.action = cmd.action;
       b.onclick = () => sendCommand(d, { action: cmd.action, value: Number(input.value) });
       box.append(input, b);
     } else {
