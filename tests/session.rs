@@ -2641,3 +2641,121 @@ fn an_unsubscribe_is_acknowledged_and_forgets_the_subscription() {
     );
     assert_eq!(pair.session.subscriptions().count(), 0);
 }
+
+// ----- graceful end -----
+
+#[test]
+fn end_waits_for_the_puback_before_sending_disconnect() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_puback = false;
+    let token = pair.publish("t/a", QoS::AtLeastOnce, b"a");
+    pair.drive();
+    pair.take_received();
+    pair.take_events();
+
+    pair.session.end(pair.now, 0, 5_000);
+    pair.drive();
+    assert!(
+        pair.take_received().is_empty(),
+        "no DISCONNECT while a PUBACK is due"
+    );
+    assert_eq!(pair.session.state(), State::Connected);
+
+    pair.broker_send(Packet::PubAck(ack(1)));
+    pair.drive();
+    assert_eq!(pair.take_received(), [disconnect(0)]);
+    assert_eq!(
+        seen(&mut pair),
+        [
+            done(token, 1),
+            Event::CloseTransport,
+            Event::StateChanged(State::Closed),
+            Event::Closed { error: None },
+        ]
+    );
+}
+
+#[test]
+fn end_sends_queued_publishes_first_and_gives_up_at_its_deadline() {
+    let mut pair = Pair::connected_with(
+        config(),
+        connack(Properties {
+            receive_maximum: Some(1),
+            ..Properties::default()
+        }),
+    );
+    pair.broker.auto_puback = false;
+    let first = pair.publish("t/a", QoS::AtLeastOnce, b"a");
+    let second = pair.publish("t/b", QoS::AtLeastOnce, b"b");
+    pair.drive();
+    pair.take_received();
+    pair.take_events();
+
+    pair.session.end(pair.now, 0x04, 5_000);
+    pair.broker_send(Packet::PubAck(ack(1)));
+    pair.drive();
+    // The queued one went out once the first was acknowledged; its ack never comes.
+    assert!(matches!(pair.take_received().as_slice(), [Packet::Publish(p)] if p.topic == "t/b"));
+    pair.advance(4_999);
+    assert!(pair.take_received().is_empty());
+    pair.advance(1);
+    assert_eq!(pair.take_received(), [disconnect(0x04)]);
+    let events = seen(&mut pair);
+    assert_eq!(events[0], done(first, 1));
+    assert!(events.contains(&failed(second, ErrorCode::Closed, None)));
+    assert_eq!(events.last(), Some(&Event::Closed { error: None }));
+}
+
+#[test]
+fn requests_made_while_ending_fail_closed_and_send_nothing() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_puback = false;
+    pair.publish("t/a", QoS::AtLeastOnce, b"a");
+    pair.drive();
+    pair.take_received();
+    pair.session.end(pair.now, 0, 5_000);
+    let e = pair
+        .session
+        .publish(pair.now, publish("t/b", QoS::AtMostOnce, b"b"))
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Closed);
+    let e = pair
+        .session
+        .subscribe(
+            pair.now,
+            vec![filter("x", QoS::AtMostOnce)],
+            Properties::default(),
+        )
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::Closed);
+    pair.drive();
+    assert!(pair.take_received().is_empty());
+}
+
+#[test]
+fn a_connection_lost_while_ending_closes_instead_of_reconnecting() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_puback = false;
+    let token = pair.publish("t/a", QoS::AtLeastOnce, b"a");
+    pair.drive();
+    pair.take_events();
+    pair.session.end(pair.now, 0, 5_000);
+    pair.break_link();
+    pair.drive();
+    let events = seen(&mut pair);
+    assert!(events.contains(&failed(token, ErrorCode::ConnectionLost, None)));
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::Reconnecting { .. } | Event::OpenTransport)));
+    assert_eq!(pair.session.state(), State::Closed);
+}
+
+#[test]
+fn end_with_nothing_pending_disconnects_at_once() {
+    let mut pair = Pair::connected(config());
+    pair.take_received();
+    pair.session.end(pair.now, 0, 5_000);
+    pair.drive();
+    assert_eq!(pair.take_received(), [disconnect(0)]);
+    assert_eq!(pair.session.state(), State::Closed);
+}

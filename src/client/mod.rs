@@ -878,8 +878,9 @@ impl MqttClient {
         promise
     }
 
-    /// Graceful: flushes, sends DISCONNECT, closes. `force: true` drops at once (the broker
-    /// then publishes the Will).
+    /// Graceful: waits (up to `timeout` ms, default 10 s) until queued publishes are sent and
+    /// QoS 1/2 exchanges complete, then sends DISCONNECT and closes. `force: true` drops at
+    /// once (the broker then publishes the Will).
     pub fn end(&self, options: JsValue) -> Promise {
         let force = options::boolean(&options, "force")
             .ok()
@@ -889,6 +890,10 @@ impl MqttClient {
             .ok()
             .flatten()
             .unwrap_or(0.0) as u8;
+        let timeout = options::int(&options, "timeout", 0.0, 3_600_000.0)
+            .ok()
+            .flatten()
+            .unwrap_or(10_000.0) as u64;
         let (promise, pending) = Pending::new();
         {
             let mut inner = self.inner.borrow_mut();
@@ -899,7 +904,7 @@ impl MqttClient {
             if force {
                 inner.session.close(js::now());
             } else {
-                inner.session.disconnect(js::now(), reason);
+                inner.session.end(js::now(), reason, timeout);
             }
         }
         drive(&self.inner);

@@ -136,8 +136,9 @@ export class MqttClient {
   /** Resolves with the granted QoS / reason code per filter. */
   subscribe(filter: string | string[], options?: SubscribeOptions, onMessage?: (m: Message) => void): Promise<Granted[]>;
   unsubscribe(filter: string | string[]): Promise<void>;
-  /** Graceful: flushes, sends DISCONNECT, closes. force: true drops at once. */
-  end(options?: { force?: boolean; reasonCode?: number }): Promise<void>;
+  /** Graceful: waits (up to `timeout` ms, default 10000) for queued publishes and QoS 1/2
+   *  exchanges to complete, sends DISCONNECT, closes. force: true drops at once (Will fires). */
+  end(options?: { force?: boolean; reasonCode?: number; timeout?: number }): Promise<void>;
   /** Drop the connection now and reconnect (keeps the session). */
   reconnect(): void;
   on<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): this;

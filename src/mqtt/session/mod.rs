@@ -252,6 +252,9 @@ pub struct Session {
     alias_out: HashMap<String, u16>,
     alias_in: HashMap<u16, String>,
     stats: Stats,
+    /// Set by [`Session::end`]: DISCONNECT (with this reason) once nothing is pending, or at
+    /// the deadline, whichever comes first.
+    ending: Option<(u8, Millis)>,
 }
 
 impl Session {
@@ -286,6 +289,7 @@ impl Session {
             alias_out: HashMap::new(),
             alias_in: HashMap::new(),
             stats: Stats::default(),
+            ending: None,
         }
     }
 
@@ -393,6 +397,7 @@ impl Session {
                 self.rx = buf;
             }
         }
+        self.check_ending(now);
     }
 
     /// The transport closed or failed, or could not be opened.
@@ -408,6 +413,7 @@ impl Session {
 
     /// The timer armed from [`Session::poll_timeout`] fired (early or late calls are fine).
     pub fn handle_timeout(&mut self, now: Millis) {
+        self.check_ending(now);
         match self.phase {
             Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }
                 if now >= deadline =>
@@ -453,7 +459,7 @@ impl Session {
     /// Publishes a message. Errors that can be known now are returned at once and nothing is
     /// sent; the outcome otherwise arrives as [`Event::PublishDone`] with the returned token.
     pub fn publish(&mut self, now: Millis, mut publish: Publish) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed {
+        if self.phase == Phase::Closed || self.ending.is_some() {
             return Err(SessionError::closed());
         }
         topic::validate_topic_name(&publish.topic)?;
@@ -538,7 +544,7 @@ impl Session {
         filters: Vec<SubscribeFilter>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed {
+        if self.phase == Phase::Closed || self.ending.is_some() {
             return Err(SessionError::closed());
         }
         if filters.is_empty() {
@@ -591,7 +597,7 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed {
+        if self.phase == Phase::Closed || self.ending.is_some() {
             return Err(SessionError::closed());
         }
         if filters.is_empty() {
@@ -628,6 +634,36 @@ impl Session {
 
     /// Ends the session gracefully: what is ready is written, then DISCONNECT (so the broker
     /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
+    /// Ends the session gracefully after what is already requested has completed: queued
+    /// publishes are sent and QoS 1/2 exchanges finish (within the flow-control limits as
+    /// usual), then [`Session::disconnect`] runs. New requests fail `CLOSED` meanwhile. At
+    /// `now + timeout`, or when the connection is lost, it disconnects at once and what is
+    /// still open fails `CLOSED`. Not connected: the same as `disconnect`.
+    pub fn end(&mut self, now: Millis, reason_code: u8, timeout: Millis) {
+        if self.phase != Phase::Connected || self.ending.is_some() {
+            if self.ending.is_none() {
+                self.disconnect(now, reason_code);
+            }
+            return;
+        }
+        self.ending = Some((reason_code, now.saturating_add(timeout)));
+        self.check_ending(now);
+    }
+
+    /// Disconnects an ending session once nothing is pending or its deadline passed.
+    fn check_ending(&mut self, now: Millis) {
+        let Some((reason_code, deadline)) = self.ending else {
+            return;
+        };
+        let idle = self.outgoing.is_empty()
+            && self.queue.is_empty()
+            && self.controls.is_empty()
+            && self.controls_inflight.is_empty();
+        if idle || now >= deadline || self.phase != Phase::Connected {
+            self.disconnect(now, reason_code);
+        }
+    }
+
     pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
         if self.phase == Phase::Connected {
             let packet = Packet::Disconnect(Disconnect {
@@ -687,7 +723,8 @@ impl Session {
 
     /// When [`Session::handle_timeout`] wants to be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        match self.phase {
+        let ending = self.ending.map(|(_, deadline)| deadline);
+        let phase = match self.phase {
             Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(deadline),
             Phase::Waiting { until } => Some(until),
             Phase::Connected if self.keep_alive_ms > 0 => Some(match self.ping_sent {
@@ -695,6 +732,10 @@ impl Session {
                 None => self.last_tx.min(self.last_rx) + self.keep_alive_ms,
             }),
             _ => None,
+        };
+        match (phase, ending) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
         }
     }
 
@@ -743,6 +784,17 @@ impl Session {
 
     /// The connection (or the attempt) ended. `close_transport`: we end it, so tell the driver.
     fn lost(&mut self, now: Millis, error: SessionError, close_transport: bool) {
+        if self.ending.is_some() {
+            // Ending anyway: no reconnect, what is open fails.
+            if close_transport {
+                self.events.push_back(Event::CloseTransport);
+            }
+            self.events.push_back(Event::Offline {
+                error: error.clone(),
+            });
+            self.finish(Some(error));
+            return;
+        }
         if close_transport {
             self.events.push_back(Event::CloseTransport);
         }
@@ -776,6 +828,7 @@ impl Session {
 
     /// Enters `Closed`, failing every request still open.
     fn finish(&mut self, error: Option<SessionError>) {
+        self.ending = None;
         self.reset_connection();
         let fail = error.clone().unwrap_or_else(SessionError::closed);
         let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();

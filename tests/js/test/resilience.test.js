@@ -147,3 +147,28 @@ test('passwords and tokens never appear in the log, even at debug level', T, () 
     assert.ok(!logs.includes('hunter2-very-secret'), 'wrong password not logged');
     assert.ok(!logs.includes(browser.env.pass), 'password not logged');
   }));
+
+test('a graceful end() lets publishes made just before it complete, and rejects later ones', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('end')}/x`;
+      const rx = await MqttClient.connect(env.ws, { reconnect: false });
+      const got = t.sink();
+      await rx.subscribe(topic, { qos: 2 }, got.fn);
+      const tx = await MqttClient.connect(env.ws, { reconnect: false });
+      const sent = [1, 2, 3].map((i) => tx.publish(topic, `m${i}`, { qos: i === 3 ? 2 : 1 }));
+      const ending = tx.end();
+      const late = await t.rejection(tx.publish(topic, 'late', { qos: 1 }));
+      const results = await Promise.allSettled(sent);
+      await ending;
+      await got.until(3, 5000);
+      const out = { statuses: results.map((x) => x.status), late: late.code, got: got.items.map((m) => m.text()), state: tx.state };
+      await t.endAll(rx);
+      return out;
+    }, browser.env);
+    assert.deepEqual(r.statuses, ['fulfilled', 'fulfilled', 'fulfilled']);
+    assert.equal(r.late, 'CLOSED');
+    assert.deepEqual(r.got.sort(), ['m1', 'm2', 'm3']);
+    assert.equal(r.state, 'closed');
+  }));
