@@ -105,14 +105,15 @@ export async function control(action) {
 
 /**
  * Starts `mosquitto_sub` (TCP, anonymous listener) with `-v`-style output split per line
- * as { topic, payload } where payload is the hex of the message (-F '%t %x').
+ * as { topic, payload } (printed as hex with -F, decoded here).
  * Resolves once the subscription is in place (SUBACK seen with -d).
  */
 export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
   const { tcpPort } = brokerEnv();
-  const argv = ['-h', '127.0.0.1', '-p', String(tcpPort), '-t', topic, '-q', String(qos), '-F', '@@ %t %x', '-d', ...args];
+  const argv = ['-h', '127.0.0.1', '-p', String(tcpPort), '-t', topic, '-q', String(qos), '-F', 'MSG> %t %x', '-d', ...args];
   if (count) argv.push('-C', String(count));
-  const proc = spawn('mosquitto_sub', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Line-buffered, or its output (SUBACK and messages) would wait in a full stdio buffer.
+  const proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   const messages = [];
   let buffered = '';
   let subscribed;
@@ -126,8 +127,8 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
       if (line.includes('SUBACK')) subscribed();
-      if (line.startsWith('@@ ')) {
-        const rest = line.slice(3);
+      if (line.startsWith('MSG> ')) {
+        const rest = line.slice(5);
         const sp = rest.lastIndexOf(' ');
         messages.push({ topic: rest.slice(0, sp), payload: Buffer.from(rest.slice(sp + 1), 'hex') });
         for (const w of waiters.splice(0)) if (messages.length >= w.n) w.ok(); else waiters.push(w);
@@ -135,7 +136,19 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
     }
   });
   const exited = new Promise((ok) => proc.once('exit', (code) => ok(code)));
-  await Promise.race([ready, exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing`); })]);
+  let timer;
+  try {
+    await Promise.race([
+      ready,
+      exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing`); }),
+      new Promise((_, fail) => { timer = setTimeout(() => fail(new Error('mosquitto_sub: no SUBACK within 5 s')), 5000); }),
+    ]);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
   return {
     messages,
     until(n, ms = 5000) {
