@@ -607,6 +607,7 @@ impl RtcPeer {
         }
         let config = Object::new();
         set(&config, "iceServers", ice_servers);
+        set(&config, "iceCandidatePoolSize", 1);
         let pc = RtcPeerConnection::new_with_configuration(config.unchecked_ref())
             .map_err(|e| invalid(format!("cannot create the connection: {}", describe(&e))))?;
         let rc = Rc::new(RefCell::new(Inner {
