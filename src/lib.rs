@@ -8,3 +8,6 @@ pub mod mqtt;
 
 #[cfg(target_arch = "wasm32")]
 pub mod client;
+
+#[cfg(target_arch = "wasm32")]
+pub mod rtc;

@@ -14,6 +14,8 @@ const CHROMIUM = process.env.MQTT_RTC_CHROMIUM || '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
+  // WebRTC with no network: loopback candidates, a granted camera/mic, a fake camera.
+  '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
 ];
 
 function need(name) {

@@ -1,0 +1,934 @@
+//! `RtcPeer`: one `RTCPeerConnection` driven with the W3C "perfect negotiation" pattern
+//! (https://w3c.github.io/webrtc-pc/#perfect-negotiation-example), so either side may
+//! start or renegotiate at any time, collisions included: the polite side rolls back its
+//! own offer, the impolite side ignores the colliding one.
+//!
+//! Incoming signals are applied one at a time, in order (a queue drained by one task), so
+//! a candidate never overtakes the description it belongs to. Candidates that arrive
+//! before any remote description are held and added right after it is set. Every
+//! outgoing signal carries this peer's `session`; incoming ones from any session but the
+//! first remote one seen are dropped, which discards stale signals of an earlier call.
+//!
+//! The peer keeps itself alive until `close()`, like the connection it wraps; browser
+//! callbacks hold weak references, and no borrow is held across an `await` or a JS call.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    MediaStream, MediaStreamTrack, RtcDataChannelEvent, RtcPeerConnection,
+    RtcPeerConnectionIceEvent, RtcRtpSender, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
+};
+
+use super::channel::{self, ChannelInner, RtcChannel};
+use super::message::{CandidateInit, SdpKind, Signal};
+use super::{
+    bury, call_all, describe, error, get, is_absent, random_id, rejected, set, sys, Listeners,
+    Pending,
+};
+use crate::client::MqttError;
+
+struct Handlers {
+    pc: RtcPeerConnection,
+    _negotiation: Closure<dyn FnMut()>,
+    _candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
+    _state: Closure<dyn FnMut()>,
+    _channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    _track: Closure<dyn FnMut(RtcTrackEvent)>,
+}
+
+impl Drop for Handlers {
+    fn drop(&mut self) {
+        self.pc.set_onnegotiationneeded(None);
+        self.pc.set_onicecandidate(None);
+        self.pc.set_onconnectionstatechange(None);
+        self.pc.set_ondatachannel(None);
+        self.pc.set_ontrack(None);
+    }
+}
+
+pub(crate) struct Inner {
+    pc: RtcPeerConnection,
+    /// This peer's session id, on every signal it sends.
+    session: String,
+    /// The remote session this peer locked onto (the first one seen).
+    remote_session: Option<String>,
+    /// `None`: decided per call, the side with the smaller session id is polite.
+    polite: Option<bool>,
+    making_offer: bool,
+    ignore_offer: bool,
+    answer_pending: bool,
+    /// Remote candidates received before any remote description.
+    queued_candidates: Vec<CandidateInit>,
+    incoming: VecDeque<(Signal, Pending)>,
+    processing: bool,
+    listeners: Listeners,
+    handlers: Option<Handlers>,
+    channels: Vec<Rc<RefCell<ChannelInner>>>,
+    /// The last connection state reported.
+    state: String,
+    closed: bool,
+    keep_alive: Option<Rc<RefCell<Inner>>>,
+}
+
+/// A WebRTC peer connection with perfect negotiation; see `RtcPeer` in the type definitions.
+#[wasm_bindgen(skip_typescript)]
+#[derive(Clone)]
+pub struct RtcPeer {
+    inner: Rc<RefCell<Inner>>,
+}
+
+/// Options of one data channel.
+#[derive(Debug, Clone, Default)]
+struct ChannelSpec {
+    label: String,
+    ordered: Option<bool>,
+    max_retransmits: Option<u16>,
+    max_packet_life_time: Option<u16>,
+    protocol: Option<String>,
+}
+
+fn invalid(message: impl Into<String>) -> MqttError {
+    error("INVALID_ARGUMENT", message)
+}
+
+fn closed_error() -> MqttError {
+    error("CLOSED", "the peer is closed")
+}
+
+fn copy(e: &MqttError) -> MqttError {
+    error(e.code_str(), e.text())
+}
+
+fn u16_option(options: &JsValue, key: &str) -> Result<Option<u16>, MqttError> {
+    let v = get(options, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    match v.as_f64() {
+        Some(n) if n.fract() == 0.0 && (0.0..=65535.0).contains(&n) => Ok(Some(n as u16)),
+        _ => Err(invalid(format!("{key} must be an integer 0..65535"))),
+    }
+}
+
+impl ChannelSpec {
+    fn parse(label: &JsValue, options: &JsValue) -> Result<ChannelSpec, MqttError> {
+        let label = label
+            .as_string()
+            .ok_or_else(|| invalid("a channel label must be a string"))?;
+        if label.len() > 65535 {
+            return Err(invalid("a channel label is at most 65535 bytes"));
+        }
+        if !is_absent(options) && !options.is_object() {
+            return Err(invalid("channel options must be an object"));
+        }
+        let ordered = match get(options, "ordered") {
+            v if is_absent(&v) => None,
+            v => Some(
+                v.as_bool()
+                    .ok_or_else(|| invalid("ordered must be a boolean"))?,
+            ),
+        };
+        let protocol = match get(options, "protocol") {
+            v if is_absent(&v) => None,
+            v => Some(
+                v.as_string()
+                    .ok_or_else(|| invalid("protocol must be a string"))?,
+            ),
+        };
+        let spec = ChannelSpec {
+            label,
+            ordered,
+            max_retransmits: u16_option(options, "maxRetransmits")?,
+            max_packet_life_time: u16_option(options, "maxPacketLifeTime")?,
+            protocol,
+        };
+        if spec.max_retransmits.is_some() && spec.max_packet_life_time.is_some() {
+            return Err(invalid(
+                "maxRetransmits and maxPacketLifeTime cannot both be set",
+            ));
+        }
+        Ok(spec)
+    }
+
+    fn init(&self) -> JsValue {
+        let o = Object::new();
+        if let Some(v) = self.ordered {
+            set(&o, "ordered", v);
+        }
+        if let Some(v) = self.max_retransmits {
+            set(&o, "maxRetransmits", v);
+        }
+        if let Some(v) = self.max_packet_life_time {
+            set(&o, "maxPacketLifeTime", v);
+        }
+        if let Some(v) = &self.protocol {
+            set(&o, "protocol", v.as_str());
+        }
+        o.into()
+    }
+}
+
+impl Inner {
+    fn polite(&self) -> bool {
+        self.polite.unwrap_or_else(|| {
+            self.remote_session
+                .as_deref()
+                .is_some_and(|remote| self.session.as_str() < remote)
+        })
+    }
+
+    /// The current local description as a signal, when it is an offer or an answer.
+    fn local_signal(&self) -> Option<Signal> {
+        let d = self.pc.local_description()?;
+        let kind = match d.type_() {
+            RtcSdpType::Offer => SdpKind::Offer,
+            RtcSdpType::Answer => SdpKind::Answer,
+            _ => return None,
+        };
+        Some(Signal::Description {
+            kind,
+            sdp: d.sdp(),
+            session: self.session.clone(),
+        })
+    }
+
+    fn add_channel(&mut self, spec: &ChannelSpec) -> Result<RtcChannel, MqttError> {
+        if self.closed {
+            return Err(closed_error());
+        }
+        let dc = sys::create_data_channel_checked(&self.pc, &spec.label, &spec.init())
+            .map_err(|e| invalid(format!("cannot create the channel: {}", describe(&e))))?;
+        let ch = RtcChannel::wrap(dc, self.pc.clone());
+        self.keep_channel(ch.handle());
+        Ok(ch)
+    }
+
+    fn keep_channel(&mut self, ch: Rc<RefCell<ChannelInner>>) {
+        self.channels.retain(|c| !RtcChannel::is_closed(c));
+        self.channels.push(ch);
+    }
+
+    fn sender_of(&self, track: &JsValue) -> Option<RtcRtpSender> {
+        self.pc
+            .get_senders()
+            .iter()
+            .filter_map(|s| s.dyn_into::<RtcRtpSender>().ok())
+            .find(|s| s.track().is_some_and(|t| Object::is(&t, track)))
+    }
+}
+
+fn emit(rc: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
+    let listeners = match rc.try_borrow() {
+        Ok(inner) => inner.listeners.of(event),
+        Err(_) => return,
+    };
+    call_all(&listeners, args);
+}
+
+fn emit_error(rc: &Rc<RefCell<Inner>>, e: MqttError) {
+    emit(rc, "error", &[e.into_js()]);
+}
+
+/// The peer, unless it is gone or closed.
+fn live(weak: &Weak<RefCell<Inner>>) -> Result<Rc<RefCell<Inner>>, MqttError> {
+    weak.upgrade()
+        .filter(|rc| rc.try_borrow().is_ok_and(|i| !i.closed))
+        .ok_or_else(closed_error)
+}
+
+/// `negotiationneeded`: make an offer and send it.
+async fn negotiate(weak: Weak<RefCell<Inner>>) {
+    let pc = {
+        let Ok(rc) = live(&weak) else { return };
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return;
+        };
+        // Only from a stable state: otherwise setLocalDescription() would make a second
+        // answer; the browser fires negotiationneeded again once back in stable.
+        if inner.pc.signaling_state() != RtcSignalingState::Stable {
+            return;
+        }
+        inner.making_offer = true;
+        inner.pc.clone()
+    };
+    let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
+    let Some(rc) = weak.upgrade() else { return };
+    let outcome = {
+        let mut inner = rc.borrow_mut();
+        inner.making_offer = false;
+        if inner.closed {
+            return;
+        }
+        result.map(|_| inner.local_signal()).map_err(|e| {
+            error(
+                "NEGOTIATION_FAILED",
+                format!("cannot make an offer: {}", describe(&e)),
+            )
+        })
+    };
+    match outcome {
+        Ok(Some(signal)) => emit(&rc, "signal", &[signal.to_js()]),
+        Ok(None) => {}
+        Err(e) => emit_error(&rc, e),
+    }
+}
+
+async fn add_candidate_now(pc: &RtcPeerConnection, c: &CandidateInit) -> Result<(), JsValue> {
+    let promise = sys::add_ice_candidate_checked(pc, &c.to_js())?;
+    JsFuture::from(promise).await.map(|_| ())
+}
+
+async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> {
+    let (pc, queued) = {
+        let rc = live(weak)?;
+        let mut inner = rc.borrow_mut();
+        (
+            inner.pc.clone(),
+            std::mem::take(&mut inner.queued_candidates),
+        )
+    };
+    for c in &queued {
+        // A candidate of an offer that was ignored or rolled back fails here; harmless.
+        if let Err(e) = add_candidate_now(&pc, c).await {
+            sys::console_debug(&format!(
+                "[mqtt-rtc] queued candidate not added: {}",
+                describe(&e)
+            ));
+        }
+    }
+    Ok(())
+}
+
+async fn apply_description(
+    weak: &Weak<RefCell<Inner>>,
+    kind: SdpKind,
+    sdp: String,
+) -> Result<(), MqttError> {
+    let pc = {
+        let rc = live(weak)?;
+        let mut inner = rc.borrow_mut();
+        let stable = inner.pc.signaling_state() == RtcSignalingState::Stable;
+        let ready_for_offer = !inner.making_offer && (stable || inner.answer_pending);
+        let collision = kind == SdpKind::Offer && !ready_for_offer;
+        inner.ignore_offer = !inner.polite() && collision;
+        if inner.ignore_offer {
+            sys::console_debug("[mqtt-rtc] offer collision: ignoring the remote offer");
+            return Ok(());
+        }
+        inner.answer_pending = kind == SdpKind::Answer;
+        inner.pc.clone()
+    };
+    let init = RtcSessionDescriptionInit::new(match kind {
+        SdpKind::Offer => RtcSdpType::Offer,
+        SdpKind::Answer => RtcSdpType::Answer,
+    });
+    init.set_sdp(&sdp);
+    // With an offer in have-local-offer (the polite side of a collision), this rolls the
+    // local offer back implicitly.
+    let result = JsFuture::from(pc.set_remote_description(&init)).await;
+    live(weak)?.borrow_mut().answer_pending = false;
+    result.map_err(|e| {
+        error(
+            "NEGOTIATION_FAILED",
+            format!(
+                "cannot apply the remote {}: {}",
+                kind.as_str(),
+                describe(&e)
+            ),
+        )
+    })?;
+    flush_candidates(weak).await?;
+    if kind == SdpKind::Offer {
+        let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
+        let rc = live(weak)?;
+        result.map_err(|e| {
+            error(
+                "NEGOTIATION_FAILED",
+                format!("cannot make an answer: {}", describe(&e)),
+            )
+        })?;
+        let signal = rc.borrow().local_signal();
+        if let Some(signal) = signal {
+            emit(&rc, "signal", &[signal.to_js()]);
+        }
+    }
+    Ok(())
+}
+
+async fn apply_candidate(
+    weak: &Weak<RefCell<Inner>>,
+    candidate: CandidateInit,
+) -> Result<(), MqttError> {
+    let (pc, ignoring) = {
+        let rc = live(weak)?;
+        let mut inner = rc.borrow_mut();
+        if inner.pc.remote_description().is_none() {
+            inner.queued_candidates.push(candidate);
+            return Ok(());
+        }
+        (inner.pc.clone(), inner.ignore_offer)
+    };
+    if let Err(e) = add_candidate_now(&pc, &candidate).await {
+        // Candidates of an ignored offer, or of an ICE generation already replaced, are
+        // expected to fail; so may end-of-candidates on some browsers.
+        if !ignoring {
+            sys::console_debug(&format!(
+                "[mqtt-rtc] remote candidate not added: {}",
+                describe(&e)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Applies queued incoming signals one after another until the queue is empty.
+async fn process_incoming(weak: Weak<RefCell<Inner>>) {
+    loop {
+        let next = {
+            let Some(rc) = weak.upgrade() else { return };
+            let Ok(mut inner) = rc.try_borrow_mut() else {
+                return;
+            };
+            match inner.incoming.pop_front() {
+                Some(next) => next,
+                None => {
+                    inner.processing = false;
+                    return;
+                }
+            }
+        };
+        let (signal, pending) = next;
+        let result = match signal {
+            Signal::Description { kind, sdp, .. } => apply_description(&weak, kind, sdp).await,
+            Signal::Candidate { candidate, .. } => apply_candidate(&weak, candidate).await,
+        };
+        match result {
+            Ok(()) => pending.resolve(&JsValue::UNDEFINED),
+            Err(e) => {
+                if let Ok(rc) = live(&weak) {
+                    emit_error(&rc, copy(&e));
+                }
+                pending.reject(e);
+            }
+        }
+    }
+}
+
+fn on_state_change(weak: &Weak<RefCell<Inner>>) {
+    let Ok(rc) = live(weak) else { return };
+    let (state, connected) = {
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return;
+        };
+        let state = get(&inner.pc, "connectionState")
+            .as_string()
+            .unwrap_or_default();
+        if state == inner.state {
+            return;
+        }
+        let was = std::mem::replace(&mut inner.state, state.clone());
+        // The offering (impolite) side restarts ICE by itself; the other side follows
+        // the new offer.
+        if state == "failed" && !inner.polite() {
+            sys::restart_ice(&inner.pc);
+        }
+        (state, was != "connected" && inner.state == "connected")
+    };
+    emit(&rc, "state", &[JsValue::from_str(&state)]);
+    if connected {
+        emit(&rc, "connect", &[]);
+    }
+}
+
+fn close_peer(rc: &Rc<RefCell<Inner>>) {
+    let (channels, incoming, listeners, buried) = {
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return;
+        };
+        if inner.closed {
+            return;
+        }
+        inner.closed = true;
+        inner.state = "closed".into();
+        inner.queued_candidates.clear();
+        let channels = std::mem::take(&mut inner.channels);
+        let incoming: Vec<_> = inner.incoming.drain(..).collect();
+        let listeners = inner.listeners.of("close");
+        inner.listeners.clear();
+        let handlers = inner.handlers.take();
+        inner.pc.close();
+        (
+            channels,
+            incoming,
+            listeners,
+            (handlers, inner.keep_alive.take()),
+        )
+    };
+    for ch in &channels {
+        channel::shutdown(ch, true);
+    }
+    for (_, pending) in incoming {
+        pending.reject(closed_error());
+    }
+    bury(Box::new(buried));
+    call_all(&listeners, &[]);
+}
+
+fn peer_stats(report: &JsValue) -> JsValue {
+    let mut pairs: HashMap<String, JsValue> = HashMap::new();
+    let mut candidates: HashMap<String, JsValue> = HashMap::new();
+    let mut selected_id: Option<String> = None;
+    let mut transport: Option<JsValue> = None;
+    let mut lost = 0.0;
+    for entry in Array::from(report).iter() {
+        let v = Array::from(&entry).get(1);
+        let id = get(&v, "id").as_string().unwrap_or_default();
+        match get(&v, "type").as_string().as_deref() {
+            Some("candidate-pair") => {
+                pairs.insert(id, v);
+            }
+            Some("local-candidate") | Some("remote-candidate") => {
+                candidates.insert(id, v);
+            }
+            Some("transport") => {
+                if let Some(s) = get(&v, "selectedCandidatePairId").as_string() {
+                    selected_id = Some(s);
+                }
+                transport = Some(v);
+            }
+            Some("inbound-rtp") => lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
+            _ => {}
+        }
+    }
+    let pair = selected_id
+        .and_then(|id| pairs.get(&id).cloned())
+        .or_else(|| {
+            pairs
+                .values()
+                .find(|p| {
+                    get(p, "nominated").as_bool() == Some(true)
+                        && get(p, "state").as_string().as_deref() == Some("succeeded")
+                })
+                .cloned()
+        });
+    let number = |key: &str| -> f64 {
+        pair.as_ref()
+            .and_then(|p| get(p, key).as_f64())
+            .or_else(|| transport.as_ref().and_then(|t| get(t, key).as_f64()))
+            .unwrap_or(0.0)
+    };
+    let o = Object::new();
+    set(&o, "bytesSent", number("bytesSent"));
+    set(&o, "bytesReceived", number("bytesReceived"));
+    set(&o, "packetsSent", number("packetsSent"));
+    set(&o, "packetsReceived", number("packetsReceived"));
+    set(&o, "packetsLost", lost);
+    if let Some(p) = &pair {
+        if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
+            set(&o, "rtt", rtt * 1000.0);
+        }
+        let info = |key: &str| -> Option<JsValue> {
+            let c = candidates.get(&get(p, key).as_string()?)?;
+            let out = Object::new();
+            for (from, to) in [
+                ("candidateType", "type"),
+                ("address", "address"),
+                ("port", "port"),
+                ("protocol", "protocol"),
+            ] {
+                let v = get(c, from);
+                if !is_absent(&v) {
+                    set(&out, to, v);
+                }
+            }
+            Some(out.into())
+        };
+        if let (Some(local), Some(remote)) = (info("localCandidateId"), info("remoteCandidateId")) {
+            set(&o, "localCandidateType", get(&local, "type"));
+            set(&o, "remoteCandidateType", get(&remote, "type"));
+            let selected = Object::new();
+            set(&selected, "local", local);
+            set(&selected, "remote", remote);
+            set(&o, "selectedPair", selected);
+        }
+    }
+    o.into()
+}
+
+impl RtcPeer {
+    /// Creates a peer from `RtcPeerOptions` (for Rust callers such as the signaling layer).
+    pub fn create(options: &JsValue) -> Result<RtcPeer, MqttError> {
+        console_error_panic_hook::set_once();
+        if !is_absent(options) && !options.is_object() {
+            return Err(invalid("options must be an object"));
+        }
+        let ice_servers = get(options, "iceServers");
+        let ice_servers = if is_absent(&ice_servers) {
+            Array::new().into()
+        } else if Array::is_array(&ice_servers) {
+            ice_servers
+        } else {
+            return Err(invalid("iceServers must be an array of RTCIceServer"));
+        };
+        let polite = match get(options, "polite") {
+            v if is_absent(&v) => None,
+            v => Some(
+                v.as_bool()
+                    .ok_or_else(|| invalid("polite must be a boolean"))?,
+            ),
+        };
+        let stream = match get(options, "stream") {
+            v if is_absent(&v) => None,
+            v => Some(
+                v.dyn_into::<MediaStream>()
+                    .map_err(|_| invalid("stream must be a MediaStream"))?,
+            ),
+        };
+        let mut specs = Vec::new();
+        let channels = get(options, "channels");
+        if !is_absent(&channels) {
+            if !Array::is_array(&channels) {
+                return Err(invalid("channels must be an array"));
+            }
+            for c in Array::from(&channels).iter() {
+                specs.push(if c.is_string() {
+                    ChannelSpec::parse(&c, &JsValue::UNDEFINED)?
+                } else {
+                    ChannelSpec::parse(&get(&c, "label"), &c)?
+                });
+            }
+        }
+        let config = Object::new();
+        set(&config, "iceServers", ice_servers);
+        set(&config, "iceCandidatePoolSize", 1);
+        let pc = RtcPeerConnection::new_with_configuration(config.unchecked_ref())
+            .map_err(|e| invalid(format!("cannot create the connection: {}", describe(&e))))?;
+        let rc = Rc::new(RefCell::new(Inner {
+            pc: pc.clone(),
+            session: random_id(),
+            remote_session: None,
+            polite,
+            making_offer: false,
+            ignore_offer: false,
+            answer_pending: false,
+            queued_candidates: Vec::new(),
+            incoming: VecDeque::new(),
+            processing: false,
+            listeners: Listeners::default(),
+            handlers: None,
+            channels: Vec::new(),
+            state: "new".into(),
+            closed: false,
+            keep_alive: None,
+        }));
+        let weak = Rc::downgrade(&rc);
+        let w = weak.clone();
+        let negotiation = Closure::<dyn FnMut()>::new(move || {
+            wasm_bindgen_futures::spawn_local(negotiate(w.clone()));
+        });
+        let w = weak.clone();
+        let candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+            move |e: RtcPeerConnectionIceEvent| {
+                let Ok(rc) = live(&w) else { return };
+                let candidate = match e.candidate() {
+                    Some(c) => CandidateInit {
+                        candidate: c.candidate(),
+                        sdp_mid: c.sdp_mid(),
+                        sdp_m_line_index: c.sdp_m_line_index(),
+                        username_fragment: get(&c, "usernameFragment").as_string(),
+                    },
+                    // End of candidates: sent as an empty candidate line.
+                    None => CandidateInit::default(),
+                };
+                let session = rc.borrow().session.clone();
+                let signal = Signal::Candidate { candidate, session };
+                emit(&rc, "signal", &[signal.to_js()]);
+            },
+        );
+        let w = weak.clone();
+        let state = Closure::<dyn FnMut()>::new(move || on_state_change(&w));
+        let w = weak.clone();
+        let channel =
+            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| {
+                let dc = e.channel();
+                let Ok(rc) = live(&w) else {
+                    dc.close();
+                    return;
+                };
+                let ch = {
+                    let mut inner = rc.borrow_mut();
+                    let ch = RtcChannel::wrap(dc, inner.pc.clone());
+                    inner.keep_channel(ch.handle());
+                    ch
+                };
+                emit(&rc, "channel", &[ch.into()]);
+            });
+        let w = weak.clone();
+        let track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
+            let Ok(rc) = live(&w) else { return };
+            let track = e.track();
+            let stream = e
+                .streams()
+                .get(0)
+                .dyn_into::<MediaStream>()
+                .or_else(|_| MediaStream::new_with_tracks(&Array::of1(&track)));
+            let stream = stream.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+            emit(&rc, "track", &[track.into(), stream]);
+        });
+        pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
+        pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
+        pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
+        pc.set_ondatachannel(Some(channel.as_ref().unchecked_ref()));
+        pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
+        let peer = RtcPeer { inner: rc.clone() };
+        let started = (|| -> Result<(), MqttError> {
+            let mut inner = rc.borrow_mut();
+            inner.handlers = Some(Handlers {
+                pc: pc.clone(),
+                _negotiation: negotiation,
+                _candidate: candidate,
+                _state: state,
+                _channel: channel,
+                _track: track,
+            });
+            inner.keep_alive = Some(rc.clone());
+            if let Some(stream) = &stream {
+                for t in stream.get_tracks().iter() {
+                    let t: MediaStreamTrack = t.unchecked_into();
+                    sys::add_track_checked(&pc, &t, stream)
+                        .map_err(|e| invalid(format!("cannot add a track: {}", describe(&e))))?;
+                }
+            }
+            for spec in &specs {
+                inner.add_channel(spec)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = started {
+            close_peer(&rc);
+            return Err(e);
+        }
+        Ok(peer)
+    }
+
+    /// This peer's session id (sent with every signal).
+    pub fn session_id(&self) -> String {
+        self.inner.borrow().session.clone()
+    }
+}
+
+#[wasm_bindgen(js_class = RtcPeer)]
+impl RtcPeer {
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<RtcPeer, JsValue> {
+        RtcPeer::create(&options).map_err(MqttError::into_js)
+    }
+
+    /// Feeds a signal from the remote side; rejects (and emits "error") when it is
+    /// malformed or cannot be applied. Signals of another session are ignored.
+    pub fn signal(&self, message: JsValue) -> Promise {
+        let signal = match Signal::parse(&message) {
+            Ok(s) => s,
+            Err(e) => {
+                emit_error(&self.inner, copy(&e));
+                return rejected(e);
+            }
+        };
+        let (promise, pending) = Pending::new();
+        let start = {
+            let Ok(mut inner) = self.inner.try_borrow_mut() else {
+                return rejected(error("BUSY", "the peer is busy"));
+            };
+            if inner.closed {
+                return rejected(closed_error());
+            }
+            let session = signal.session();
+            if session == inner.session {
+                // Our own signal echoed back (a shared topic): not for us.
+                return Promise::resolve(&JsValue::UNDEFINED);
+            }
+            match &inner.remote_session {
+                Some(remote) if remote != session => {
+                    sys::console_debug("[mqtt-rtc] dropping a signal of another session");
+                    return Promise::resolve(&JsValue::UNDEFINED);
+                }
+                Some(_) => {}
+                None => inner.remote_session = Some(session.to_owned()),
+            }
+            inner.incoming.push_back((signal, pending));
+            !std::mem::replace(&mut inner.processing, true)
+        };
+        if start {
+            wasm_bindgen_futures::spawn_local(process_incoming(Rc::downgrade(&self.inner)));
+        }
+        promise
+    }
+
+    /// Creates a data channel (negotiated in-band; the remote side gets a "channel" event).
+    #[wasm_bindgen(js_name = createChannel)]
+    pub fn create_channel(&self, label: JsValue, options: JsValue) -> Result<RtcChannel, JsValue> {
+        let spec = ChannelSpec::parse(&label, &options).map_err(MqttError::into_js)?;
+        self.inner
+            .borrow_mut()
+            .add_channel(&spec)
+            .map_err(MqttError::into_js)
+    }
+
+    /// The data channels of this peer that are not closed (created here or remotely).
+    pub fn channels(&self) -> Array {
+        let mut inner = self.inner.borrow_mut();
+        inner.channels.retain(|c| !RtcChannel::is_closed(c));
+        inner
+            .channels
+            .iter()
+            .map(|c| JsValue::from(RtcChannel::from_handle(c.clone())))
+            .collect()
+    }
+
+    /// Sends `track` (renegotiates).
+    #[wasm_bindgen(js_name = addTrack)]
+    pub fn add_track(&self, track: JsValue, stream: JsValue) -> Result<(), JsValue> {
+        let result = (|| {
+            let track = track
+                .dyn_into::<MediaStreamTrack>()
+                .map_err(|_| invalid("track must be a MediaStreamTrack"))?;
+            let stream = stream
+                .dyn_into::<MediaStream>()
+                .map_err(|_| invalid("stream must be a MediaStream"))?;
+            let inner = self.inner.borrow();
+            if inner.closed {
+                return Err(closed_error());
+            }
+            sys::add_track_checked(&inner.pc, &track, &stream)
+                .map(|_| ())
+                .map_err(|e| invalid(format!("cannot add the track: {}", describe(&e))))
+        })();
+        result.map_err(MqttError::into_js)
+    }
+
+    /// Stops sending `track` (renegotiates).
+    #[wasm_bindgen(js_name = removeTrack)]
+    pub fn remove_track(&self, track: JsValue) -> Result<(), JsValue> {
+        let result = (|| {
+            let inner = self.inner.borrow();
+            if inner.closed {
+                return Err(closed_error());
+            }
+            let sender = inner
+                .sender_of(&track)
+                .ok_or_else(|| invalid("this track is not being sent"))?;
+            sys::remove_track_checked(&inner.pc, &sender)
+                .map_err(|e| invalid(format!("cannot remove the track: {}", describe(&e))))
+        })();
+        result.map_err(MqttError::into_js)
+    }
+
+    /// Sends `next` (or nothing, when null) in place of `old`, without renegotiating.
+    #[wasm_bindgen(js_name = replaceTrack)]
+    pub fn replace_track(&self, old: JsValue, next: JsValue) -> Promise {
+        let inner = self.inner.borrow();
+        if inner.closed {
+            return rejected(closed_error());
+        }
+        if !is_absent(&next) && !next.is_instance_of::<MediaStreamTrack>() {
+            return rejected(invalid("next must be a MediaStreamTrack or null"));
+        }
+        let Some(sender) = inner.sender_of(&old) else {
+            return rejected(invalid("this track is not being sent"));
+        };
+        let next = if is_absent(&next) {
+            JsValue::NULL
+        } else {
+            next
+        };
+        match sys::replace_track_checked(&sender, &next) {
+            Ok(p) => p,
+            Err(e) => rejected(invalid(format!(
+                "cannot replace the track: {}",
+                describe(&e)
+            ))),
+        }
+    }
+
+    /// Restarts ICE (new candidates, same session and channels).
+    #[wasm_bindgen(js_name = restartIce)]
+    pub fn restart_ice(&self) {
+        let inner = self.inner.borrow();
+        if !inner.closed {
+            sys::restart_ice(&inner.pc);
+        }
+    }
+
+    /// A summary of `getStats()`: rtt (ms), bytes, packets, the selected candidate pair.
+    pub fn stats(&self) -> Promise {
+        let pc = {
+            let inner = self.inner.borrow();
+            if inner.closed {
+                return rejected(closed_error());
+            }
+            inner.pc.clone()
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let report = JsFuture::from(pc.get_stats()).await.map_err(|e| {
+                error("STATS_FAILED", format!("getStats failed: {}", describe(&e))).into_js()
+            })?;
+            Ok(peer_stats(&report))
+        })
+    }
+
+    /// Closes channels and the connection, removes every listener; emits "close" once.
+    pub fn close(&self) {
+        close_peer(&self.inner);
+    }
+
+    #[wasm_bindgen(getter, js_name = connectionState)]
+    pub fn connection_state(&self) -> String {
+        let inner = self.inner.borrow();
+        if inner.closed {
+            return "closed".into();
+        }
+        get(&inner.pc, "connectionState")
+            .as_string()
+            .unwrap_or_else(|| "new".into())
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn session(&self) -> String {
+        self.session_id()
+    }
+
+    /// The remote session this peer accepts signals from, once one was seen.
+    #[wasm_bindgen(getter, js_name = remoteSession)]
+    pub fn remote_session(&self) -> Option<String> {
+        self.inner.borrow().remote_session.clone()
+    }
+
+    /// Whether this side is the polite one (rolls back on an offer collision).
+    #[wasm_bindgen(getter)]
+    pub fn polite(&self) -> bool {
+        self.inner.borrow().polite()
+    }
+
+    pub fn on(&self, event: String, listener: Function) -> RtcPeer {
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            if !inner.closed {
+                inner.listeners.add(event, listener);
+            }
+        }
+        self.clone()
+    }
+
+    pub fn off(&self, event: String, listener: Function) -> RtcPeer {
+        if let Ok(mut inner) = self.inner.try_borrow_mut() {
+            inner.listeners.remove(&event, &listener);
+        }
+        self.clone()
+    }
+}

@@ -1,0 +1,249 @@
+// RtcPeer negotiation between two peers in one page (signals wired directly): offer
+// collisions (glare), renegotiation after connect, ICE restart, stale and malformed
+// signals. Prints the time from the first offer to "connect".
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, withPage } from '../lib/harness.js';
+
+const browser = useBrowser();
+const T = { timeout: 90_000 };
+
+/**
+ * Both peers create a channel in the same task: each starts an offer, the offers collide.
+ * `warm`: connect and close one pair first, so the browser has enumerated the network
+ * interfaces (see the cold-page test below).
+ */
+async function glare(page, optionsA, optionsB, { warm = true } = {}) {
+  return page.evaluate(async ([oa, ob, warm]) => {
+    const rtc = await import('/rtc.js');
+    if (warm) (await rtc.channelPair('warm-up')).close();
+    const p = rtc.pair(oa, ob);
+    const offers = { a: 0, b: 0 };
+    p.a.on('signal', (m) => { if (m.type === 'offer') offers.a += 1; });
+    p.b.on('signal', (m) => { if (m.type === 'offer') offers.b += 1; });
+    try {
+      const atB = rtc.nextChannel(p.b);
+      const atA = rtc.nextChannel(p.a);
+      const ca = p.a.createChannel('from-a');
+      const cb = p.b.createChannel('from-b');
+      const [rb, ra] = await Promise.all([atB, atA]);
+      await Promise.all([rtc.connected(p.a), rtc.connected(p.b)]);
+      await Promise.all([ca, cb, ra, rb].map((c) => rtc.opened(c)));
+      const inRb = rtc.inbox(rb);
+      const inRa = rtc.inbox(ra);
+      await ca.send('a->b');
+      await cb.send('b->a');
+      const [m1] = await inRb.until(1);
+      const [m2] = await inRa.until(1);
+      return {
+        states: [p.a.connectionState, p.b.connectionState],
+        polite: [p.a.polite, p.b.polite],
+        labels: [ra.label, rb.label], m1, m2, offers,
+        errors: [...p.info.errors], rejections: [...p.info.rejections],
+        connectMs: performance.now() - p.info.firstOfferAt,
+      };
+    } finally {
+      p.close();
+    }
+  }, [optionsA, optionsB, warm]);
+}
+
+function assertGlare(r) {
+  assert.deepEqual(r.states, ['connected', 'connected']);
+  assert.deepEqual(r.labels, ['from-b', 'from-a']);
+  assert.equal(r.m1, 'a->b');
+  assert.equal(r.m2, 'b->a');
+  assert.ok(r.offers.a >= 1 && r.offers.b >= 1, `both sides offered (${JSON.stringify(r.offers)})`);
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.rejections, []);
+}
+
+test('glare: both sides negotiate at once and end with one working connection', T, () =>
+  withPage(browser, async (page) => {
+    const r = await glare(page, { polite: true }, { polite: false });
+    assert.deepEqual(r.polite, [true, false]);
+    assertGlare(r);
+  }));
+
+test('glare without a polite option: the session ids pick the polite side', T, () =>
+  withPage(browser, async (page) => {
+    const r = await glare(page, { polite: undefined }, { polite: undefined });
+    assert.notEqual(r.polite[0], r.polite[1], 'exactly one side is polite');
+    assertGlare(r);
+  }));
+
+// Chromium stops gathering candidates on the polite side when its first offer in a fresh
+// page is rolled back while the network interfaces are still being enumerated: neither
+// side ever gets a candidate from it and the connection stays "new" (an ICE restart or an
+// explicit rollback does not help). Kept as a todo so it is seen, not counted.
+test('glare in a cold page (the first connection of the page)', { ...T, todo: 'Chromium: polite side gathers no candidates' }, () =>
+  withPage(browser, async (page) => {
+    assertGlare(await glare(page, { polite: true }, { polite: false }, { warm: false }));
+  }));
+
+test('renegotiation: a channel and a video track added after connect both work', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async () => {
+      const rtc = await import('/rtc.js');
+      const p = await rtc.channelPair('first');
+      const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+      try {
+        const offersBefore = p.info.signals;
+        // A new channel from the answering side, and a track from the offering side.
+        const gotChannel = rtc.nextChannel(p.a);
+        const gotTrack = new Promise((ok) => p.b.on('track', (track, s) => ok({ track, s })));
+        const late = p.b.createChannel('late');
+        p.a.addTrack(stream.getVideoTracks()[0], stream);
+        const remote = await gotChannel;
+        await Promise.all([rtc.opened(late), rtc.opened(remote)]);
+        const inbox = rtc.inbox(remote);
+        await late.send('after renegotiation');
+        const [m] = await inbox.until(1);
+        const { track, s } = await t.within(gotTrack, 10_000, 'track event');
+        const video = document.createElement('video');
+        video.muted = true;
+        video.srcObject = s;
+        await video.play();
+        const t0 = video.currentTime;
+        await t.sleep(1000);
+        return {
+          m, kind: track.kind, streamOk: s instanceof MediaStream,
+          advanced: video.currentTime - t0, signals: p.info.signals - offersBefore,
+          states: [p.a.connectionState, p.b.connectionState],
+          errors: [...p.info.errors], rejections: [...p.info.rejections],
+        };
+      } finally {
+        stream.getTracks().forEach((tr) => tr.stop());
+        p.close();
+      }
+    });
+    assert.equal(r.m, 'after renegotiation');
+    assert.equal(r.kind, 'video');
+    assert.ok(r.streamOk);
+    assert.ok(r.advanced > 0.3, `remote video plays (currentTime advanced ${r.advanced}s)`);
+    assert.ok(r.signals >= 2, 'renegotiation exchanged signals');
+    assert.deepEqual(r.states, ['connected', 'connected']);
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.rejections, []);
+  }));
+
+test('restartIce() renews the ICE credentials and the session keeps working', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async () => {
+      const rtc = await import('/rtc.js');
+      const p = await rtc.channelPair('restart');
+      const ufrags = [];
+      const seen = (m) => { if (m.type !== 'candidate') ufrags.push(/a=ice-ufrag:(\S+)/.exec(m.sdp)?.[1]); };
+      try {
+        const before = p.a.channels()[0];
+        const inbox = rtc.inbox(p.cb);
+        p.a.on('signal', seen);
+        const restarted = new Promise((ok) => p.b.on('signal', (m) => { if (m.type === 'answer') ok(); }));
+        p.b.on('signal', seen);
+        p.a.restartIce();
+        await t.within(restarted, 10_000, 'the answer to the restart offer');
+        await rtc.connected(p.a);
+        await rtc.connected(p.b);
+        await p.ca.send('after restart');
+        const [m] = await inbox.until(1);
+        const stats = await p.a.stats();
+        return {
+          m, ufrags, sameChannel: before.label === p.ca.label,
+          states: [p.a.connectionState, p.b.connectionState], stats,
+          errors: [...p.info.errors], rejections: [...p.info.rejections],
+        };
+      } finally {
+        p.close();
+      }
+    });
+    assert.equal(r.m, 'after restart');
+    assert.equal(r.ufrags.length, 2, `an offer and an answer (${JSON.stringify(r.ufrags)})`);
+    assert.deepEqual(r.states, ['connected', 'connected']);
+    assert.ok(r.stats.bytesSent > 0 && r.stats.bytesReceived > 0, JSON.stringify(r.stats));
+    assert.equal(r.stats.localCandidateType, 'host');
+    assert.equal(typeof r.stats.rtt, 'number');
+    assert.deepEqual(r.errors, []);
+    assert.deepEqual(r.rejections, []);
+  }));
+
+test('a signal of another session is ignored; malformed ones give "error" and reject', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async () => {
+      const rtc = await import('/rtc.js');
+      // A real offer from a third peer: well-formed, but of another session.
+      const stranger = new rtc.RtcPeer();
+      const strangerOffer = new Promise((ok) => stranger.on('signal', (m) => { if (m.type === 'offer') ok(m); }));
+      stranger.createChannel('x');
+      const stale = await t.within(strangerOffer, 5000, 'an offer from a third peer');
+      stranger.close();
+
+      const p = await rtc.channelPair('live');
+      try {
+        const errors = [];
+        p.b.on('error', (e) => errors.push(e.code));
+        const staleResult = await t.rejection(p.b.signal(stale));
+        const staleCandidate = await t.rejection(p.b.signal({ type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 10.0.0.1 9 typ host', sdpMid: '0' }, session: stale.session }));
+        await t.sleep(300);
+        const afterStale = { state: p.b.connectionState, errors: [...errors] };
+        const s = p.a.session;
+        const bad = [
+          null,
+          'offer',
+          { type: 'offer', session: s },
+          { type: 'answer', sdp: 42, session: s },
+          { type: 'offer', sdp: 'v=0\r\n' },
+          { type: 'offer', sdp: 'v=0\r\n', session: '' },
+          { type: 'bogus', sdp: 'v=0\r\n', session: s },
+          { type: 'offer', sdp: `v=0\r\n${'a=x\r\n'.repeat(60_000)}`, session: s },
+          { type: 'candidate', candidate: 'candidate:1 1 udp 1 1.2.3.4 9 typ host', session: s },
+          { type: 'candidate', candidate: { candidate: 'candidate:1 1 udp 1 1.2.3.4 9 typ host' }, session: s },
+          { type: 'candidate', candidate: { candidate: 'x', sdpMLineIndex: -1 }, session: s },
+        ];
+        const rejections = [];
+        for (const m of bad) rejections.push(await t.rejection(p.b.signal(m)));
+        // Well-formed but unusable: the browser refuses the SDP.
+        const unusable = await t.rejection(p.b.signal({ type: 'offer', sdp: 'v=0\r\ngarbage\r\n', session: s }));
+        // The connection still works after all that.
+        const inbox = rtc.inbox(p.cb);
+        await p.ca.send('still here');
+        const [m] = await inbox.until(1);
+        return {
+          staleResult, staleCandidate, afterStale, rejections, unusable, errors, m,
+          remoteSession: p.b.remoteSession === p.a.session,
+          sessions: [p.a.session, p.b.session],
+        };
+      } finally {
+        p.close();
+      }
+    });
+    assert.ok(r.staleResult.resolved, 'a stale offer resolves (ignored)');
+    assert.ok(r.staleCandidate.resolved, 'a stale candidate resolves (ignored)');
+    assert.deepEqual(r.afterStale, { state: 'connected', errors: [] });
+    assert.ok(r.remoteSession, 'b locked onto a\'s session');
+    assert.notEqual(r.sessions[0], r.sessions[1]);
+    assert.equal(r.rejections.length, 11);
+    for (const [i, x] of r.rejections.entries()) {
+      assert.equal(x.code, 'INVALID_SIGNAL', `malformed signal #${i}: ${JSON.stringify(x)}`);
+      assert.ok(x.isMqttError && x.isError, `malformed signal #${i} rejects with an MqttError`);
+    }
+    assert.equal(r.unusable.code, 'NEGOTIATION_FAILED', JSON.stringify(r.unusable));
+    assert.deepEqual(r.errors, [...Array(11).fill('INVALID_SIGNAL'), 'NEGOTIATION_FAILED']);
+    assert.equal(r.m, 'still here');
+  }));
+
+test('time to connect: median of 10 fresh pairs (printed)', T, () =>
+  withPage(browser, async (page) => {
+    const times = await page.evaluate(async () => {
+      const rtc = await import('/rtc.js');
+      const out = [];
+      for (let i = 0; i < 10; i++) {
+        const p = await rtc.channelPair(`c${i}`);
+        out.push(p.connectMs);
+        p.close();
+      }
+      return out;
+    });
+    const sorted = [...times].sort((x, y) => x - y);
+    console.log(`# time to connect (first offer to connect, channel open): median ${sorted[5].toFixed(1)} ms, min ${sorted[0].toFixed(1)} ms, max ${sorted[9].toFixed(1)} ms`);
+    assert.equal(times.length, 10);
+  }));
