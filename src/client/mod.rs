@@ -629,7 +629,6 @@ fn rejected(e: MqttError) -> Promise {
 
 impl MqttClient {
     /// Another handle to the same client (for Rust code built on it, like signaling).
-    #[allow(dead_code)] // until the signaling module that uses it is wired in
     pub(crate) fn handle(&self) -> MqttClient {
         MqttClient {
             inner: self.inner.clone(),

@@ -11,12 +11,14 @@
 mod channel;
 mod message;
 mod peer;
+mod signaling;
 mod sys;
 mod types;
 
 pub use channel::RtcChannel;
 pub use message::{CandidateInit, SdpKind, Signal};
 pub use peer::RtcPeer;
+pub use signaling::MqttSignaling;
 
 use std::any::Any;
 

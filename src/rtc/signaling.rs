@@ -127,9 +127,9 @@ fn validate_name(what: &str, v: &str) -> Result<(), JsValue> {
 impl MqttSignaling {
     #[wasm_bindgen(constructor)]
     pub fn new(client: &MqttClient, options: JsValue) -> Result<MqttSignaling, JsValue> {
-        let room = js::get(&options, "room")
-            .as_string()
-            .ok_or_else(|| MqttError::from_code("INVALID_ARGUMENT", "room is required").into_js())?;
+        let room = js::get(&options, "room").as_string().ok_or_else(|| {
+            MqttError::from_code("INVALID_ARGUMENT", "room is required").into_js()
+        })?;
         validate_name("room", &room)?;
         let peer_id = js::get(&options, "peerId")
             .as_string()
@@ -142,7 +142,11 @@ impl MqttSignaling {
             return Err(MqttError::from_code("INVALID_ARGUMENT", "invalid prefix").into_js());
         }
         let meta = js::get(&options, "meta");
-        let meta = if meta.is_object() { meta } else { Object::new().into() };
+        let meta = if meta.is_object() {
+            meta
+        } else {
+            Object::new().into()
+        };
         Ok(MqttSignaling {
             inner: Rc::new(RefCell::new(Inner {
                 client: client.handle(),
@@ -214,7 +218,8 @@ impl MqttSignaling {
             let qos1 = Object::new();
             js::set(&qos1, "qos", 1);
             JsFuture::from(client.subscribe(inbox.into(), qos1.clone().into(), inbox_fn)).await?;
-            JsFuture::from(client.subscribe(presence_filter.into(), qos1.into(), presence_fn)).await?;
+            JsFuture::from(client.subscribe(presence_filter.into(), qos1.into(), presence_fn))
+                .await?;
             announce(&inner).await?;
             start_heartbeat(&inner);
             Ok(JsValue::UNDEFINED)
@@ -223,7 +228,12 @@ impl MqttSignaling {
 
     /// Who is present now (not counting this peer).
     pub fn peers(&self) -> Array {
-        self.inner.borrow().peers.values().map(PeerInfo::to_js).collect()
+        self.inner
+            .borrow()
+            .peers
+            .values()
+            .map(PeerInfo::to_js)
+            .collect()
     }
 
     /// Opens a call to `peerId`: an `RtcPeer` whose signals travel through MQTT.
@@ -234,7 +244,9 @@ impl MqttSignaling {
                 return Err(MqttError::from_code("NOT_STARTED", "call start() first").into_js());
             }
             if peer_id == inner.borrow().peer_id {
-                return Err(MqttError::from_code("INVALID_ARGUMENT", "cannot call yourself").into_js());
+                return Err(
+                    MqttError::from_code("INVALID_ARGUMENT", "cannot call yourself").into_js(),
+                );
             }
             validate_name("peerId", &peer_id)?;
             let old = inner.borrow_mut().calls.remove(&peer_id);
@@ -248,7 +260,9 @@ impl MqttSignaling {
 
     pub fn on(&self, event: String, listener: Function) -> MqttSignaling {
         self.inner.borrow_mut().listeners.push((event, listener));
-        MqttSignaling { inner: self.inner.clone() }
+        MqttSignaling {
+            inner: self.inner.clone(),
+        }
     }
 
     pub fn off(&self, event: String, listener: Function) -> MqttSignaling {
@@ -261,7 +275,9 @@ impl MqttSignaling {
             i.listeners.remove(pos);
         }
         drop(i);
-        MqttSignaling { inner: self.inner.clone() }
+        MqttSignaling {
+            inner: self.inner.clone(),
+        }
     }
 
     /// Clears presence, unsubscribes, and closes every peer of this object.
@@ -295,7 +311,8 @@ impl MqttSignaling {
             let retained = Object::new();
             js::set(&retained, "qos", 1);
             js::set(&retained, "retain", true);
-            let cleared = JsFuture::from(client.publish(presence.into(), "".into(), retained.into())).await;
+            let cleared =
+                JsFuture::from(client.publish(presence.into(), "".into(), retained.into())).await;
             let filters = Array::of2(&inbox.into(), &presence_filter.into());
             let unsubscribed = JsFuture::from(client.unsubscribe(filters.into())).await;
             // The message closures may only go once the client no longer routes to them.
@@ -370,11 +387,16 @@ fn expire_peers(inner: &Rc<RefCell<Inner>>) {
 
 fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     let topic = js::get(m, "topic").as_string().unwrap_or_default();
-    let Some(peer_id) = topic.rsplit('/').next().map(str::to_string) else { return };
+    let Some(peer_id) = topic.rsplit('/').next().map(str::to_string) else {
+        return;
+    };
     if peer_id == inner.borrow().peer_id {
         return;
     }
-    let text = call_method(m, "text", &[]).ok().and_then(|t| t.as_string()).unwrap_or_default();
+    let text = call_method(m, "text", &[])
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
     if text.is_empty() {
         let left = inner.borrow_mut().peers.remove(&peer_id);
         if let Some(p) = left {
@@ -382,9 +404,17 @@ fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
         }
         return;
     }
-    let parsed = if text.len() > MAX_SIGNAL_BYTES { Err(JsValue::NULL) } else { JSON::parse(&text) };
+    let parsed = if text.len() > MAX_SIGNAL_BYTES {
+        Err(JsValue::NULL)
+    } else {
+        JSON::parse(&text)
+    };
     let Ok(body) = parsed else {
-        emit(inner, "error", &[invalid_signal(format!("malformed presence of {peer_id}"))]);
+        emit(
+            inner,
+            "error",
+            &[invalid_signal(format!("malformed presence of {peer_id}"))],
+        );
         return;
     };
     let now = js_sys::Date::now();
@@ -400,11 +430,19 @@ fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     let meta = js::get(&body, "meta");
     let info = PeerInfo {
         peer_id: peer_id.clone(),
-        meta: if meta.is_object() { meta } else { Object::new().into() },
+        meta: if meta.is_object() {
+            meta
+        } else {
+            Object::new().into()
+        },
         since: js::get(&body, "since").as_f64().unwrap_or(now),
         last_seen: now.min(ts.max(now - PEER_TIMEOUT_MS)).max(ts),
     };
-    let joined = inner.borrow_mut().peers.insert(peer_id, info.clone()).is_none();
+    let joined = inner
+        .borrow_mut()
+        .peers
+        .insert(peer_id, info.clone())
+        .is_none();
     if joined {
         emit(inner, "peer-joined", &[info.to_js()]);
     }
@@ -413,13 +451,22 @@ fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
 /// Parses and checks an inbox message: `(from, signal, session, type)`.
 fn parse_envelope(text: &str) -> Result<(String, JsValue, String, String), String> {
     if text.len() > MAX_SIGNAL_BYTES {
-        return Err(format!("signal of {} bytes exceeds {MAX_SIGNAL_BYTES}", text.len()));
+        return Err(format!(
+            "signal of {} bytes exceeds {MAX_SIGNAL_BYTES}",
+            text.len()
+        ));
     }
     let v = JSON::parse(text).map_err(|_| "signal is not json".to_string())?;
-    let from = js::get(&v, "from").as_string().ok_or("signal without from")?;
+    let from = js::get(&v, "from")
+        .as_string()
+        .ok_or("signal without from")?;
     let signal = js::get(&v, "signal");
-    let session = js::get(&signal, "session").as_string().ok_or("signal without session")?;
-    let kind = js::get(&signal, "type").as_string().ok_or("signal without type")?;
+    let session = js::get(&signal, "session")
+        .as_string()
+        .ok_or("signal without session")?;
+    let kind = js::get(&signal, "type")
+        .as_string()
+        .ok_or("signal without type")?;
     match kind.as_str() {
         "offer" | "answer" if js::get(&signal, "sdp").as_string().is_some() => {}
         "candidate" if js::get(&signal, "candidate").is_object() => {}
@@ -429,7 +476,10 @@ fn parse_envelope(text: &str) -> Result<(String, JsValue, String, String), Strin
 }
 
 fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
-    let text = call_method(m, "text", &[]).ok().and_then(|t| t.as_string()).unwrap_or_default();
+    let text = call_method(m, "text", &[])
+        .ok()
+        .and_then(|t| t.as_string())
+        .unwrap_or_default();
     let (from, signal, session, kind) = match parse_envelope(&text) {
         Ok(v) => v,
         Err(e) => {
@@ -447,7 +497,9 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     let target = {
         let mut i = inner.borrow_mut();
         match i.calls.get_mut(&from) {
-            Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => Some(c.peer.clone()),
+            Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => {
+                Some(c.peer.clone())
+            }
             Some(c) if c.remote_session.is_none() => {
                 c.remote_session = Some(session.clone());
                 Some(c.peer.clone())
@@ -477,10 +529,20 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
             if let Some(c) = inner.borrow_mut().calls.get_mut(&from) {
                 c.remote_session = Some(session.clone());
             }
-            let info = inner.borrow().peers.get(&from).map(PeerInfo::to_js).unwrap_or_else(|| {
-                PeerInfo { peer_id: from.clone(), meta: Object::new().into(), since: js_sys::Date::now(), last_seen: 0.0 }
+            let info = inner
+                .borrow()
+                .peers
+                .get(&from)
+                .map(PeerInfo::to_js)
+                .unwrap_or_else(|| {
+                    PeerInfo {
+                        peer_id: from.clone(),
+                        meta: Object::new().into(),
+                        since: js_sys::Date::now(),
+                        last_seen: 0.0,
+                    }
                     .to_js()
-            });
+                });
             emit(inner, "incoming", &[peer.clone(), info]);
             peer
         }
@@ -504,10 +566,17 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
 
 /// Creates an `RtcPeer` for a call with `remote`, wired to publish its signals to the
 /// remote inbox. Roles for perfect negotiation come from the ids, so both sides agree.
-fn create_peer(inner: &Rc<RefCell<Inner>>, remote: &str, options: &JsValue) -> Result<JsValue, JsValue> {
+fn create_peer(
+    inner: &Rc<RefCell<Inner>>,
+    remote: &str,
+    options: &JsValue,
+) -> Result<JsValue, JsValue> {
     let (own_id, inbox) = {
         let i = inner.borrow();
-        (i.peer_id.clone(), topic(&i.prefix, &i.room, "inbox", remote))
+        (
+            i.peer_id.clone(),
+            topic(&i.prefix, &i.room, "inbox", remote),
+        )
     };
     let opts = Object::new();
     if options.is_object() {
@@ -525,7 +594,9 @@ fn create_peer(inner: &Rc<RefCell<Inner>>, remote: &str, options: &JsValue) -> R
         let envelope = Object::new();
         js::set(&envelope, "from", from.as_str());
         js::set(&envelope, "signal", signal);
-        let Ok(body) = JSON::stringify(&envelope) else { return };
+        let Ok(body) = JSON::stringify(&envelope) else {
+            return;
+        };
         let opts = Object::new();
         js::set(&opts, "qos", 1);
         let p = client.publish(inbox.clone().into(), body.into(), opts.into());
@@ -544,7 +615,10 @@ fn create_peer(inner: &Rc<RefCell<Inner>>, remote: &str, options: &JsValue) -> R
     let on_close = Closure::<dyn FnMut()>::new(move || {
         let Some(rc) = weak.upgrade() else { return };
         let mut i = rc.borrow_mut();
-        let ours = i.calls.get(&remote_id).is_some_and(|c| c.local_session == closed_session);
+        let ours = i
+            .calls
+            .get(&remote_id)
+            .is_some_and(|c| c.local_session == closed_session);
         if ours {
             if let Some(c) = i.calls.remove(&remote_id) {
                 i.closed_sessions.extend(c.remote_session);

@@ -1,0 +1,228 @@
+// MqttSignaling through the real broker, two or three peers in one page: presence (join,
+// stop, Will), calls with "incoming", a data channel and video over the resulting
+// RtcPeer, simultaneous calls (glare), stale and malformed signals, own messages.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, withPage } from '../lib/harness.js';
+
+const browser = useBrowser();
+const T = { timeout: 90_000 };
+
+/** Page-side setup: `n` clients with signaling in one fresh room (helpers on window.sig). */
+const SETUP = async () => {
+  const pkg = await import('/pkg/mqtt_rtc.js');
+  const rtc = await import('/rtc.js');
+  window.sig = {
+    pkg, rtc,
+    async peers(env, n, { will = false, meta = (i) => ({ name: `peer ${i}` }) } = {}) {
+      const room = t.uid('room');
+      const out = [];
+      for (let i = 0; i < n; i++) {
+        const peerId = `${t.uid('p')}-${i}`;
+        const client = await pkg.MqttClient.connect(env.ws, {
+          clientId: peerId, reconnect: false,
+          ...(will ? { will: pkg.MqttSignaling.will(room, peerId) } : {}),
+        });
+        const s = new pkg.MqttSignaling(client, { room, peerId, meta: meta(i) });
+        const joined = [];
+        const left = [];
+        const errors = [];
+        const incoming = [];
+        s.on('peer-joined', (p) => joined.push(p)).on('peer-left', (p) => left.push(p))
+          .on('error', (e) => errors.push(e.code)).on('incoming', (peer, from) => incoming.push({ peer, from }));
+        out.push({ client, s, peerId, joined, left, errors, incoming, room });
+      }
+      for (const p of out) await p.s.start();
+      return out;
+    },
+    async until(fn, ms = 5000, what = 'condition') {
+      const t0 = performance.now();
+      while (!fn()) {
+        if (performance.now() - t0 > ms) throw new Error(`timed out: ${what}`);
+        await t.sleep(20);
+      }
+    },
+    async cleanup(list) {
+      for (const p of list) {
+        await p.s.stop().catch(() => {});
+        await t.endAll(p.client);
+      }
+    },
+  };
+};
+
+test('presence: peers see each other with their meta; stop() makes the others see peer-left', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const [a, b, c] = await sig.peers(env, 3);
+      try {
+        await sig.until(() => a.s.peers().length === 2 && b.s.peers().length === 2 && c.s.peers().length === 2, 5000, 'roster');
+        const seenByA = a.s.peers().map((p) => p.peerId).sort();
+        const meta = a.s.peers().find((p) => p.peerId === b.peerId).meta;
+        await c.s.stop();
+        await sig.until(() => a.left.length === 1 && b.left.length === 1, 5000, 'peer-left');
+        return {
+          seenByA, expected: [b.peerId, c.peerId].sort(), meta,
+          left: [a.left[0].peerId, b.left[0].peerId], c: c.peerId,
+          after: a.s.peers().map((p) => p.peerId), b: b.peerId, errors: [...a.errors, ...b.errors],
+          ownInRoster: a.s.peers().some((p) => p.peerId === a.peerId),
+        };
+      } finally {
+        await sig.cleanup([a, b, c]);
+      }
+    }, browser.env);
+    assert.deepEqual(r.seenByA, r.expected);
+    assert.deepEqual(r.meta, { name: 'peer 1' });
+    assert.deepEqual(r.left, [r.c, r.c]);
+    assert.deepEqual(r.after, [r.b]);
+    assert.equal(r.ownInRoster, false);
+    assert.deepEqual(r.errors, []);
+  }));
+
+test('a dropped socket with the Will makes the others see peer-left at once', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const [a, b] = await sig.peers(env, 2, { will: true });
+      try {
+        await sig.until(() => a.s.peers().length === 1, 5000, 'roster');
+        const t0 = performance.now();
+        await b.client.end({ force: true }); // no DISCONNECT: the broker publishes the Will
+        await sig.until(() => a.left.length === 1, 5000, 'peer-left from the Will');
+        return { ms: performance.now() - t0, left: a.left[0].peerId, b: b.peerId };
+      } finally {
+        await sig.cleanup([a, b]);
+      }
+    }, browser.env);
+    assert.equal(r.left, r.b);
+    assert.ok(r.ms < 3000, `noticed in ${Math.round(r.ms)} ms`);
+  }));
+
+test('call(): the callee gets "incoming", a data channel works both ways, video flows', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const [a, b] = await sig.peers(env, 2);
+      try {
+        await sig.until(() => a.s.peers().length === 1, 5000, 'roster');
+        const t0 = performance.now();
+        const stream = await navigator.mediaDevices.getUserMedia({ video: true });
+        const peerA = await a.s.call(b.peerId);
+        const chA = peerA.createChannel('chat');
+        await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
+        const { peer: peerB, from } = b.incoming[0];
+        const chB = await sig.rtc.nextChannel(peerB);
+        const video = new Promise((ok) => peerA.on('track', (track, s) => ok(s)));
+        for (const track of stream.getTracks()) peerB.addTrack(track, stream);
+        await Promise.all([sig.rtc.connected(peerA), sig.rtc.connected(peerB)]);
+        const connectMs = performance.now() - t0;
+        await Promise.all([sig.rtc.opened(chA), sig.rtc.opened(chB)]);
+        const inB = sig.rtc.inbox(chB);
+        const inA = sig.rtc.inbox(chA);
+        await chA.send('hello b');
+        await chB.send(new Uint8Array([1, 2, 3]));
+        const [mb] = await inB.until(1);
+        const [ma] = await inA.until(1);
+        const remote = await t.within(video, 10_000, 'remote video track');
+        const el = document.createElement('video');
+        el.muted = true;
+        el.srcObject = remote;
+        document.body.append(el);
+        await el.play();
+        const t1 = el.currentTime;
+        await t.sleep(1000);
+        const advanced = el.currentTime > t1;
+        stream.getTracks().forEach((x) => x.stop());
+        peerA.close();
+        await sig.until(() => peerB.connectionState === 'closed' || peerB.connectionState === 'failed' || peerB.connectionState === 'disconnected', 15_000, 'remote close noticed').catch(() => {});
+        return {
+          from: from.peerId, a: a.peerId, mb, ma: Array.from(ma), advanced, connectMs,
+          calls: b.incoming.length, errors: [...a.errors, ...b.errors],
+        };
+      } finally {
+        await sig.cleanup([a, b]);
+      }
+    }, browser.env);
+    console.log(`signaling: call to connected over MQTT in ${Math.round(r.connectMs)} ms`);
+    assert.equal(r.from, r.a);
+    assert.equal(r.mb, 'hello b');
+    assert.deepEqual(r.ma, [1, 2, 3]);
+    assert.ok(r.advanced, 'remote video frames advance');
+    assert.equal(r.calls, 1);
+    assert.deepEqual(r.errors, []);
+  }));
+
+test('glare: both peers call each other at once and end with one working connection', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      // Let the browser enumerate its network interfaces first (see rtc-negotiation).
+      (await sig.rtc.channelPair('warm-up')).close();
+      const [a, b] = await sig.peers(env, 2);
+      try {
+        await sig.until(() => a.s.peers().length === 1 && b.s.peers().length === 1, 5000, 'roster');
+        const [pa, pb] = await Promise.all([a.s.call(b.peerId), b.s.call(a.peerId)]);
+        const ca = pa.createChannel('a');
+        const cb = pb.createChannel('b');
+        await Promise.all([sig.rtc.connected(pa, 15_000), sig.rtc.connected(pb, 15_000)]);
+        await Promise.all([sig.rtc.opened(ca), sig.rtc.opened(cb)]);
+        const atB = sig.rtc.nextChannel(pb).catch(() => null);
+        const inbox = sig.rtc.inbox(cb);
+        await ca.send('over the one connection');
+        const remoteA = await atB;
+        const got = remoteA ? await sig.rtc.inbox(remoteA).until(1).catch(() => []) : [];
+        await t.sleep(300);
+        return {
+          states: [pa.connectionState, pb.connectionState],
+          incoming: [a.incoming.length, b.incoming.length],
+          polite: [pa.polite, pb.polite],
+          got: got[0] ?? inbox.items[0] ?? null,
+          errors: [...a.errors, ...b.errors],
+        };
+      } finally {
+        await sig.cleanup([a, b]);
+      }
+    }, browser.env);
+    assert.deepEqual(r.states, ['connected', 'connected']);
+    assert.deepEqual(r.incoming, [0, 0], 'each side kept its own call: no second connection');
+    assert.notEqual(r.polite[0], r.polite[1], 'one polite, one impolite');
+    assert.deepEqual(r.errors, []);
+  }));
+
+test('stale, malformed, oversized and own signals are never processed as calls', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const [a, b] = await sig.peers(env, 2);
+      const raw = await sig.pkg.MqttClient.connect(env.ws, { reconnect: false });
+      try {
+        await sig.until(() => a.s.peers().length === 1, 5000, 'roster');
+        const inboxB = `mqtt-rtc/${b.room}/inbox/${b.peerId}`;
+        // A real call, then closed by the callee: its session becomes stale.
+        const pa = await a.s.call(b.peerId);
+        const offers = [];
+        pa.on('signal', (m) => { if (m.type === 'offer') offers.push(m); });
+        pa.createChannel('x');
+        await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
+        await sig.rtc.connected(b.incoming[0].peer);
+        b.incoming[0].peer.close();
+        await t.sleep(200);
+        const staleOffer = JSON.stringify({ from: a.peerId, signal: offers[0] });
+        await raw.publish(inboxB, staleOffer, { qos: 1 });
+        // Malformed: not JSON, wrong shape, oversized.
+        await raw.publish(inboxB, 'not json', { qos: 1 });
+        await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', session: 'x' } }), { qos: 1 });
+        await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', sdp: 'v=0'.padEnd(300 * 1024, ' '), session: 'y' } }), { qos: 1 });
+        // Own: an offer that claims to come from b itself.
+        await raw.publish(inboxB, JSON.stringify({ from: b.peerId, signal: { ...offers[0], session: 'own' } }), { qos: 1 });
+        await t.sleep(800);
+        return { incoming: b.incoming.length, errors: b.errors };
+      } finally {
+        await t.endAll(raw);
+        await sig.cleanup([a, b]);
+      }
+    }, browser.env);
+    assert.equal(r.incoming, 1, 'only the real call became "incoming"');
+    assert.deepEqual(r.errors, ['INVALID_SIGNAL', 'INVALID_SIGNAL', 'INVALID_SIGNAL']);
+  }));
