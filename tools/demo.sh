@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/demo.sh — build mqtt-rtc for the web and run the demo; the project's demo command.
 #
-# Runs setup, builds the package with `wasm-pack build --release --target web` into pkg/,
+# Runs setup, builds the npm package into pkg/ (tools/build-pkg.sh),
 # starts the local Mosquitto broker (same config and control endpoint as the tests),
 # and, once the dashboard exists in www/, serves it on loopback. Prints the URLs, then
 # stays in the foreground until Ctrl-C, when it stops everything it started. Each step
@@ -25,8 +25,7 @@ cleanup() {
 }
 
 build_package() {
-  log "wasm-pack build --release --target web (into pkg/)"
-  wasm-pack build --release --target web --mode no-install
+  "$MQTT_RTC_ROOT/tools/build-pkg.sh"
 }
 
 start_broker() {
