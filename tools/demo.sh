@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tools/demo.sh — build mqtt-rtc for the web and run the demo; the project's demo command.
 #
-# Runs setup, builds the package with `wasm-pack build --release --target web` into pkg/,
+# Runs setup, builds the npm package into pkg/ (tools/build-pkg.sh),
 # starts the local Mosquitto broker (same config and control endpoint as the tests),
 # starts the device simulator (tools/devsim: thermostats, air-quality sensors and door
 # locks publishing under sensors/; MQTT_RTC_DEVSIM_DEVICES overrides the fleet) and,
@@ -33,8 +33,7 @@ cleanup() {
 }
 
 build_package() {
-  log "wasm-pack build --release --target web (into pkg/)"
-  wasm-pack build --release --target web --mode no-install
+  "$MQTT_RTC_ROOT/tools/build-pkg.sh"
 }
 
 start_broker() {

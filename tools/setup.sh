@@ -5,7 +5,9 @@
 # ChromeDriver for headless browser tests, Mosquitto broker and clients, binaryen's
 # wasm-opt), the rustup target wasm32-unknown-unknown, wasm-bindgen-cli at exactly the
 # version pinned with `=` in Cargo.toml (it provides wasm-bindgen-test-runner),
-# wasm-pack, and the npm packages of the JS browser tests (npm ci in tests/js). Nothing
+# wasm-pack, and the npm packages of tools/wasm-opt (the wasm-opt tools/build-pkg.sh
+# uses), of the JS browser tests and of the npm package's consumer fixtures (npm ci in
+# tools/wasm-opt, tests/js and tests/fixtures/*). Nothing
 # is downloaded at test time: everything comes from the package registries here. Run it directly, or let tools/test.sh and tools/demo.sh call it.
 set -euo pipefail
 
@@ -75,17 +77,19 @@ if ! command -v wasm-pack >/dev/null 2>&1; then
   cargo_install wasm-pack
 fi
 
-# --- npm packages of the JS browser tests -----------------------------------------
-# `npm ci` when tests/js/node_modules is missing or older than the lock file (npm
-# records the installed tree in node_modules/.package-lock.json).
-js_dir="$MQTT_RTC_ROOT/tests/js"
-if [[ -f "$js_dir/package-lock.json" ]]; then
-  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20+ (Debian: apt-get install nodejs npm)"
+# --- npm packages: Binaryen's wasm-opt for tools/build-pkg.sh, the JS browser tests ------
+# and the npm package's consumer fixtures.
+# `npm ci` in each directory whose node_modules is missing or older than its lock file
+# (npm records the installed tree in node_modules/.package-lock.json).
+for js_dir in "$MQTT_RTC_ROOT/tools/wasm-opt" "$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/; do
+  js_dir="${js_dir%/}"
+  [[ -f "$js_dir/package-lock.json" ]] || continue
+  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20.19+ (Debian: apt-get install nodejs npm)"
   if [[ ! -f "$js_dir/node_modules/.package-lock.json" ||
     "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
-    log "npm ci (tests/js)"
+    log "npm ci (${js_dir#"$MQTT_RTC_ROOT"/})"
     (cd "$js_dir" && npm ci --no-audit --no-fund)
   fi
-fi
+done
 
 log "setup ok in $((SECONDS - started)) s: $(wasm-bindgen --version), $(wasm-pack --version), $(chromedriver --version | cut -d' ' -f1-2), mosquitto $(dpkg-query -W -f='${Version}' mosquitto), wasm-opt $(wasm-opt --version | awk '{print $3}')"

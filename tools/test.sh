@@ -6,8 +6,8 @@
 # (unit, integration, doc), clippy for the host and for wasm32, browser tests in
 # headless Chromium (wasm-bindgen-test-runner, with the broker URLs baked in at build
 # time through MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT and
-# MQTT_RTC_CONTROL_URL), and npm-based tests when tests/js/package.json exists (after a
-# wasm-pack build of pkg/). Every stage runs even when an
+# MQTT_RTC_CONTROL_URL), and npm-based tests when tests/js/package.json exists (after
+# tools/build-pkg.sh builds the npm package into pkg/). Every stage runs even when an
 # earlier one failed; output is shown and kept in .test-run/<stage>.log. Passed/failed
 # counts come from the "test result:" lines (cargo and wasm-bindgen-test print the same
 # format) and node's test runner summary; a failed check (fmt, clippy) or a stage that
@@ -136,14 +136,15 @@ else
 fi
 
 # --- npm-based tests (tests/js) ---------------------------------------------------------
-# The JS suite drives the wasm package (pkg/, built here with wasm-pack for the web
-# target; a dev build keeps the rebuild quick) in headless Chromium through
-# playwright-core. Its node_modules are installed by tools/setup.sh.
+# The JS suite drives the npm package (pkg/, built here by tools/build-pkg.sh exactly as
+# it is published) in headless Chromium through playwright-core; package.test.js also
+# packs it and uses it from the fixtures in tests/fixtures/. Their node_modules are
+# installed by tools/setup.sh.
 if [[ -f tests/js/package.json ]]; then
   js_tests() {
     set -e
     command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js (Debian: apt-get install nodejs npm)"
-    wasm-pack build --target web --dev --out-dir pkg
+    tools/build-pkg.sh
     cd tests/js
     npm test
   }

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# tools/build-pkg.sh — build the npm package of mqtt-rtc into pkg/, ready for `npm publish`.
+#
+#   ./tools/build-pkg.sh            # then: cd pkg && npm publish
+#
+# 1. `wasm-pack build --release --target web --mode no-install`: cargo's release profile,
+#    then wasm-opt with the flags in Cargo.toml's [package.metadata.wasm-pack]. The
+#    wasm-opt is Binaryen's npm build (tools/wasm-opt, installed by tools/setup.sh), put
+#    first on PATH: Debian bookworm's binaryen 108 exports the function table in place
+#    of wasm-bindgen's externref table, and the module then fails to instantiate.
+#    Skipped when pkg/ is newer than the compiled wasm and every input of this script.
+# 2. Replaces wasm-pack's package.json with pkg-template/package.json, whose
+#    "from Cargo.toml" fields (version, description, license, repository, keywords) are
+#    filled in from `cargo metadata`, so Cargo.toml stays the one place they are written.
+# 3. Copies pkg-template/README.md (the README for npm users) and LICENSE.
+# 4. Instantiates the module in Node.js (catches a broken optimiser output at once),
+#    and prints its sizes: the .wasm and the JS glue, raw and gzip,
+#    and the tarball `npm pack` would make.
+# Needs what tools/setup.sh installs, plus Node.js and npm.
+set -euo pipefail
+
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$MQTT_RTC_ROOT"
+
+PKG_DIR="$MQTT_RTC_ROOT/pkg"
+TEMPLATE_DIR="$MQTT_RTC_ROOT/pkg-template"
+WASM_OPT_BIN="$MQTT_RTC_ROOT/tools/wasm-opt/node_modules/.bin"
+# Written last by a successful run; an input newer than it means a rebuild.
+STAMP="$MQTT_RTC_ROOT/target/mqtt-rtc-pkg.stamp"
+
+for cmd in wasm-pack node npm gzip; do
+  command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found: run tools/setup.sh (Node.js and npm: apt-get install nodejs npm)"
+done
+[[ -x "$WASM_OPT_BIN/wasm-opt" ]] || die "tools/wasm-opt/node_modules is missing: run tools/setup.sh"
+export PATH="$WASM_OPT_BIN:$PATH"
+
+# What wasm-pack runs first; a no-op when nothing changed, and then so is its own call.
+log "cargo build --lib --release --target wasm32-unknown-unknown"
+cargo build --lib --release --target wasm32-unknown-unknown
+wasm="$MQTT_RTC_ROOT/target/wasm32-unknown-unknown/release/mqtt_rtc.wasm"
+up_to_date=1
+for input in "$wasm" Cargo.toml Cargo.lock LICENSE tools/wasm-opt/package-lock.json "${BASH_SOURCE[0]}" "$TEMPLATE_DIR"/*; do
+  if [[ ! -f "$STAMP" || "$input" -nt "$STAMP" ]]; then
+    up_to_date=0
+  fi
+done
+for f in package.json mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm; do
+  [[ -f "$PKG_DIR/$f" ]] || up_to_date=0
+done
+
+if ((!up_to_date)); then
+  rm -f "$STAMP"
+  log "wasm-pack build --release --target web (into pkg/; wasm-opt $(wasm-opt --version | awk '{print $3}'))"
+  wasm-pack build --release --target web --mode no-install --out-dir "$PKG_DIR"
+
+  # --- package.json ------------------------------------------------------------------
+  log "pkg/package.json from pkg-template/package.json and Cargo.toml"
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  cargo metadata --no-deps --format-version 1 --manifest-path "$MQTT_RTC_ROOT/Cargo.toml" |
+    node --input-type=module -e '
+      import { readFileSync, writeFileSync } from "node:fs";
+      const [templatePath, outPath] = process.argv.slice(1);
+      const meta = JSON.parse(readFileSync(0, "utf8"));
+      const crate = meta.packages.find((p) => p.name === "mqtt-rtc");
+      if (!crate) throw new Error("Cargo metadata has no mqtt-rtc package");
+      // npm normalises a repository URL to this form (and warns when it has to).
+      const repoUrl = (u) => (u.startsWith("git+") ? u : `git+${u}`).replace(/(\.git)?\/?$/, ".git");
+      const fromCargo = {
+        version: crate.version,
+        description: crate.description,
+        license: crate.license,
+        repository: crate.repository && { type: "git", url: repoUrl(crate.repository) },
+        keywords: crate.keywords,
+      };
+      const pkg = JSON.parse(readFileSync(templatePath, "utf8"));
+      for (const [key, value] of Object.entries(pkg)) {
+        if (value !== "from Cargo.toml") continue;
+        const v = fromCargo[key];
+        if (v === undefined || v === null || (Array.isArray(v) && v.length === 0)) {
+          throw new Error(`pkg-template/package.json takes "${key}" from Cargo.toml, which has none`);
+        }
+        pkg[key] = v;
+      }
+      writeFileSync(outPath, JSON.stringify(pkg, null, 2) + "\n");
+    ' "$TEMPLATE_DIR/package.json" "$PKG_DIR/package.json"
+
+  cp "$TEMPLATE_DIR/README.md" "$PKG_DIR/README.md"
+  cp "$MQTT_RTC_ROOT/LICENSE" "$PKG_DIR/LICENSE"
+  # wasm-pack's `*` .gitignore keeps pkg/ out of git; the repository's .gitignore already
+  # does, and npm would fall back to it as an ignore list were "files" ever dropped.
+  rm -f "$PKG_DIR/.gitignore"
+
+  for f in mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm; do
+    [[ -s "$PKG_DIR/$f" ]] || die "pkg/$f is missing after the build"
+  done
+
+  # The module must instantiate: the start function and the externref table set-up run
+  # in initSync, which is where a mangled table or a bad feature flag shows.
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  node --input-type=module -e '
+    import { readFileSync } from "node:fs";
+    const dir = process.argv[1];
+    const glue = await import(`${dir}/mqtt_rtc.js`);
+    glue.initSync({ module: readFileSync(`${dir}/mqtt_rtc_bg.wasm`) });
+    if (typeof glue.MqttClient?.connect !== "function") throw new Error("MqttClient.connect is not exported");
+  ' "$PKG_DIR" || die "pkg/mqtt_rtc_bg.wasm does not instantiate (see above)"
+  touch "$STAMP"
+else
+  log "pkg/ is up to date"
+fi
+
+# --- sizes -----------------------------------------------------------------------
+size_line() { # size_line LABEL FILE
+  printf '  %-22s %9d bytes raw %9d bytes gzip\n' "$1" "$(wc -c <"$2")" "$(gzip -9 -c "$2" | wc -c)"
+}
+pack_json="$(cd "$PKG_DIR" && npm pack --dry-run --json --ignore-scripts 2>/dev/null)" ||
+  die "npm pack --dry-run failed in pkg/ (run it there to see why)"
+read -r id tarball unpacked entries < <(node -e '
+  const [p] = JSON.parse(process.argv[1]);
+  console.log(p.id, p.size, p.unpackedSize, p.entryCount);
+' "$pack_json")
+log "built $id in pkg/"
+size_line mqtt_rtc_bg.wasm "$PKG_DIR/mqtt_rtc_bg.wasm"
+size_line "mqtt_rtc.js (glue)" "$PKG_DIR/mqtt_rtc.js"
+printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$tarball" "$entries" "$unpacked"
