@@ -496,6 +496,20 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     }
     let target = {
         let mut i = inner.borrow_mut();
+        let closed = i.calls.get(&from).is_some_and(|c| {
+            js::get(&c.peer, "connectionState").as_string().as_deref() == Some("closed")
+        });
+        if closed {
+            // Closed locally but its close event not seen yet: the call is over.
+            if let Some(c) = i.calls.remove(&from) {
+                let same = c.remote_session.as_deref() == Some(session.as_str());
+                i.closed_sessions.extend(c.remote_session);
+                defer_drop(Box::new(c.listeners));
+                if same {
+                    return;
+                }
+            }
+        }
         match i.calls.get_mut(&from) {
             Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => {
                 Some(c.peer.clone())
@@ -553,7 +567,9 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
                 let weak = Rc::downgrade(inner);
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(e) = JsFuture::from(p).await {
-                        if let Some(rc) = weak.upgrade() {
+                        // A signal racing with a close is expected, not worth an error.
+                        let closing = js::get(&e, "code").as_string().as_deref() == Some("CLOSED");
+                        if let Some(rc) = weak.upgrade().filter(|_| !closing) {
                             emit(&rc, "error", &[e]);
                         }
                     }
