@@ -1,7 +1,12 @@
-//! Small JavaScript interop helpers for the driver: global timers and clock, reading option
+//! JavaScript interop shared by the browser layers (client and rtc): global timers and clock,
+//! promises settled from Rust, event listener lists, deferred drops, reading option
 //! objects, building message objects, logging. Holds no protocol logic.
 
-use js_sys::{Function, Object, Reflect, Uint8Array};
+use std::any::Any;
+
+use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
+
+use super::error::MqttError;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -47,6 +52,8 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(s: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error2(s: &str, v: &JsValue);
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
     fn console_warn(s: &str);
     #[wasm_bindgen(js_namespace = console, js_name = info)]
@@ -158,4 +165,80 @@ impl ArrayBufferView {
 
 pub fn uint8(bytes: &[u8]) -> Uint8Array {
     Uint8Array::from(bytes)
+}
+
+/// A Promise and the functions that settle it.
+pub(crate) struct Pending {
+    pub resolve: Function,
+    pub reject: Function,
+}
+
+impl Pending {
+    pub fn new() -> (Promise, Pending) {
+        let mut slot = None;
+        let promise = Promise::new(&mut |resolve, reject| slot = Some(Pending { resolve, reject }));
+        // invariant: `Promise::new` runs the executor synchronously, so the slot is filled.
+        let pending = slot.expect("promise executor ran");
+        (promise, pending)
+    }
+
+    pub fn resolve(self, value: &JsValue) {
+        let _ = self.resolve.call1(&JsValue::NULL, value);
+    }
+
+    pub fn reject(self, e: MqttError) {
+        let _ = self.reject.call1(&JsValue::NULL, &e.into_js());
+    }
+}
+
+/// Event listeners by event name, in the order they were added.
+#[derive(Default)]
+pub(crate) struct Listeners(Vec<(String, Function)>);
+
+impl Listeners {
+    pub fn add(&mut self, event: String, f: Function) {
+        self.0.push((event, f));
+    }
+
+    pub fn remove(&mut self, event: &str, f: &Function) {
+        if let Some(i) = self
+            .0
+            .iter()
+            .position(|(e, g)| e == event && Object::is(g, f))
+        {
+            self.0.remove(i);
+        }
+    }
+
+    /// The listeners of `event`, to call once the borrow that holds `self` is released.
+    pub fn of(&self, event: &str) -> Vec<Function> {
+        self.0
+            .iter()
+            .filter(|(e, _)| e == event)
+            .map(|(_, f)| f.clone())
+            .collect()
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
+
+/// Calls each listener with `args`; a listener that throws is reported, not propagated.
+pub(crate) fn call_all(listeners: &[Function], args: &[JsValue]) {
+    if listeners.is_empty() {
+        return;
+    }
+    let args: Array = args.iter().collect();
+    for f in listeners {
+        if let Err(e) = f.apply(&JsValue::NULL, &args) {
+            console_error2("[mqtt-rtc] a listener threw:", &e);
+        }
+    }
+}
+
+/// Drops `item` on a later turn of the event loop: it may hold the closure running now.
+pub(crate) fn bury(item: Box<dyn Any>) {
+    let cb = Closure::once_into_js(move || drop(item));
+    set_timeout(cb.unchecked_ref(), 0.0);
 }

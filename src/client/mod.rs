@@ -28,7 +28,7 @@ use crate::mqtt::codec::{ProtocolVersion, Publish};
 use crate::mqtt::session::{Event, Session, SessionError, Token};
 use crate::mqtt::topic::TopicTrie;
 use error::js_error;
-use js::LogLevel;
+use js::{Listeners, LogLevel, Pending};
 use options::DriverOptions;
 
 /// Above this many bytes buffered in the WebSocket, publishes wait (in order) for it to drain.
@@ -42,21 +42,6 @@ const DRAIN_POLL_MS: f64 = 10.0;
 const FIRST_AUTO_SUBSCRIPTION_ID: u32 = 0x0F00_0000;
 /// The largest subscription identifier MQTT allows.
 const MAX_SUBSCRIPTION_ID: u32 = 268_435_455;
-
-struct Pending {
-    resolve: Function,
-    reject: Function,
-}
-
-impl Pending {
-    fn new() -> (Promise, Pending) {
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, reject| slot = Some(Pending { resolve, reject }));
-        // invariant: `Promise::new` runs the executor synchronously, so the slot is filled.
-        let pending = slot.expect("promise executor ran");
-        (promise, pending)
-    }
-}
 
 /// A JS function call deferred until the client's borrow is released.
 struct Call {
@@ -106,15 +91,13 @@ struct Inner {
     socket: Option<Socket>,
     /// Bumped per socket, so callbacks of a replaced socket are ignored.
     socket_serial: u64,
-    /// Things that must outlive the callback that is running right now.
-    graveyard: Vec<Box<dyn Any>>,
     timer: Option<JsValue>,
     timer_at: Option<u64>,
     timer_cb: Option<Closure<dyn FnMut()>>,
     drain_timer: Option<JsValue>,
     drain_cb: Option<Closure<dyn FnMut()>>,
     global_listeners: Vec<Listener>,
-    listeners: Vec<(String, Function)>,
+    listeners: Listeners,
     routes: TopicTrie<Vec<Function>>,
     /// The subscription identifier each filter was last subscribed with (v5): a PUBLISH
     /// carrying identifiers goes only to the listeners of those subscriptions.
@@ -171,13 +154,11 @@ impl Inner {
     }
 
     fn emit(&self, calls: &mut Vec<Call>, event: &str, args: &[JsValue]) {
-        for (name, f) in &self.listeners {
-            if name == event {
-                calls.push(Call {
-                    f: f.clone(),
-                    args: args.iter().collect(),
-                });
-            }
+        for f in self.listeners.of(event) {
+            calls.push(Call {
+                f,
+                args: args.iter().collect(),
+            });
         }
     }
 
@@ -399,20 +380,7 @@ impl Inner {
 
     /// Drops `item` on a later turn of the event loop: it may be the closure running now.
     fn bury(&mut self, item: Box<dyn Any>) {
-        let first = self.graveyard.is_empty();
-        self.graveyard.push(item);
-        if first {
-            let weak = self.this.clone();
-            let cb = Closure::once_into_js(move || {
-                if let Some(rc) = weak.upgrade() {
-                    let dead = rc
-                        .try_borrow_mut()
-                        .map(|mut i| std::mem::take(&mut i.graveyard));
-                    drop(dead);
-                }
-            });
-            js::set_timeout(cb.unchecked_ref(), 0.0);
-        }
+        js::bury(item);
     }
 
     fn arm_timer(&mut self) {
@@ -656,14 +624,13 @@ impl MqttClient {
             url_index: 0,
             socket: None,
             socket_serial: 0,
-            graveyard: Vec::new(),
             timer: None,
             timer_at: None,
             timer_cb: None,
             drain_timer: None,
             drain_cb: None,
             global_listeners: Vec::new(),
-            listeners: Vec::new(),
+            listeners: Listeners::default(),
             routes: TopicTrie::new(),
             filter_ids: HashMap::new(),
             next_subscription_id: FIRST_AUTO_SUBSCRIPTION_ID,
@@ -922,7 +889,7 @@ impl MqttClient {
     /// Adds an event listener; returns the client for chaining.
     pub fn on(&self, event: String, listener: Function) -> MqttClient {
         if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            inner.listeners.push((event, listener));
+            inner.listeners.add(event, listener);
         }
         MqttClient {
             inner: self.inner.clone(),
@@ -932,13 +899,7 @@ impl MqttClient {
     /// Removes a listener added with `on`.
     pub fn off(&self, event: String, listener: Function) -> MqttClient {
         if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            if let Some(i) = inner
-                .listeners
-                .iter()
-                .position(|(e, f)| *e == event && Object::is(f, &listener))
-            {
-                inner.listeners.remove(i);
-            }
+            inner.listeners.remove(&event, &listener);
         }
         MqttClient {
             inner: self.inner.clone(),

@@ -24,7 +24,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::RtcPeer;
-use crate::client::js;
+use crate::client::js::{self, Listeners};
 use crate::client::{MqttClient, MqttError};
 
 /// How often presence is republished, milliseconds.
@@ -73,7 +73,7 @@ struct Inner {
     peers: BTreeMap<String, PeerInfo>,
     calls: HashMap<String, Call>,
     closed_sessions: HashSet<String>,
-    listeners: Vec<(String, Function)>,
+    listeners: Listeners,
     on_presence: Option<Closure<dyn FnMut(JsValue)>>,
     on_inbox: Option<Closure<dyn FnMut(JsValue)>>,
     heartbeat: Option<(JsValue, Closure<dyn FnMut()>)>,
@@ -100,16 +100,9 @@ fn invalid_signal(message: impl Into<String>) -> JsValue {
 }
 
 fn emit(inner: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
-    let fs: Vec<Function> = inner
-        .borrow()
-        .listeners
-        .iter()
-        .filter(|(e, _)| e == event)
-        .map(|(_, f)| f.clone())
-        .collect();
-    for f in fs {
-        let _ = f.apply(&JsValue::NULL, &args.iter().collect::<Array>());
-    }
+    // Collected first: a listener may call back into this object.
+    let listeners = inner.borrow().listeners.of(event);
+    js::call_all(&listeners, args);
 }
 
 fn validate_name(what: &str, v: &str) -> Result<(), JsValue> {
@@ -158,7 +151,7 @@ impl MqttSignaling {
                 peers: BTreeMap::new(),
                 calls: HashMap::new(),
                 closed_sessions: HashSet::new(),
-                listeners: Vec::new(),
+                listeners: Listeners::default(),
                 on_presence: None,
                 on_inbox: None,
                 heartbeat: None,
@@ -259,22 +252,14 @@ impl MqttSignaling {
     }
 
     pub fn on(&self, event: String, listener: Function) -> MqttSignaling {
-        self.inner.borrow_mut().listeners.push((event, listener));
+        self.inner.borrow_mut().listeners.add(event, listener);
         MqttSignaling {
             inner: self.inner.clone(),
         }
     }
 
     pub fn off(&self, event: String, listener: Function) -> MqttSignaling {
-        let mut i = self.inner.borrow_mut();
-        if let Some(pos) = i
-            .listeners
-            .iter()
-            .position(|(e, f)| *e == event && Object::is(f, &listener))
-        {
-            i.listeners.remove(pos);
-        }
-        drop(i);
+        self.inner.borrow_mut().listeners.remove(&event, &listener);
         MqttSignaling {
             inner: self.inner.clone(),
         }
@@ -364,7 +349,7 @@ fn start_heartbeat(inner: &Rc<RefCell<Inner>>) {
     // next tick replaces this one (the old one is the one running now).
     let old = inner.borrow_mut().heartbeat.replace((handle, cb));
     if let Some(old) = old {
-        defer_drop(Box::new(old));
+        js::bury(Box::new(old));
     }
 }
 
@@ -504,7 +489,7 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
             if let Some(c) = i.calls.remove(&from) {
                 let same = c.remote_session.as_deref() == Some(session.as_str());
                 i.closed_sessions.extend(c.remote_session);
-                defer_drop(Box::new(c.listeners));
+                js::bury(Box::new(c.listeners));
                 if same {
                     return;
                 }
@@ -639,7 +624,7 @@ fn create_peer(
             if let Some(c) = i.calls.remove(&remote_id) {
                 i.closed_sessions.extend(c.remote_session);
                 // This listener is running now: drop it (and its sibling) on a later tick.
-                defer_drop(Box::new(c.listeners));
+                js::bury(Box::new(c.listeners));
             }
         }
     });
@@ -662,13 +647,7 @@ fn close_call(inner: &Rc<RefCell<Inner>>, call: Call) {
         inner.borrow_mut().closed_sessions.insert(s);
     }
     let _ = call_method(&call.peer, "close", &[]);
-    defer_drop(Box::new(call.listeners));
-}
-
-/// Drops `item` on a later turn of the event loop: it may hold the closure running now.
-fn defer_drop(item: Box<dyn Any>) {
-    let f = Closure::once_into_js(move || drop(item));
-    js::set_timeout(f.unchecked_ref(), 0.0);
+    js::bury(Box::new(call.listeners));
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -3,7 +3,7 @@
 //! that throw on bad input (which must become `MqttError`s, not exceptions unwinding
 //! through wasm with a borrow held). Also the global timer and console used by the layer.
 
-use js_sys::{Function, Promise};
+use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MediaStream, MediaStreamTrack, RtcDataChannel, RtcPeerConnection, RtcRtpSender};
@@ -47,13 +47,8 @@ extern "C" {
     #[wasm_bindgen(method, catch, js_name = replaceTrack)]
     fn replace_track(this: &Sender, next: &JsValue) -> Result<Promise, JsValue>;
 
-    #[wasm_bindgen(js_name = setTimeout)]
-    pub fn set_timeout(callback: &Function, ms: f64) -> JsValue;
-
     #[wasm_bindgen(js_namespace = console, js_name = debug)]
     pub fn console_debug(s: &str);
-    #[wasm_bindgen(js_namespace = console, js_name = error)]
-    pub fn console_error2(s: &str, v: &JsValue);
 }
 
 fn pc(p: &RtcPeerConnection) -> &Pc {
