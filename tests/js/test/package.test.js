@@ -146,6 +146,27 @@ test('the tarball holds exactly the package files, and package.json matches Carg
   assert.deepEqual(pkg.sideEffects, ['./snippets/**']);
 });
 
+test('MqttError is an Error from the start: one constructed by the user before the library made any', T, async () => {
+  // A fresh Node.js process, so no error was created before: the start function linked
+  // MqttError.prototype to Error.prototype when the module initialised.
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const glue = await import(process.argv[1] + '/mqtt_rtc.js');
+    glue.initSync({ module: readFileSync(process.argv[1] + '/mqtt_rtc_bg.wasm') });
+    const e = new glue.MqttError('X', 'y');
+    const coded = new glue.MqttError('NOT_AUTHORIZED', 'no', 135);
+    console.log(JSON.stringify({
+      error: e instanceof Error, mqttError: e instanceof glue.MqttError,
+      code: e.code, message: e.message, name: e.name, text: String(e), reasonCode: e.reasonCode ?? null,
+      stack: e.stack.startsWith('MqttError [X]: y'), coded: [coded instanceof Error, coded.reasonCode],
+    }));`;
+  const { stdout } = await run('node', ['--input-type=module', '-e', script, state.unpacked], { cwd: state.tmp });
+  assert.deepEqual(JSON.parse(stdout), {
+    error: true, mqttError: true, code: 'X', message: 'y', name: 'MqttError', text: 'MqttError [X]: y',
+    reasonCode: null, stack: true, coded: [true, 135],
+  });
+});
+
 test('without a bundler: a <script type="module"> page imports ./pkg/mqtt_rtc.js and round-trips a message', T, async () => {
   const site = join(state.tmp, 'plain');
   await mkdir(site);
