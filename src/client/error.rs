@@ -1,5 +1,7 @@
 //! `MqttError`: the error type JavaScript sees, with a stable `code` and the MQTT reason
-//! code where the broker gave one. Instances are `instanceof Error` too.
+//! code where the broker gave one. Instances are `instanceof Error` too, including ones
+//! users construct: [`link_error_prototype`] puts `Error.prototype` under
+//! `MqttError.prototype` when the module initialises.
 
 use wasm_bindgen::prelude::*;
 
@@ -93,6 +95,16 @@ impl From<&SessionError> for MqttError {
     fn from(e: &SessionError) -> Self {
         MqttError::from(e.clone())
     }
+}
+
+/// Runs once when the module initialises (wasm-bindgen's start function: in `init()` with
+/// the web target, on import with a bundler): chains `MqttError.prototype` to
+/// `Error.prototype`, so `new MqttError(...)` is `instanceof Error` before the library
+/// has created an error itself. `private`: not exported to JavaScript. `into_js` patches
+/// the prototype too, for hosts that skip start functions (wasm-bindgen-test-runner).
+#[wasm_bindgen(start, private)]
+fn link_error_prototype() {
+    MqttError::from_code("INIT", "").into_js();
 }
 
 pub fn js_error(e: impl Into<MqttError>) -> JsValue {

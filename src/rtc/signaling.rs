@@ -652,25 +652,54 @@ fn close_call(inner: &Rc<RefCell<Inner>>, call: Call) {
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_SIGNALING: &'static str = r#"
-export interface PeerInfo { peerId: string; meta: Record<string, string>; since: number; }
+/** A peer present in the room. */
+export interface PeerInfo {
+  peerId: string;
+  /** The `meta` the peer announced (an empty object when it gave none). */
+  meta: Record<string, string>;
+  /** When the peer started, in milliseconds since the epoch (its `Date.now()`). */
+  since: number;
+}
+
+export interface SignalingOptions {
+  /** The room: presence and calls are under `<prefix>/<room>/`. No '/', '+' or '#'. */
+  room: string;
+  /** This peer's id in the room; default: the client's clientId. No '/', '+' or '#'. */
+  peerId?: string;
+  /** Topic prefix; default "mqtt-rtc". */
+  prefix?: string;
+  /** Announced with this peer's presence, seen by the others as `PeerInfo.meta`. */
+  meta?: Record<string, string>;
+}
+
+export interface SignalingEvents {
+  /** A peer announced its presence. */
+  "peer-joined": (p: PeerInfo) => void;
+  /** A peer cleared its presence, its Will fired, or its heartbeats stopped. */
+  "peer-left": (p: PeerInfo) => void;
+  /** A peer called this one: `peer` is connecting already; listen on it at once. */
+  incoming: (peer: RtcPeer, from: PeerInfo) => void;
+  /** A malformed presence or signal ("INVALID_SIGNAL"), or a signal that failed. */
+  error: (e: MqttError) => void;
+}
 
 /** Signaling and presence over an MqttClient. Topics under `<prefix>/<room>/`. */
 export class MqttSignaling {
-  constructor(client: MqttClient, options: { room: string; peerId?: string; prefix?: string;
-                                            meta?: Record<string, string> });
+  /** Throws MqttError "INVALID_ARGUMENT" for a missing or invalid room, peerId or prefix. */
+  constructor(client: MqttClient, options: SignalingOptions);
   free(): void;
   /** The Will to put in ConnectOptions.will so the broker announces an abrupt departure at once. */
   static will(room: string, peerId: string, prefix?: string): WillOptions;
   readonly peerId: string;
   /** Announces presence (retained status) and starts listening for calls. */
   start(): Promise<void>;
-  /** Who is present now. */
+  /** Who is present now (not counting this peer). */
   peers(): PeerInfo[];
+  /** Calls peer `peerId`: an RtcPeer whose signals travel through MQTT. `polite` is chosen from the two peer ids (both sides agree),
+   *  so a `polite` given here is ignored. Rejects with "NOT_STARTED" before start(). */
   call(peerId: string, options?: RtcPeerOptions): Promise<RtcPeer>;
-  on(event: "peer-joined" | "peer-left", l: (p: PeerInfo) => void): this;
-  on(event: "incoming", l: (peer: RtcPeer, from: PeerInfo) => void): this;
-  on(event: "error", l: (e: MqttError) => void): this;
-  off(event: "peer-joined" | "peer-left" | "incoming" | "error", l: (...args: any[]) => void): this;
+  on<K extends keyof SignalingEvents>(event: K, listener: SignalingEvents[K]): this;
+  off<K extends keyof SignalingEvents>(event: K, listener: SignalingEvents[K]): this;
   /** Clears presence, closes peers. */
   stop(): Promise<void>;
 }

@@ -5,10 +5,11 @@ use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TS_RTC: &'static str = r#"
-/** What one peer sends the other; `session` identifies the sending peer instance. */
+/** What one peer sends the other; `session` identifies the sending peer instance.
+ *  End-of-candidates is a candidate whose `candidate` string is empty. */
 export type SignalMessage =
   | { type: "offer" | "answer"; sdp: string; session: string }
-  | { type: "candidate"; candidate: RTCIceCandidateInit | null; session: string };
+  | { type: "candidate"; candidate: RTCIceCandidateInit; session: string };
 
 export interface ChannelOptions {
   /** Default true. */

@@ -146,6 +146,27 @@ test('the tarball holds exactly the package files, and package.json matches Carg
   assert.deepEqual(pkg.sideEffects, ['./snippets/**']);
 });
 
+test('MqttError is an Error from the start: one constructed by the user before the library made any', T, async () => {
+  // A fresh Node.js process, so no error was created before: the start function linked
+  // MqttError.prototype to Error.prototype when the module initialised.
+  const script = `
+    import { readFileSync } from 'node:fs';
+    const glue = await import(process.argv[1] + '/mqtt_rtc.js');
+    glue.initSync({ module: readFileSync(process.argv[1] + '/mqtt_rtc_bg.wasm') });
+    const e = new glue.MqttError('X', 'y');
+    const coded = new glue.MqttError('NOT_AUTHORIZED', 'no', 135);
+    console.log(JSON.stringify({
+      error: e instanceof Error, mqttError: e instanceof glue.MqttError,
+      code: e.code, message: e.message, name: e.name, text: String(e), reasonCode: e.reasonCode ?? null,
+      stack: e.stack.startsWith('MqttError [X]: y'), coded: [coded instanceof Error, coded.reasonCode],
+    }));`;
+  const { stdout } = await run('node', ['--input-type=module', '-e', script, state.unpacked], { cwd: state.tmp });
+  assert.deepEqual(JSON.parse(stdout), {
+    error: true, mqttError: true, code: 'X', message: 'y', name: 'MqttError', text: 'MqttError [X]: y',
+    reasonCode: null, stack: true, coded: [true, 135],
+  });
+});
+
 test('without a bundler: a <script type="module"> page imports ./pkg/mqtt_rtc.js and round-trips a message', T, async () => {
   const site = join(state.tmp, 'plain');
   await mkdir(site);
@@ -206,13 +227,14 @@ test('Vite 7 dev server: with optimizeDeps.exclude, as the README says, the same
   }
 });
 
-// The TypeScript files to check: the MqttClient ones always, the WebRTC ones once the
-// package declares those classes. Each `// @ts-expect-error TSnnnn why` line in an
-// expect-errors file names the error the next line must cause.
+// The TypeScript files to check: the MqttClient ones always, the WebRTC and signaling
+// ones once the package declares those classes. Each `// @ts-expect-error TSnnnn why`
+// line in an expect-errors file names the error the next line must cause.
 async function typeScriptFiles() {
   const dts = await readFile(join(TS_CONSUMER, 'node_modules', 'mqtt-rtc', 'mqtt_rtc.d.ts'), 'utf8');
   const groups = { mqtt: ['good.ts', 'expect-errors.ts'] };
   if (/^export class RtcPeer\b/m.test(dts)) groups.rtc = ['rtc/good.ts', 'rtc/expect-errors.ts'];
+  if (/^export class MqttSignaling\b/m.test(dts)) groups.signaling = ['signaling/good.ts', 'signaling/expect-errors.ts'];
   return groups;
 }
 
@@ -233,6 +255,7 @@ for (const [compiler, dir] of [['TypeScript 7', 'typescript'], ['TypeScript 5.9'
     const groups = await typeScriptFiles();
     t.diagnostic(`checked: ${Object.values(groups).flat().join(', ')}`);
     if (!groups.rtc) t.diagnostic('the package declares no RtcPeer yet: rtc/ not checked');
+    if (!groups.signaling) t.diagnostic('the package declares no MqttSignaling yet: signaling/ not checked');
     // A work dir inside the fixture, so "mqtt-rtc" resolves from its node_modules.
     const work = join(TS_CONSUMER, 'node_modules', '.mqtt-rtc-test');
     await rm(work, { recursive: true, force: true });
