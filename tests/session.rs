@@ -1578,24 +1578,16 @@ fn inbound_topic_aliases_do_not_survive_a_reconnect() {
 }
 
 #[test]
-fn an_unknown_inbound_topic_alias_is_a_protocol_error() {
-    let mut pair = Pair::connected(config());
-    let mut p = inbound("", QoS::AtMostOnce, None, b"x");
-    p.properties.topic_alias = Some(3);
-    pair.broker_send(Packet::Publish(p));
-    assert_eq!(
-        seen(&mut pair),
-        lost_then_waiting(offline(ErrorCode::ProtocolError, Some(0x82)), 1, 1_000)
-    );
-}
-
-#[test]
-fn an_unknown_inbound_topic_alias_is_answered_with_disconnect_0x82() {
+fn an_unknown_inbound_topic_alias_is_a_protocol_error_answered_with_disconnect_0x82() {
     let mut pair = Pair::connected(config());
     let mut p = inbound("", QoS::AtMostOnce, None, b"x");
     p.properties.topic_alias = Some(3);
     pair.broker_send(Packet::Publish(p));
     assert_eq!(pair.take_received(), [disconnect(0x82)]);
+    assert_eq!(
+        seen(&mut pair),
+        lost_then_waiting(offline(ErrorCode::ProtocolError, Some(0x82)), 1, 1_000)
+    );
 }
 
 #[test]

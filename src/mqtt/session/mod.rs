@@ -544,15 +544,7 @@ impl Session {
         filters: Vec<SubscribeFilter>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed || self.ending.is_some() {
-            return Err(SessionError::closed());
-        }
-        if filters.is_empty() {
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "no topic filter",
-            ));
-        }
+        self.check_control_request(filters.is_empty())?;
         for f in &filters {
             topic::validate_topic_filter(&f.filter)?;
             if f.no_local && topic::parse_shared(&f.filter).is_some() {
@@ -597,15 +589,7 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed || self.ending.is_some() {
-            return Err(SessionError::closed());
-        }
-        if filters.is_empty() {
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "no topic filter",
-            ));
-        }
+        self.check_control_request(filters.is_empty())?;
         for f in &filters {
             topic::validate_topic_filter(f)?;
         }
@@ -617,6 +601,21 @@ impl Session {
                 properties,
             }),
         )
+    }
+
+    /// What SUBSCRIBE and UNSUBSCRIBE refuse before looking at the filters.
+    fn check_control_request(&self, no_filters: bool) -> Result<(), SessionError> {
+        if self.phase == Phase::Closed || self.ending.is_some() {
+            return Err(SessionError::closed());
+        }
+        if no_filters {
+            // [MQTT-3.8.3-3] [MQTT-3.10.3-2]
+            return Err(SessionError::new(
+                ErrorCode::InvalidArgument,
+                "no topic filter",
+            ));
+        }
+        Ok(())
     }
 
     /// Queues a validated SUBSCRIBE / UNSUBSCRIBE unless it can never fit the broker's
