@@ -1364,15 +1364,26 @@ impl Session {
         self.pump(now);
     }
 
-    fn handle_suback(&mut self, now: Millis, ack: SubAck) {
-        let Some(c) = self.controls_inflight.remove(&ack.packet_id) else {
-            return;
+    /// Takes the SUBSCRIBE (`subscribe`) or UNSUBSCRIBE in flight under `id` and frees the
+    /// id; an ack of the other kind (or of no request) leaves everything as it is.
+    fn take_control(&mut self, id: u16, subscribe: bool) -> Option<PendingControl> {
+        let matches = match self.controls_inflight.get(&id) {
+            Some(c) => matches!(c.control, Control::Subscribe(_)) == subscribe,
+            None => false,
         };
-        self.ids.release(ack.packet_id);
-        let Control::Subscribe(sub) = c.control else {
-            // An unsubscribe answered with SUBACK: put it back and ignore the stray ack.
-            self.controls_inflight.insert(ack.packet_id, c);
-            self.ids.mark(ack.packet_id);
+        if !matches {
+            return None;
+        }
+        self.ids.release(id);
+        self.controls_inflight.remove(&id)
+    }
+
+    fn handle_suback(&mut self, now: Millis, ack: SubAck) {
+        let Some(PendingControl {
+            token,
+            control: Control::Subscribe(sub),
+        }) = self.take_control(ack.packet_id, true)
+        else {
             return;
         };
         let id = sub.properties.subscription_identifiers.first().copied();
@@ -1383,7 +1394,7 @@ impl Session {
                 self.subscriptions.push((f.clone(), id));
             }
         }
-        if let Some(token) = c.token {
+        if let Some(token) = token {
             self.events.push_back(Event::SubscribeDone {
                 token,
                 result: Ok(ack),
@@ -1393,18 +1404,16 @@ impl Session {
     }
 
     fn handle_unsuback(&mut self, now: Millis, ack: UnsubAck) {
-        let Some(c) = self.controls_inflight.remove(&ack.packet_id) else {
-            return;
-        };
-        self.ids.release(ack.packet_id);
-        let Control::Unsubscribe(unsub) = c.control else {
-            self.controls_inflight.insert(ack.packet_id, c);
-            self.ids.mark(ack.packet_id);
+        let Some(PendingControl {
+            token,
+            control: Control::Unsubscribe(unsub),
+        }) = self.take_control(ack.packet_id, false)
+        else {
             return;
         };
         self.subscriptions
             .retain(|(s, _)| !unsub.filters.contains(&s.filter));
-        if let Some(token) = c.token {
+        if let Some(token) = token {
             self.events.push_back(Event::UnsubscribeDone {
                 token,
                 result: Ok(ack),
