@@ -511,7 +511,8 @@ async function startSignaling(peerId) {
   signaling = new lib.MqttSignaling(client, { room: "cameras", peerId, meta: { kind: "viewer" } });
   signaling.on("peer-joined", () => renderCameras())
     .on("peer-left", (p) => {
-      if (call && call.peerId === p.peerId) { hangUp(); chatLine("the camera went away", "err"); ui.viewer.classList.remove("hidden"); }
+      if (call && call.peerId === p.peerId) hangUp();
+      camNote(`${p.meta?.name || p.peerId} went offline (${new Date().toLocaleTimeString()}).`);
       renderCameras();
     })
     .on("error", (e) => console.warn("signaling:", e.code, e.message))
@@ -544,6 +545,8 @@ function renderCameras() {
   }
 }
 
+function camNote(text) { $("cam-note").textContent = text; }
+
 function chatLine(text, cls = "") {
   const div = document.createElement("div");
   div.className = cls;
@@ -554,6 +557,7 @@ function chatLine(text, cls = "") {
 
 async function watch(p) {
   hangUp();
+  camNote("");
   const peer = await signaling.call(p.peerId);
   const channel = peer.createChannel("chat");
   call = { peer, channel, peerId: p.peerId, timer: null };
@@ -565,7 +569,7 @@ async function watch(p) {
   peer.on("track", (track, stream) => { ui.remote.srcObject = stream; ui.remote.play().catch(() => {}); })
     .on("state", (s) => { ui.camStats.dataset.state = s; if (s === "failed") chatLine("the connection failed", "err"); })
     .on("error", (e) => console.warn("peer:", e.code, e.message))
-    .on("close", () => { if (call?.peer === peer) hangUp(); });
+    .on("close", () => { if (call?.peer === peer) { hangUp(); camNote(`The call to ${ui.viewerName.textContent} ended.`); } });
   channel.on("open", () => { ui.chatSend.disabled = false; chatLine("data channel open", "muted"); })
     .on("close", () => { ui.chatSend.disabled = true; })
     .on("message", (data) => chatLine(`camera: ${typeof data === "string" ? data : `${data.length} bytes`}`));
