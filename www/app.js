@@ -249,13 +249,21 @@ function device(id) {
   tile.innerHTML = `<header><div><h3>${esc(id)}</h3><div class="sub"><span class="kind"></span> · <span class="id">${esc(id)}</span></div></div>
     <span class="pill">unknown</span></header>
     <div class="metrics"></div><div class="commands"></div><div class="reply"></div><div class="seen"></div>`;
-  // Keep the tiles in the order of their ids, whatever order they announce themselves in.
-  const next = [...ui.devices.children].find((t) => t.dataset.device > id);
-  ui.devices.insertBefore(tile, next ?? null);
   d = { id, tile, meta: {}, online: false, since: 0, lastAt: 0, metrics: new Map(), values: {} };
   devices.set(id, d);
+  place(d);
   renderDeviceCount();
   return d;
+}
+
+// Online devices first, then by id: whatever order they announce themselves in, and
+// devices gone offline long ago do not push the live ones down.
+function place(d) {
+  const key = (x) => `${x.online ? 0 : 1}${x.id}`;
+  const next = [...devices.values()].filter((o) => o !== d && o.tile.isConnected && key(o) > key(d))
+    .sort((a, b) => (key(a) < key(b) ? -1 : 1))[0];
+  if (d.tile.nextElementSibling === (next?.tile ?? null) && d.tile.isConnected) return;
+  ui.devices.insertBefore(d.tile, next?.tile ?? null);
 }
 
 function renderDeviceCount() {
@@ -265,7 +273,9 @@ function renderDeviceCount() {
 }
 
 function setOnline(d, online) {
+  const moved = d.online !== online;
   d.online = online;
+  if (moved) place(d);
   d.tile.classList.toggle("offline", !online);
   d.tile.classList.remove("stale");
   d.tile.dataset.status = online ? "online" : "offline";
@@ -478,7 +488,7 @@ function matchesLog(l) {
 function logRow(l) {
   const div = document.createElement("div");
   div.className = "line";
-  div.innerHTML = `<span class="m">${l.at.toLocaleTimeString()}</span><span class="q">q${l.qos}</span>${l.retain ? `<span class="r" title="retained">R</span>` : ""}<span class="t">${esc(l.topic)}</span><span class="p">${esc(l.text)}</span>`;
+  div.innerHTML = `<span class="m">${l.at.toLocaleTimeString([], { hour12: false })}</span><span class="q">q${l.qos}</span>${l.retain ? `<span class="r" title="retained">R</span>` : ""}<span class="t">${esc(l.topic)}</span><span class="p">${esc(l.text)}</span>`;
   div.title = `${l.topic}\n${l.text}`;
   return div;
 }
