@@ -64,7 +64,7 @@ start_web() {
   _web_pid=$!
   # The dashboard and the camera page take the broker's WebSocket URL from ?broker=.
   local broker
-  broker="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=""))' "$MQTT_RTC_WS_URL")"
+  broker="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=":/"))' "$MQTT_RTC_WS_URL")"
   export MQTT_RTC_DEMO_URL="http://127.0.0.1:$port/www/?broker=$broker"
   export MQTT_RTC_CAMERA_URL="http://127.0.0.1:$port/www/camera.html?broker=$broker"
   log "dashboard: $MQTT_RTC_DEMO_URL"
