@@ -186,7 +186,7 @@ async function connect() {
   wireClient(client);
   setState(client.state);
   await subscribeAll();
-  await subscribeExplorer();
+  await subscribeExplorer().catch(report); // a bad filter in the explorer must not stop the rest
   await startSignaling(clientId);
 }
 
@@ -451,13 +451,19 @@ ui.showOffline.addEventListener("change", () => { ui.devices.classList.toggle("h
 async function subscribeExplorer() {
   const filter = $("sub-filter").value.trim();
   if (!filter || !client) return;
-  if (explorerFilter) await client.unsubscribe(explorerFilter).catch(() => {});
-  explorerFilter = null;
-  const [g] = await client.subscribe(filter, { qos: Number($("sub-qos").value) }, addLog);
+  // The new subscription first: when it is refused, the old one goes on.
+  let g;
+  try {
+    [g] = await client.subscribe(filter, { qos: Number($("sub-qos").value) }, addLog);
+  } catch (e) {
+    showBanner(`Topic explorer: cannot subscribe to ${filter} (${describe(e)}).`);
+    return;
+  }
   if (g.reasonCode >= 0x80) {
     showBanner(`The broker refused the subscription to ${filter} (reason 0x${g.reasonCode.toString(16)}).`);
     return;
   }
+  if (explorerFilter && explorerFilter !== filter) await client.unsubscribe(explorerFilter).catch(() => {});
   explorerFilter = filter;
   ui.logInfo.textContent = `subscribed to ${filter} (granted QoS ${g.qos ?? g.reasonCode})`;
 }
@@ -534,7 +540,7 @@ async function startSignaling(peerId) {
 function renderCameras() {
   const cams = (signaling?.peers() ?? []).filter((p) => p.meta?.kind === "camera");
   if (cams.length === 0) {
-    ui.cameras.innerHTML = `<div class="empty">No cameras: open <a href="camera.html${ui.url.value ? `?broker=${encodeURIComponent(ui.url.value)}` : ""}" target="_blank">camera.html</a> in another tab (or on a phone) to add one.</div>`;
+    ui.cameras.innerHTML = `<div class="empty">No cameras: open <a href="camera.html${ui.url.value ? `?broker=${encodeURIComponent(ui.url.value)}` : ""}" target="_blank">camera.html</a> in another tab or browser to add one.</div>`;
     return;
   }
   ui.cameras.innerHTML = "";
