@@ -62,7 +62,11 @@ start_web() {
   port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   python3 -m http.server --bind 127.0.0.1 "$port" >"$RUN_DIR/web.log" 2>&1 &
   _web_pid=$!
-  export MQTT_RTC_DEMO_URL="http://127.0.0.1:$port/www/"
+  # The dashboard and the camera page take the broker's WebSocket URL from ?broker=.
+  local broker
+  broker="$(python3 -c 'import sys, urllib.parse; print(urllib.parse.quote(sys.argv[1], safe=":/"))' "$MQTT_RTC_WS_URL")"
+  export MQTT_RTC_DEMO_URL="http://127.0.0.1:$port/www/?broker=$broker"
+  export MQTT_RTC_CAMERA_URL="http://127.0.0.1:$port/www/camera.html?broker=$broker"
   log "dashboard: $MQTT_RTC_DEMO_URL"
 }
 
@@ -77,6 +81,8 @@ main() {
   start_web
   cat <<MSG
 
+  dashboard:                   ${MQTT_RTC_DEMO_URL:-(no www/ yet)}
+  camera page (another tab):   ${MQTT_RTC_CAMERA_URL:-}
   MQTT over WebSocket:         $MQTT_RTC_WS_URL
   with password (auth tests):  $MQTT_RTC_WS_AUTH_URL  (user $MQTT_RTC_AUTH_USER, password $MQTT_RTC_AUTH_PASS)
   MQTT over TCP:               127.0.0.1:$MQTT_RTC_TCP_PORT  (e.g. mosquitto_sub -p $MQTT_RTC_TCP_PORT -t '#' -v)

@@ -1,57 +1,97 @@
 // mqtt-rtc sample dashboard: devices from their retained status, live values and charts,
 // commands as MQTT 5 request/response, a topic explorer, and live camera views over WebRTC
 // signaled through MQTT. Built on the library only (plain ES modules, no framework).
-import init, { MqttClient, MqttSignaling } from "../pkg/mqtt_rtc.js";
 import { Sparkline } from "./chart.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const HISTORY_MS = 5 * 60 * 1000;
 const LOG_LIMIT = 500;
+const REPLY_TIMEOUT_MS = 5000;
 
 const ui = {
   url: $("url"), username: $("username"), password: $("password"), protocol: $("protocol"),
   connect: $("connect"), disconnect: $("disconnect"), state: $("state"), countdown: $("countdown"),
-  banner: $("banner"), stats: $("stats"), devices: $("devices"), log: $("log"),
-  logFilter: $("log-filter"), cameras: $("cameras"), viewer: $("viewer"), remote: $("remote"),
-  camStats: $("cam-stats"), chat: $("chat"), chatLog: $("chat-log"),
+  session: $("session"), banner: $("banner"), stats: $("stats"), devices: $("devices"),
+  deviceCount: $("device-count"), showOffline: $("show-offline"), log: $("log"), logInfo: $("log-info"),
+  logFilter: $("log-filter"), cameras: $("cameras"), viewer: $("viewer"), viewerName: $("viewer-name"),
+  remote: $("remote"), camStats: $("cam-stats"), chat: $("chat"), chatSend: $("chat-send"), chatLog: $("chat-log"),
 };
 
+let lib = null; // the mqtt-rtc module
 let client = null;
 let signaling = null;
 let call = null; // { peer, channel, peerId, timer }
 let countdownTimer = null;
-const devices = new Map(); // id -> { tile, meta, online, metrics: Map(name -> {el, chart}) }
-const pendingReplies = new Map(); // correlation hex -> { el, timer }
+let attemptId = 0; // the current connect() run; older runs stop when it changes
+let abort = null; // AbortController of a connect in progress
+let explorerFilter = null;
+const devices = new Map(); // id -> { id, tile, meta, online, since, lastAt, metrics: Map(name -> {value, chart}) }
+const pendingReplies = new Map(); // correlation hex -> { el, timer, action, device }
 const logLines = [];
+let logTotal = 0;
 
 ui.url.value = params.get("broker") || localStorage.getItem("mqtt-rtc.broker") || `ws://${location.hostname || "127.0.0.1"}:18831`;
-ui.username.value = localStorage.getItem("mqtt-rtc.username") || "";
+ui.username.value = params.get("username") ?? localStorage.getItem("mqtt-rtc.username") ?? "";
+if (params.get("protocol") === "4") ui.protocol.value = "4";
+
+// ---------------------------------------------------------------- small helpers
 
 function showBanner(text, kind = "error") {
   ui.banner.textContent = text;
-  ui.banner.className = `banner show ${kind === "info" ? "info" : ""}`;
+  ui.banner.className = `banner show ${kind}`;
 }
-function hideBanner() { ui.banner.className = "banner"; }
+function hideBanner() { ui.banner.className = "banner"; ui.banner.textContent = ""; }
+
+function fmtBytes(n) {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+function fmtAgo(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 2) return "just now";
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ago`;
+  return `${Math.floor(s / 3600)} h ago`;
+}
+function esc(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+}
+function hex(bytes) { return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""); }
+function describe(e) { return `${e?.code ?? "ERROR"}: ${e?.message ?? e}`; }
+function report(e) { console.error(e); showBanner(describe(e)); }
+
+// Nothing may fail silently: show what escaped every other handler.
+window.addEventListener("unhandledrejection", (ev) => { ev.preventDefault(); report(ev.reason); });
+
+// ---------------------------------------------------------------- connection state
+
+const STATE_TEXT = { connecting: "connecting…", connected: "connected", reconnecting: "reconnecting…", offline: "offline", closed: "disconnected" };
 
 function setState(s) {
   ui.state.dataset.state = s;
-  ui.state.textContent = s;
-  const busy = s === "connecting" || s === "connected" || s === "reconnecting" || s === "offline";
+  ui.state.textContent = STATE_TEXT[s] ?? s;
+  document.body.dataset.state = s;
+  const busy = s !== "closed";
   ui.connect.disabled = busy;
   ui.disconnect.disabled = !busy;
+  for (const el of [ui.url, ui.username, ui.password, ui.protocol]) el.disabled = busy;
   if (s === "connected") { hideBanner(); stopCountdown(); }
-  document.body.dataset.state = s;
+  ui.session.textContent = client && s !== "closed" ? `${client.clientId} · MQTT ${client.protocolVersion === 5 ? "5.0" : "3.1.1"}` : "";
+  renderStats();
 }
 
-function startCountdown(delay) {
+function startCountdown(delay, attempt) {
   stopCountdown();
   const until = performance.now() + delay;
   ui.countdown.classList.remove("hidden");
   const tick = () => {
     const left = Math.max(0, until - performance.now());
-    ui.countdown.textContent = `retrying in ${(left / 1000).toFixed(1)} s`;
-    if (left <= 0) stopCountdown();
+    const text = left > 0 ? `retrying in ${(left / 1000).toFixed(1)} s` : "retrying…";
+    ui.countdown.textContent = text;
+    showBanner(`The broker connection is lost. Reconnect attempt ${attempt}: ${text}.`, "info");
+    if (left <= 0) { clearInterval(countdownTimer); countdownTimer = null; }
   };
   tick();
   countdownTimer = setInterval(tick, 100);
@@ -63,96 +103,132 @@ function stopCountdown() {
 }
 
 function renderStats() {
-  if (!client) { ui.stats.innerHTML = ""; return; }
+  if (!client) {
+    ui.stats.innerHTML = "";
+    return;
+  }
   const s = client.stats();
   const cells = [
     ["sent", s.messagesSent], ["received", s.messagesReceived],
     ["bytes out", fmtBytes(s.bytesSent)], ["bytes in", fmtBytes(s.bytesReceived)],
     ["in flight", s.inflight], ["queued", s.queued], ["reconnects", s.reconnects],
-    ["ping rtt", s.lastPingRtt === undefined ? "–" : `${s.lastPingRtt} ms`],
+    ["ping rtt", s.lastPingRtt === undefined || s.lastPingRtt === null ? "–" : `${Math.round(s.lastPingRtt)} ms`],
   ];
   ui.stats.innerHTML = cells.map(([k, v]) => `<div><b>${v}</b><span>${k}</span></div>`).join("");
 }
-setInterval(renderStats, 1000);
 
-function fmtBytes(n) {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+function tick() {
+  renderStats();
+  const now = Date.now();
+  for (const d of devices.values()) {
+    const seen = d.tile.querySelector(".seen");
+    if (d.lastAt) seen.textContent = `updated ${fmtAgo(now - d.lastAt)}`;
+  }
 }
+setInterval(tick, 1000);
 
-function esc(s) {
-  return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+// ---------------------------------------------------------------- connect / disconnect
+
+function connectHint(e) {
+  switch (e?.code) {
+    case "NOT_AUTHORIZED": return "The broker refused these credentials: check the username and password.";
+    case "REFUSED": return "The broker refused the connection.";
+    case "CONNECT_TIMEOUT": return "No answer from the broker in time: is the URL right, and is the broker up?";
+    case "INVALID_ARGUMENT": return "Check the broker URL: it must start with ws:// or wss://.";
+    case "ABORTED": return "";
+    default: return "Is the broker running, and is the URL right (ws://host:port)?";
+  }
 }
-
-// ---------------------------------------------------------------- connection
 
 async function connect() {
+  const id = ++attemptId;
   hideBanner();
   const url = ui.url.value.trim();
+  if (!/^wss?:\/\/[^/\s]+/i.test(url)) {
+    showBanner("The broker URL must look like ws://host:port or wss://host/path.");
+    return;
+  }
   localStorage.setItem("mqtt-rtc.broker", url);
   localStorage.setItem("mqtt-rtc.username", ui.username.value);
+  const clientId = `dashboard-${Math.random().toString(16).slice(2, 10)}`;
+  abort = new AbortController();
   const options = {
-    clientId: `dashboard-${Math.random().toString(16).slice(2, 10)}`,
+    clientId,
     protocolVersion: Number(ui.protocol.value),
     keepalive: 20,
     connectTimeout: 8000,
     reconnect: { initialDelay: 1000, maxDelay: 15000 },
+    will: lib.MqttSignaling.will("cameras", clientId),
+    signal: abort.signal,
     logLevel: "warn",
   };
   if (ui.username.value) options.username = ui.username.value;
   if (ui.password.value) options.password = ui.password.value;
   setState("connecting");
-  const pending = MqttClient.connect(url, { ...options, reconnect: false });
-  let c;
+  showBanner(`Connecting to ${url}…`, "info");
+  // A first attempt without reconnecting, so a wrong URL or refused credentials are
+  // reported at once instead of retried for ever. It proves URL and credentials;
+  // the session that follows reconnects by itself.
   try {
-    c = await pending;
+    const { will: _will, ...probeOptions } = options;
+    const probe = await lib.MqttClient.connect(url, { ...probeOptions, reconnect: false, clientId: `${clientId}-probe` });
+    await probe.end({ force: true });
+    if (id !== attemptId) return;
+    client = await lib.MqttClient.connect(url, options);
   } catch (e) {
+    if (id !== attemptId) return;
+    client = null;
     setState("closed");
-    const hint = e.code === "NOT_AUTHORIZED" ? "the broker refused these credentials"
-      : e.code === "CONNECT_TIMEOUT" ? "no answer from the broker in time"
-        : e.code === "INVALID_ARGUMENT" ? "check the broker URL (ws:// or wss://)"
-          : "is the broker running and the URL right?";
-    showBanner(`Could not connect (${e.code ?? "ERROR"}): ${e.message}. ${hint}`);
+    showBanner(`Could not connect to ${url} (${e.code ?? "ERROR"}: ${e.message}). ${connectHint(e)}`);
     return;
   }
-  await c.end({ force: true });
-  // The first attempt proved URL and credentials; from here on, reconnect by itself.
-  client = await MqttClient.connect(url, options);
+  if (id !== attemptId) { client?.end({ force: true }).catch(() => {}); return; }
   wireClient(client);
   setState(client.state);
   await subscribeAll();
-  await startSignaling();
+  await subscribeExplorer().catch(report); // a bad filter in the explorer must not stop the rest
+  await startSignaling(clientId);
 }
 
 function wireClient(c) {
-  c.on("state", (s) => setState(s))
-    .on("reconnecting", ({ delay, attempt }) => {
-      startCountdown(delay);
-      showBanner(`Connection lost; reconnect attempt ${attempt}.`, "info");
-    })
+  c.on("state", (s) => { if (c === client) setState(s); })
+    .on("reconnecting", ({ delay, attempt }) => { if (c === client) startCountdown(delay, attempt); })
+    .on("connect", () => { if (c === client) { hideBanner(); stopCountdown(); } })
     .on("error", (e) => {
-      if (e.code === "KEEPALIVE_TIMEOUT" || e.code === "CONNECTION_LOST" || e.code === "SERVER_DISCONNECT") {
-        showBanner(`Broker connection lost (${e.code}); reconnecting…`, "info");
-      } else {
-        showBanner(`${e.code}: ${e.message}`);
-      }
+      if (c !== client) return;
+      if (e.code === "NOT_AUTHORIZED") showBanner("The broker no longer accepts these credentials (NOT_AUTHORIZED); still retrying.");
+      else if (["KEEPALIVE_TIMEOUT", "CONNECTION_LOST", "SERVER_DISCONNECT", "CONNECT_TIMEOUT"].includes(e.code)) {
+        if (!countdownTimer) showBanner(`The broker connection is lost (${e.code}); reconnecting…`, "info");
+      } else showBanner(describe(e));
     })
-    .on("close", () => setState("closed"));
+    .on("close", () => {
+      if (c !== client) return;
+      stopCountdown();
+      setState("closed");
+      showBanner("The connection is closed: the client gave up reconnecting. Connect again when the broker is back.");
+    });
 }
 
 async function disconnect() {
+  attemptId++;
+  abort?.abort();
   stopCountdown();
   hangUp();
-  if (signaling) { try { await signaling.stop(); } catch { /* already gone */ } signaling = null; }
-  if (client) { await client.end(); client = null; }
+  const c = client;
+  const s = signaling;
+  signaling = null;
+  explorerFilter = null;
+  if (s) await s.stop().catch(() => { /* already gone */ });
+  client = null;
+  if (c) await c.end({ timeout: 2000 }).catch(() => c.end({ force: true }).catch(() => {}));
   setState("closed");
-  renderStats();
+  hideBanner();
+  renderCameras();
+  for (const d of devices.values()) d.tile.classList.add("stale");
 }
 
 $("connect-form").addEventListener("submit", (e) => { e.preventDefault(); connect().catch(report); });
 ui.disconnect.addEventListener("click", () => disconnect().catch(report));
-function report(e) { console.error(e); showBanner(`${e.code ?? "ERROR"}: ${e.message ?? e}`); }
 
 // ---------------------------------------------------------------- devices
 
@@ -169,54 +245,109 @@ function device(id) {
   const tile = document.createElement("article");
   tile.className = "tile offline";
   tile.dataset.device = id;
-  tile.innerHTML = `<header><h3>${esc(id)}</h3><span class="kind"></span></header>
-    <div class="metrics"></div><div class="commands"></div><div class="reply"></div>`;
-  ui.devices.append(tile);
-  d = { id, tile, meta: {}, online: false, metrics: new Map() };
+  tile.dataset.status = "unknown";
+  tile.innerHTML = `<header><div><h3>${esc(id)}</h3><div class="sub"><span class="kind"></span> · <span class="id">${esc(id)}</span></div></div>
+    <span class="pill">unknown</span></header>
+    <div class="metrics"></div><div class="commands"></div><div class="reply"></div><div class="seen"></div>`;
+  d = { id, tile, meta: {}, online: false, since: 0, lastAt: 0, metrics: new Map(), values: {} };
   devices.set(id, d);
+  place(d);
+  renderDeviceCount();
   return d;
+}
+
+// Online devices first, then by id: whatever order they announce themselves in, and
+// devices gone offline long ago do not push the live ones down.
+function place(d) {
+  const key = (x) => `${x.online ? 0 : 1}${x.id}`;
+  const next = [...devices.values()].filter((o) => o !== d && o.tile.isConnected && key(o) > key(d))
+    .sort((a, b) => (key(a) < key(b) ? -1 : 1))[0];
+  if (d.tile.nextElementSibling === (next?.tile ?? null) && d.tile.isConnected) return;
+  ui.devices.insertBefore(d.tile, next?.tile ?? null);
+}
+
+function renderDeviceCount() {
+  const all = [...devices.values()];
+  const online = all.filter((d) => d.online).length;
+  ui.deviceCount.textContent = all.length ? `${online} online · ${all.length - online} offline` : "";
+}
+
+function setOnline(d, online) {
+  const moved = d.online !== online;
+  d.online = online;
+  if (moved) place(d);
+  d.tile.classList.toggle("offline", !online);
+  d.tile.classList.remove("stale");
+  d.tile.dataset.status = online ? "online" : "offline";
+  d.tile.querySelector(".pill").textContent = online ? "online" : "offline";
+  for (const b of d.tile.querySelectorAll(".commands button, .commands input")) b.disabled = !online;
+  renderDeviceCount();
 }
 
 function onDeviceInfo(m) {
   const [, id, kind] = m.topic.split("/");
   if (kind === "status") {
     const text = m.text();
-    if (!text && !devices.has(id)) return; // a cleared status of a device we never saw
-    const d = device(id);
-    d.online = text === "online";
-    d.tile.classList.toggle("offline", !d.online);
-    d.tile.dataset.status = d.online ? "online" : "offline";
+    if (!text) { // status cleared: the device is gone for good
+      const d = devices.get(id);
+      if (d) { d.tile.remove(); devices.delete(id); renderDeviceCount(); }
+      if (devices.size === 0) ui.devices.innerHTML = `<div class="empty">No devices.</div>`;
+      return;
+    }
+    setOnline(device(id), text === "online");
   } else if (kind === "meta") {
     let meta;
     try { meta = JSON.parse(m.text()); } catch { return; }
+    if (!meta || typeof meta !== "object") return;
     const d = device(id);
     d.meta = meta;
     d.tile.querySelector("h3").textContent = meta.name || id;
-    d.tile.querySelector(".kind").textContent = meta.kind || "";
+    d.tile.querySelector(".kind").textContent = meta.kind || "device";
+    for (const metric of meta.metrics ?? []) metricRow(d, metric); // rows in the device's order
     renderCommands(d);
   }
+}
+
+function metricRow(d, metric) {
+  let entry = d.metrics.get(metric);
+  if (entry) return entry;
+  const row = document.createElement("div");
+  row.className = "metric";
+  row.dataset.metric = metric;
+  row.innerHTML = `<span class="name">${esc(metric)}</span><canvas aria-hidden="true"></canvas><span class="value">–</span>`;
+  d.tile.querySelector(".metrics").append(row);
+  const isBool = metric === "locked";
+  entry = { row, value: row.querySelector(".value"), chart: new Sparkline(row.querySelector("canvas"), HISTORY_MS, { step: isBool }) };
+  d.metrics.set(metric, entry);
+  return entry;
+}
+
+function fmtValue(d, metric, text) {
+  if (text === "true" || text === "false") {
+    if (metric === "locked") return text === "true" ? "locked" : "unlocked";
+    return text;
+  }
+  const unit = d.meta.unit?.[metric] ?? "";
+  return unit ? `${text} ${unit}` : text;
 }
 
 function onTelemetry(m) {
   const [, id, metric] = m.topic.split("/");
   if (metric === "status" || metric === "meta" || metric === "cmd") return;
   const d = device(id);
-  let entry = d.metrics.get(metric);
-  if (!entry) {
-    const row = document.createElement("div");
-    row.className = "metric";
-    row.dataset.metric = metric;
-    row.innerHTML = `<span class="name">${esc(metric)}</span><span class="value"></span><canvas></canvas>`;
-    d.tile.querySelector(".metrics").append(row);
-    entry = { value: row.querySelector(".value"), chart: new Sparkline(row.querySelector("canvas"), HISTORY_MS) };
-    d.metrics.set(metric, entry);
-  }
-  const text = m.text();
-  const unit = d.meta.unit?.[metric] ?? d.meta.units?.[metric] ?? "";
-  entry.value.textContent = unit ? `${text} ${unit}` : text;
-  d.lastValues = { ...d.lastValues, [metric]: text };
+  const entry = metricRow(d, metric);
+  const text = m.text().trim();
+  entry.value.textContent = fmtValue(d, metric, text);
+  entry.row.dataset.value = text;
+  if (metric === "locked") entry.row.classList.toggle("unlocked", text === "false");
+  d.values[metric] = text;
+  d.lastAt = Date.now();
+  d.tile.querySelector(".seen").textContent = "updated just now";
   const n = text === "true" ? 1 : text === "false" ? 0 : Number(text);
-  if (Number.isFinite(n)) entry.chart.push(n);
+  if (text !== "" && Number.isFinite(n)) entry.chart.push(n);
+  // A number input for this metric follows its value until the user edits it.
+  const input = d.tile.querySelector(`.commands input[data-action="${CSS.escape(metric)}"]`);
+  if (input && !input.dataset.dirty && document.activeElement !== input) input.value = text;
 }
 
 function renderCommands(d) {
@@ -224,43 +355,61 @@ function renderCommands(d) {
   box.innerHTML = "";
   for (const c of d.meta.commands ?? []) {
     const cmd = typeof c === "string" ? { action: c, ...(d.meta.limits?.[c] ?? {}) } : c;
-    if (cmd.input === "number" || cmd.value !== undefined || cmd.min !== undefined) {
+    if (!cmd?.action) continue;
+    if (cmd.input === "number" || cmd.min !== undefined || cmd.max !== undefined) {
+      const group = document.createElement("form");
+      group.className = "group";
       const input = document.createElement("input");
       input.type = "number";
       input.step = cmd.step ?? "0.5";
       if (cmd.min !== undefined) input.min = cmd.min;
       if (cmd.max !== undefined) input.max = cmd.max;
-      input.value = cmd.value ?? cmd.default ?? d.lastValues?.[cmd.action] ?? cmd.min ?? "";
+      input.value = d.values[cmd.action] ?? cmd.default ?? "";
       input.dataset.action = cmd.action;
-      input.style.width = "80px";
+      input.required = true;
+      input.setAttribute("aria-label", `${cmd.action} value`);
+      input.addEventListener("input", () => { input.dataset.dirty = "1"; });
       const b = document.createElement("button");
-      b.textContent = cmd.label ?? `set ${cmd.action}`;
+      b.type = "submit";
+      b.textContent = cmd.label ?? `Set ${cmd.action}`;
       b.dataset.action = cmd.action;
-      b.onclick = () => sendCommand(d, { action: cmd.action, value: Number(input.value) });
-      box.append(input, b);
+      group.addEventListener("submit", (e) => {
+        e.preventDefault();
+        delete input.dataset.dirty;
+        sendCommand(d, { action: cmd.action, value: Number(input.value) });
+      });
+      group.append(input, b);
+      box.append(group);
     } else {
       const b = document.createElement("button");
-      b.textContent = cmd.label ?? cmd.action;
+      b.type = "button";
+      b.textContent = cmd.label ?? cmd.action[0].toUpperCase() + cmd.action.slice(1);
       b.dataset.action = cmd.action;
       b.onclick = () => sendCommand(d, { action: cmd.action });
       box.append(b);
     }
   }
+  for (const el of box.querySelectorAll("button, input")) el.disabled = !d.online;
 }
 
 async function sendCommand(d, body) {
   const out = d.tile.querySelector(".reply");
-  if (!client) return;
+  if (!client) { out.className = "reply err"; out.textContent = "Not connected."; return; }
+  if (client.protocolVersion !== 5) {
+    out.className = "reply err";
+    out.textContent = "Commands use MQTT 5 request/response: connect with MQTT 5.0.";
+    return;
+  }
   const correlation = crypto.getRandomValues(new Uint8Array(8));
   const key = hex(correlation);
-  out.className = "reply";
-  out.textContent = `sent ${body.action}…`;
+  out.className = "reply pending";
+  out.textContent = `${body.action}: sent, waiting for the reply…`;
   const timer = setTimeout(() => {
     pendingReplies.delete(key);
     out.className = "reply err";
-    out.textContent = `${body.action}: no reply within 5 s`;
-  }, 5000);
-  pendingReplies.set(key, { el: out, timer, action: body.action });
+    out.textContent = `${body.action}: no reply within ${REPLY_TIMEOUT_MS / 1000} s`;
+  }, REPLY_TIMEOUT_MS);
+  pendingReplies.set(key, { el: out, timer, action: body.action, device: d });
   try {
     await client.publish(`sensors/${d.id}/cmd`, JSON.stringify(body), {
       qos: 1,
@@ -270,49 +419,72 @@ async function sendCommand(d, body) {
     clearTimeout(timer);
     pendingReplies.delete(key);
     out.className = "reply err";
-    out.textContent = `${e.code}: ${e.message}`;
+    out.textContent = `${body.action}: ${describe(e)}`;
   }
 }
 
 function onReply(m) {
   const corr = m.properties?.correlationData;
   if (!corr) return;
-  const p = pendingReplies.get(hex(corr));
+  const key = hex(corr);
+  const p = pendingReplies.get(key);
   if (!p) return;
   clearTimeout(p.timer);
-  pendingReplies.delete(hex(corr));
+  pendingReplies.delete(key);
   let body;
   try { body = JSON.parse(m.text()); } catch { body = { ok: false, error: m.text() }; }
-  p.el.className = body.ok ? "reply ok" : "reply err";
-  p.el.textContent = body.ok ? `${p.action}: ok ${body.state ? JSON.stringify(body.state) : ""}` : `${p.action}: ${body.error ?? "failed"}`;
+  const time = new Date().toLocaleTimeString();
+  if (body?.ok) {
+    const state = Object.entries(body.state ?? {}).map(([k, v]) => `${k} ${fmtValue(p.device, k, String(v))}`).join(" · ");
+    p.el.className = "reply ok";
+    p.el.textContent = `✓ ${p.action}: ok${state ? ` — ${state}` : ""} (${time})`;
+  } else {
+    p.el.className = "reply err";
+    p.el.textContent = `✗ ${p.action}: ${body?.error ?? "failed"} (${time})`;
+  }
 }
 
-function hex(bytes) { return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""); }
+ui.showOffline.addEventListener("change", () => { ui.devices.classList.toggle("hide-offline", !ui.showOffline.checked); });
 
 // ---------------------------------------------------------------- topic explorer
 
-let explorerFilter = null;
-$("sub-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  if (!client) return showBanner("Connect first.");
+async function subscribeExplorer() {
   const filter = $("sub-filter").value.trim();
+  if (!filter || !client) return;
+  // The new subscription first: when it is refused, the old one goes on.
+  let g;
   try {
-    if (explorerFilter) await client.unsubscribe(explorerFilter);
-    const [g] = await client.subscribe(filter, { qos: Number($("sub-qos").value) }, addLog);
-    explorerFilter = filter;
-    if (g.reasonCode >= 0x80) showBanner(`Subscription to ${filter} refused (reason ${g.reasonCode}).`);
-  } catch (err) { report(err); }
+    [g] = await client.subscribe(filter, { qos: Number($("sub-qos").value) }, addLog);
+  } catch (e) {
+    showBanner(`Topic explorer: cannot subscribe to ${filter} (${describe(e)}).`);
+    return;
+  }
+  if (g.reasonCode >= 0x80) {
+    showBanner(`The broker refused the subscription to ${filter} (reason 0x${g.reasonCode.toString(16)}).`);
+    return;
+  }
+  if (explorerFilter && explorerFilter !== filter) await client.unsubscribe(explorerFilter).catch(() => {});
+  explorerFilter = filter;
+  ui.logInfo.textContent = `subscribed to ${filter} (granted QoS ${g.qos ?? g.reasonCode})`;
+}
+
+$("sub-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  if (!client) { showBanner("Connect first."); return; }
+  subscribeExplorer().catch(report);
 });
 
 function addLog(m) {
   const text = m.text();
-  const line = { topic: m.topic, qos: m.qos, retain: m.retain, text: text.length > 200 ? `${text.slice(0, 200)}…` : text, at: new Date() };
+  const line = { topic: m.topic, qos: m.qos, retain: m.retain, text: text.length > 300 ? `${text.slice(0, 300)}…` : text, at: new Date() };
+  logTotal++;
   logLines.push(line);
   if (logLines.length > LOG_LIMIT) logLines.shift();
   if (matchesLog(line)) {
+    const stick = ui.log.scrollHeight - ui.log.scrollTop - ui.log.clientHeight < 30;
     ui.log.append(logRow(line));
     while (ui.log.childElementCount > LOG_LIMIT) ui.log.firstElementChild.remove();
-    ui.log.scrollTop = ui.log.scrollHeight;
+    if (stick) ui.log.scrollTop = ui.log.scrollHeight;
   }
 }
 function matchesLog(l) {
@@ -321,47 +493,54 @@ function matchesLog(l) {
 }
 function logRow(l) {
   const div = document.createElement("div");
-  div.innerHTML = `<span class="m">${l.at.toLocaleTimeString()} q${l.qos}${l.retain ? " R" : ""}</span> <span class="t">${esc(l.topic)}</span> ${esc(l.text)}`;
+  div.className = "line";
+  div.innerHTML = `<span class="m">${l.at.toLocaleTimeString([], { hour12: false })}</span><span class="q">q${l.qos}</span>${l.retain ? `<span class="r" title="retained">R</span>` : ""}<span class="t">${esc(l.topic)}</span><span class="p">${esc(l.text)}</span>`;
+  div.title = `${l.topic}\n${l.text}`;
   return div;
 }
 ui.logFilter.addEventListener("input", () => {
   ui.log.replaceChildren(...logLines.filter(matchesLog).map(logRow));
+  ui.log.scrollTop = ui.log.scrollHeight;
 });
 $("log-clear").addEventListener("click", () => { logLines.length = 0; ui.log.innerHTML = ""; });
 
 $("pub-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const out = $("pub-result");
-  if (!client) return showBanner("Connect first.");
+  if (!client) { out.className = "reply err"; out.textContent = "Connect first."; return; }
+  const qos = Number($("pub-qos").value);
+  out.className = "reply pending";
+  out.textContent = "publishing…";
   try {
-    const r = await client.publish($("pub-topic").value, $("pub-payload").value, {
-      qos: Number($("pub-qos").value), retain: $("pub-retain").checked,
-    });
+    const r = await client.publish($("pub-topic").value.trim(), $("pub-payload").value, { qos, retain: $("pub-retain").checked });
     out.className = "reply ok";
-    out.textContent = r.packetId ? `acknowledged (id ${r.packetId})` : "sent";
+    out.textContent = qos === 0 ? "✓ sent (QoS 0: no acknowledgement)" : `✓ acknowledged by the broker (packet ${r.packetId}, reason ${r.reasonCode})`;
   } catch (err) {
     out.className = "reply err";
-    out.textContent = `${err.code}: ${err.message}`;
+    out.textContent = `✗ ${describe(err)}`;
   }
 });
 
 // ---------------------------------------------------------------- cameras
 
-async function startSignaling() {
-  if (typeof MqttSignaling !== "function") return;
-  signaling = new MqttSignaling(client, { room: "cameras", meta: { kind: "viewer" } });
-  signaling.on("peer-joined", renderCameras).on("peer-left", (p) => {
-    if (call && call.peerId === p.peerId) hangUp();
-    renderCameras();
-  });
+async function startSignaling(peerId) {
+  signaling = new lib.MqttSignaling(client, { room: "cameras", peerId, meta: { kind: "viewer" } });
+  signaling.on("peer-joined", () => renderCameras())
+    .on("peer-left", (p) => {
+      if (call && call.peerId === p.peerId) hangUp();
+      camNote(`${p.meta?.name || p.peerId} went offline (${new Date().toLocaleTimeString()}).`);
+      renderCameras();
+    })
+    .on("error", (e) => console.warn("signaling:", e.code, e.message))
+    .on("incoming", (peer) => peer.close()); // a viewer takes no calls
   await signaling.start();
   renderCameras();
 }
 
 function renderCameras() {
-  const cams = (signaling?.peers() ?? []).filter((p) => p.meta.kind === "camera");
+  const cams = (signaling?.peers() ?? []).filter((p) => p.meta?.kind === "camera");
   if (cams.length === 0) {
-    ui.cameras.innerHTML = `<div class="empty">No cameras: open <a href="camera.html" target="_blank">camera.html</a> in another tab.</div>`;
+    ui.cameras.innerHTML = `<div class="empty">No cameras: open <a href="camera.html${ui.url.value ? `?broker=${encodeURIComponent(ui.url.value)}` : ""}" target="_blank">camera.html</a> in another tab or browser to add one.</div>`;
     return;
   }
   ui.cameras.innerHTML = "";
@@ -369,33 +548,53 @@ function renderCameras() {
     const row = document.createElement("div");
     row.className = "camera";
     row.dataset.peer = p.peerId;
-    row.innerHTML = `<span>${esc(p.meta.name || p.peerId)}</span>`;
+    const watching = call?.peerId === p.peerId;
+    row.classList.toggle("active", watching);
+    row.innerHTML = `<span class="cam-name"><b>${esc(p.meta.name || p.peerId)}</b><small>live since ${new Date(p.since).toLocaleTimeString()}</small></span>`;
     const b = document.createElement("button");
-    b.textContent = call?.peerId === p.peerId ? "Watching" : "Watch";
-    b.disabled = call?.peerId === p.peerId;
-    b.onclick = () => watch(p.peerId).catch(report);
+    b.textContent = watching ? "Watching" : "Watch";
+    b.className = watching ? "" : "primary";
+    b.disabled = watching;
+    b.onclick = () => watch(p).catch((e) => { hangUp(); report(e); });
     row.append(b);
     ui.cameras.append(row);
   }
 }
 
-async function watch(peerId) {
+function camNote(text) { $("cam-note").textContent = text; }
+
+function chatLine(text, cls = "") {
+  const div = document.createElement("div");
+  div.className = cls;
+  div.textContent = text;
+  ui.chatLog.append(div);
+  while (ui.chatLog.childElementCount > 6) ui.chatLog.firstElementChild.remove();
+}
+
+async function watch(p) {
   hangUp();
-  const peer = await signaling.call(peerId);
+  camNote("");
+  const peer = await signaling.call(p.peerId);
   const channel = peer.createChannel("chat");
-  call = { peer, channel, peerId, timer: null };
+  call = { peer, channel, peerId: p.peerId, timer: null };
   ui.viewer.classList.remove("hidden");
+  ui.viewerName.textContent = p.meta.name || p.peerId;
   ui.chatLog.textContent = "";
+  ui.camStats.textContent = "connecting…";
+  ui.chatSend.disabled = true;
   peer.on("track", (track, stream) => { ui.remote.srcObject = stream; ui.remote.play().catch(() => {}); })
-    .on("state", (s) => { ui.camStats.dataset.state = s; })
-    .on("close", () => { if (call?.peer === peer) hangUp(); });
-  channel.on("message", (data) => {
-    ui.chatLog.textContent = `camera: ${typeof data === "string" ? data : `${data.length} bytes`}`;
-  });
+    .on("state", (s) => { ui.camStats.dataset.state = s; if (s === "failed") chatLine("the connection failed", "err"); })
+    .on("error", (e) => console.warn("peer:", e.code, e.message))
+    .on("close", () => { if (call?.peer === peer) { hangUp(); camNote(`The call to ${ui.viewerName.textContent} ended.`); } });
+  channel.on("open", () => { ui.chatSend.disabled = false; chatLine("data channel open", "muted"); })
+    .on("close", () => { ui.chatSend.disabled = true; })
+    .on("message", (data) => chatLine(`camera: ${typeof data === "string" ? data : `${data.length} bytes`}`));
   call.timer = setInterval(async () => {
     try {
       const s = await peer.stats();
-      ui.camStats.textContent = `${peer.connectionState} · rtt ${s.rtt === undefined ? "–" : `${(s.rtt * 1000).toFixed(0)} ms`} · in ${fmtBytes(s.bytesReceived ?? 0)} · lost ${s.packetsLost ?? 0} · ${s.localCandidateType ?? "?"}/${s.remoteCandidateType ?? "?"}`;
+      const v = ui.remote;
+      const size = v.videoWidth ? `${v.videoWidth}×${v.videoHeight}` : "no video yet";
+      ui.camStats.textContent = `${peer.connectionState} · ${size} · rtt ${s.rtt === undefined ? "–" : `${Math.round(s.rtt)} ms`} · in ${fmtBytes(s.bytesReceived ?? 0)} · lost ${s.packetsLost ?? 0} · ${s.localCandidateType ?? "?"}/${s.remoteCandidateType ?? "?"}`;
     } catch { /* closed meanwhile */ }
   }, 1000);
   renderCameras();
@@ -403,23 +602,36 @@ async function watch(peerId) {
 
 function hangUp() {
   if (!call) return;
-  clearInterval(call.timer);
-  call.peer.close();
+  const c = call;
   call = null;
+  clearInterval(c.timer);
+  c.peer.close();
   ui.remote.srcObject = null;
   ui.viewer.classList.add("hidden");
+  ui.chatSend.disabled = true;
   renderCameras();
 }
 
 $("hangup").addEventListener("click", hangUp);
-$("chat-send").addEventListener("click", () => {
-  if (!call) return;
-  call.channel.send(ui.chat.value).catch(report);
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const text = ui.chat.value;
+  if (!call || !text) return;
+  call.channel.send(text).then(() => chatLine(`you: ${text}`, "muted")).catch((err) => chatLine(`not sent: ${describe(err)}`, "err"));
   ui.chat.value = "";
 });
 
 // ---------------------------------------------------------------- start
 
-await init();
+try {
+  lib = await import("../pkg/mqtt_rtc.js");
+  await lib.default();
+} catch (e) {
+  console.error(e);
+  showBanner(`The mqtt-rtc package did not load (${e.message ?? e}). Build it with ./tools/build-pkg.sh and serve the repository root (./tools/demo.sh does both).`);
+  ui.connect.disabled = true;
+  throw e;
+}
 setState("closed");
+renderCameras();
 if (params.get("autoconnect") !== "0") connect().catch(report);

@@ -1,5 +1,6 @@
 // A tiny static server for the browser tests: /pkg/* from the wasm-pack output
-// (<repo>/pkg) and /* from tests/js/page (the test page and its browser-side helpers),
+// (<repo>/pkg), /www/* from the sample dashboard (<repo>/www, which imports ../pkg/) and
+// /* from tests/js/page (the test page and its browser-side helpers),
 // on a free loopback port. WebAssembly must be served as application/wasm for
 // WebAssembly.instantiateStreaming.
 import { createServer } from 'node:http';
@@ -11,9 +12,11 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 export const REPO_ROOT = resolve(here, '../../..');
 const PKG_DIR = join(REPO_ROOT, 'pkg');
 const PAGE_DIR = resolve(here, '../page');
+const WWW_DIR = join(REPO_ROOT, 'www');
 
 const TYPES = {
   '.html': 'text/html; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.mjs': 'text/javascript; charset=utf-8',
   '.wasm': 'application/wasm',
@@ -23,9 +26,11 @@ const TYPES = {
 
 function fileFor(urlPath) {
   const path = decodeURIComponent(urlPath.split('?')[0]);
-  const [root, rest] = path.startsWith('/pkg/') ? [PKG_DIR, path.slice(5)] : [PAGE_DIR, path.slice(1) || 'index.html'];
+  const [root, rest] = path.startsWith('/pkg/') ? [PKG_DIR, path.slice(5)]
+    : path.startsWith('/www/') ? [WWW_DIR, path.slice(5) || 'index.html']
+      : [PAGE_DIR, path.slice(1) || 'index.html'];
   const full = normalize(join(root, rest));
-  // Never serve anything outside the two roots.
+  // Never serve anything outside the roots.
   return full === root || full.startsWith(root + sep) ? full : null;
 }
 
