@@ -112,10 +112,10 @@ test('call(): the callee gets "incoming", a data channel works both ways, video 
         const chA = peerA.createChannel('chat');
         await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
         const { peer: peerB, from } = b.incoming[0];
-        const chB = await sig.rtc.nextChannel(peerB);
+        const chB = await sig.rtc.nextChannel(peerB, 20_000);
         const video = new Promise((ok) => peerA.on('track', (track, s) => ok(s)));
         for (const track of stream.getTracks()) peerB.addTrack(track, stream);
-        await Promise.all([sig.rtc.connected(peerA), sig.rtc.connected(peerB)]);
+        await Promise.all([sig.rtc.connected(peerA, 20_000), sig.rtc.connected(peerB, 20_000)]);
         const connectMs = performance.now() - t0;
         await Promise.all([sig.rtc.opened(chA), sig.rtc.opened(chB)]);
         const inB = sig.rtc.inbox(chB);
