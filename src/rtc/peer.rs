@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     /// `None`: decided per call, the side with the smaller session id is polite.
     polite: Option<bool>,
     making_offer: bool,
+    /// Local candidate events (the end of candidates included) since the last offer made.
+    offer_candidates: u32,
     ignore_offer: bool,
     answer_pending: bool,
     /// Remote candidates received before any remote description.
@@ -256,6 +258,7 @@ async fn negotiate(weak: Weak<RefCell<Inner>>) {
             return;
         }
         inner.making_offer = true;
+        inner.offer_candidates = 0;
         inner.pc.clone()
     };
     let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
@@ -306,12 +309,46 @@ async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> 
     Ok(())
 }
 
+/// How long the polite side of a collision waits at most for its own offer to gather.
+const SETTLE_MS: f64 = 1000.0;
+
+fn sleep(ms: f64) -> JsFuture {
+    JsFuture::from(Promise::new(&mut |resolve, _| {
+        sys::set_timeout(&resolve, ms);
+    }))
+}
+
+/// Before the polite side rolls its offer back: waits (at most `SETTLE_MS`) until that
+/// offer is set and has gathered a first candidate. Chromium rolling back an offer whose
+/// gathering has started but produced nothing yet leaves the connection unable to gather
+/// ever again: the answer and every later ICE restart get no local candidate, and the
+/// connection stays "new". Seen with both peers in one page (signals take no time), most
+/// often in the first connection of a page, where gathering starts slower.
+async fn settle_local_offer(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> {
+    let started = js_sys::Date::now();
+    loop {
+        let settled = {
+            let rc = live(weak)?;
+            let inner = rc.borrow();
+            let offering = inner.making_offer
+                || inner.pc.signaling_state() == RtcSignalingState::HaveLocalOffer;
+            !offering
+                || (!inner.making_offer && inner.offer_candidates > 0)
+                || get(&inner.pc, "iceGatheringState").as_string().as_deref() == Some("complete")
+        };
+        if settled || js_sys::Date::now() - started > SETTLE_MS {
+            return Ok(());
+        }
+        let _ = sleep(5.0).await;
+    }
+}
+
 async fn apply_description(
     weak: &Weak<RefCell<Inner>>,
     kind: SdpKind,
     sdp: String,
 ) -> Result<(), MqttError> {
-    let pc = {
+    let (pc, collision) = {
         let rc = live(weak)?;
         let mut inner = rc.borrow_mut();
         let stable = inner.pc.signaling_state() == RtcSignalingState::Stable;
@@ -323,8 +360,11 @@ async fn apply_description(
             return Ok(());
         }
         inner.answer_pending = kind == SdpKind::Answer;
-        inner.pc.clone()
+        (inner.pc.clone(), collision)
     };
+    if collision {
+        settle_local_offer(weak).await?;
+    }
     let init = RtcSessionDescriptionInit::new(match kind {
         SdpKind::Offer => RtcSdpType::Offer,
         SdpKind::Answer => RtcSdpType::Answer,
@@ -616,6 +656,7 @@ impl RtcPeer {
             remote_session: None,
             polite,
             making_offer: false,
+            offer_candidates: 0,
             ignore_offer: false,
             answer_pending: false,
             queued_candidates: Vec::new(),
@@ -647,7 +688,11 @@ impl RtcPeer {
                     // End of candidates: sent as an empty candidate line.
                     None => CandidateInit::default(),
                 };
-                let session = rc.borrow().session.clone();
+                let session = {
+                    let mut inner = rc.borrow_mut();
+                    inner.offer_candidates += 1;
+                    inner.session.clone()
+                };
                 let signal = Signal::Candidate { candidate, session };
                 emit(&rc, "signal", &[signal.to_js()]);
             },
