@@ -314,7 +314,7 @@ const SETTLE_MS: f64 = 1000.0;
 
 fn sleep(ms: f64) -> JsFuture {
     JsFuture::from(Promise::new(&mut |resolve, _| {
-        sys::set_timeout(&resolve, ms);
+        crate::client::js::set_timeout(&resolve, ms);
     }))
 }
 
