@@ -215,7 +215,16 @@ test('Vite 7 dev server: with optimizeDeps.exclude, as the README says, the same
   const exited = new Promise((ok) => vite.once('exit', ok));
   try {
     await Promise.race([
-      new Promise((ok) => { const timer = setInterval(() => { if (output.includes('Local:')) { clearInterval(timer); ok(); } }, 50); }),
+      // Poll the port rather than read the banner: with CI=true Vite prints no "Local:" line.
+      (async () => {
+        for (let i = 0; i < 600; i++) {
+          try {
+            if ((await fetch(`http://127.0.0.1:${port}/`)).ok) return;
+          } catch { /* not listening yet */ }
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+        throw new Error(`the Vite dev server did not answer within 60 s:\n${output}`);
+      })(),
       exited.then((code) => { throw new Error(`vite exited ${code}:\n${output}`); }),
     ]);
     const result = await roundTrip(`http://127.0.0.1:${port}/?broker=${encodeURIComponent(brokerEnv().ws)}`);
