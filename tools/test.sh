@@ -146,7 +146,8 @@ if [[ -f tests/js/package.json ]]; then
     command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js (Debian: apt-get install nodejs npm)"
     tools/build-pkg.sh
     cd tests/js
-    npm test
+    # A test file that never exits must not eat the CI budget: 45 minutes is ~7x a run.
+    timeout --kill-after=30 2700 npm test
   }
   if ((broker_ok)); then
     stage js-tests tests js_tests
