@@ -1245,18 +1245,9 @@ impl Session {
     }
 
     fn handle_puback(&mut self, now: Millis, ack: Ack) {
-        let matches = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.publish.qos == QoS::AtLeastOnce);
-        if matches {
-            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
-                self.ids.release(ack.packet_id);
-                self.complete_publish(
-                    now,
-                    o.token,
-                    ack.packet_id,
-                    ack.reason_code,
-                    ack.properties.reason_string,
-                );
-            }
+        let qos1 = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.publish.qos == QoS::AtLeastOnce);
+        if qos1 {
+            self.finish_outgoing(now, ack);
         }
     }
 
@@ -1277,16 +1268,7 @@ impl Session {
             return;
         }
         if ack.reason_code >= 0x80 {
-            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
-                self.ids.release(ack.packet_id);
-                self.complete_publish(
-                    now,
-                    o.token,
-                    ack.packet_id,
-                    ack.reason_code,
-                    ack.properties.reason_string,
-                );
-            }
+            self.finish_outgoing(now, ack);
             return;
         }
         o.stage = OutStage::AwaitComp;
@@ -1319,19 +1301,24 @@ impl Session {
     }
 
     fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
-        let matches =
+        let released =
             matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
-        if matches {
-            if let Some(o) = self.outgoing.remove(&ack.packet_id) {
-                self.ids.release(ack.packet_id);
-                self.complete_publish(
-                    now,
-                    o.token,
-                    ack.packet_id,
-                    ack.reason_code,
-                    ack.properties.reason_string,
-                );
-            }
+        if released {
+            self.finish_outgoing(now, ack);
+        }
+    }
+
+    /// The last acknowledgement of an outgoing publish: frees its id and reports it.
+    fn finish_outgoing(&mut self, now: Millis, ack: Ack) {
+        if let Some(o) = self.outgoing.remove(&ack.packet_id) {
+            self.ids.release(ack.packet_id);
+            self.complete_publish(
+                now,
+                o.token,
+                ack.packet_id,
+                ack.reason_code,
+                ack.properties.reason_string,
+            );
         }
     }
 
