@@ -4,7 +4,11 @@
 //! builds and is tested on the host as well as on `wasm32-unknown-unknown`. The browser
 //! driver, WebRTC and storage layers sit on top of it and are only built for wasm32.
 
+pub mod error_code;
 pub mod mqtt;
+
+#[cfg(target_arch = "wasm32")]
+pub(crate) mod web;
 
 #[cfg(target_arch = "wasm32")]
 pub mod client;

@@ -7,12 +7,10 @@
 //! run only after the borrow is released, so a listener may call back into the client.
 //! The client owns its `Closure`s; `end()` removes every listener, timer and socket.
 
-mod error;
-pub(crate) mod js;
 mod options;
 mod types;
 
-pub use error::MqttError;
+pub use crate::web::MqttError;
 
 use std::any::Any;
 use std::cell::RefCell;
@@ -24,11 +22,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{BinaryType, CloseEvent, EventTarget, MessageEvent, WebSocket};
 
+use crate::error_code::ErrorCode;
 use crate::mqtt::codec::{ProtocolVersion, Publish};
 use crate::mqtt::session::{Event, Session, SessionError, Token};
 use crate::mqtt::topic::TopicTrie;
-use error::js_error;
-use js::{Listeners, LogLevel, Pending};
+use crate::web::{self as js, js_error, Listeners, LogLevel, Pending};
 use options::DriverOptions;
 
 /// Above this many bytes buffered in the WebSocket, publishes wait (in order) for it to drain.
@@ -615,7 +613,10 @@ impl MqttClient {
         };
         let signal = opts.signal.clone();
         if js::get(&signal, "aborted").as_bool() == Some(true) {
-            return rejected(MqttError::from_code("ABORTED", "connect was aborted"));
+            return rejected(MqttError::from_code(
+                ErrorCode::Aborted,
+                "connect was aborted",
+            ));
         }
         let rc = Rc::new(RefCell::new(Inner {
             session: Session::new(config),
@@ -696,7 +697,7 @@ impl MqttClient {
                 let abort = Closure::<dyn FnMut()>::new(move || {
                     with_inner(&w, |inner| {
                         if let Some(waiter) = inner.connect_waiter.take() {
-                            let e = MqttError::from_code("ABORTED", "connect was aborted");
+                            let e = MqttError::from_code(ErrorCode::Aborted, "connect was aborted");
                             let _ = waiter.reject.call1(&JsValue::NULL, &e.into_js());
                         }
                         inner.session.close(js::now());
@@ -722,9 +723,9 @@ impl MqttClient {
     /// Publishes; resolves when written (QoS 0), on PUBACK (QoS 1) or PUBCOMP (QoS 2).
     pub fn publish(&self, topic: JsValue, payload: JsValue, options: JsValue) -> Promise {
         let publish = (|| -> options::Res<Publish> {
-            let topic = topic
-                .as_string()
-                .ok_or_else(|| MqttError::from_code("INVALID_TOPIC", "topic must be a string"))?;
+            let topic = topic.as_string().ok_or_else(|| {
+                MqttError::from_code(ErrorCode::InvalidTopic, "topic must be a string")
+            })?;
             Ok(Publish {
                 topic,
                 payload: options::payload(&payload)?,
@@ -771,7 +772,7 @@ impl MqttClient {
             Err(v) if js::is_absent(&v) => None,
             Err(_) => {
                 return rejected(MqttError::from_code(
-                    "INVALID_ARGUMENT",
+                    ErrorCode::InvalidArgument,
                     "onMessage must be a function",
                 ))
             }

@@ -6,16 +6,19 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use super::error::MqttError;
-use super::js::{self, get, is_absent, LogLevel};
+use crate::error_code::ErrorCode;
 use crate::mqtt::backoff::BackoffConfig;
 use crate::mqtt::codec::{Properties, ProtocolVersion, QoS, SubscribeFilter, Will};
 use crate::mqtt::session::{Overflow, QueueConfig, SessionConfig};
+use crate::web::{self as js, get, is_absent, LogLevel, MqttError};
 
 pub type Res<T> = Result<T, MqttError>;
 
 fn invalid(what: &str) -> MqttError {
-    MqttError::from_code("INVALID_ARGUMENT", format!("invalid option: {what}"))
+    MqttError::from_code(
+        ErrorCode::InvalidArgument,
+        format!("invalid option: {what}"),
+    )
 }
 
 /// A number option within `[min, max]`, whole.
@@ -84,7 +87,9 @@ pub fn qos(obj: &JsValue, key: &str) -> Res<QoS> {
     v.as_f64()
         .filter(|n| n.fract() == 0.0 && (0.0..=2.0).contains(n))
         .and_then(|n| QoS::from_u8(n as u8))
-        .ok_or_else(|| MqttError::from_code("INVALID_QOS", format!("{key} must be 0, 1 or 2")))
+        .ok_or_else(|| {
+            MqttError::from_code(ErrorCode::InvalidQos, format!("{key} must be 0, 1 or 2"))
+        })
 }
 
 /// A payload: string (UTF-8) or Uint8Array / ArrayBuffer / typed array.
@@ -308,8 +313,9 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     let will = get(o, "will");
     if !is_absent(&will) {
         let topic = string(&will, "topic")?.ok_or_else(|| invalid("will.topic is required"))?;
-        crate::mqtt::topic::validate_topic_name(&topic)
-            .map_err(|e| MqttError::from_code("INVALID_TOPIC", format!("will topic: {e}")))?;
+        crate::mqtt::topic::validate_topic_name(&topic).map_err(|e| {
+            MqttError::from_code(ErrorCode::InvalidTopic, format!("will topic: {e}"))
+        })?;
         c.will = Some(Will {
             topic,
             payload: payload(&get(&will, "payload"))?,

@@ -22,7 +22,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
 
 use super::{bury, call_all, describe, error, get, rejected, Listeners, Pending};
-use crate::client::MqttError;
+use crate::error_code::ErrorCode;
+use crate::web::MqttError;
 
 /// Stop handing chunks to the channel while this much is buffered (the browser refuses
 /// sends above 16 MiB).
@@ -131,7 +132,7 @@ impl ChannelInner {
                         done.push((
                             o.pending,
                             Some(error(
-                                "CHANNEL_ERROR",
+                                ErrorCode::ChannelError,
                                 format!("cannot send: {}", describe(&e)),
                             )),
                         ));
@@ -154,19 +155,19 @@ impl ChannelInner {
         }
         let Some(buf) = data.dyn_ref::<ArrayBuffer>() else {
             return Err(error(
-                "INVALID_FRAME",
+                ErrorCode::InvalidFrame,
                 "unexpected data channel message type",
             ));
         };
         let frame = Uint8Array::new(buf);
         if frame.length() == 0 {
-            return Err(error("INVALID_FRAME", "empty frame"));
+            return Err(error(ErrorCode::InvalidFrame, "empty frame"));
         }
         let flags = frame.get_index(0);
         if flags & !(FLAG_TEXT | FLAG_MORE) != 0 {
             self.incoming = None;
             return Err(error(
-                "INVALID_FRAME",
+                ErrorCode::InvalidFrame,
                 format!("unknown frame flags {flags:#x}"),
             ));
         }
@@ -181,12 +182,15 @@ impl ChannelInner {
                     len: 0,
                 });
                 if r.text != text {
-                    return Err(error("INVALID_FRAME", "a chunk changed the message type"));
+                    return Err(error(
+                        ErrorCode::InvalidFrame,
+                        "a chunk changed the message type",
+                    ));
                 }
                 r.len = r.len.saturating_add(body.length());
                 if r.len > MAX_MESSAGE {
                     return Err(error(
-                        "MESSAGE_TOO_LARGE",
+                        ErrorCode::MessageTooLarge,
                         format!("a received message exceeds {MAX_MESSAGE} bytes; dropped"),
                     ));
                 }
@@ -258,7 +262,7 @@ pub(crate) fn shutdown(rc: &Rc<RefCell<ChannelInner>>, close_dc: bool) {
     bury(Box::new(buried));
     for o in queue {
         o.pending.reject(error(
-            "CLOSED",
+            ErrorCode::Closed,
             "the data channel closed before the message was sent",
         ));
     }
@@ -305,7 +309,10 @@ impl RtcChannel {
                     "data channel error".into()
                 };
                 let listeners = rc.borrow().listeners.of("error");
-                call_all(&listeners, &[error("CHANNEL_ERROR", text).into_js()]);
+                call_all(
+                    &listeners,
+                    &[error(ErrorCode::ChannelError, text).into_js()],
+                );
             })
         });
         let w = weak.clone();
@@ -415,11 +422,16 @@ impl RtcChannel {
                     Uint8Array::new_with_byte_offset_and_length(b, offset as u32, len as u32),
                     false,
                 ),
-                None => return rejected(error("INVALID_ARGUMENT", "cannot read this buffer view")),
+                None => {
+                    return rejected(error(
+                        ErrorCode::InvalidArgument,
+                        "cannot read this buffer view",
+                    ))
+                }
             }
         } else {
             return rejected(error(
-                "INVALID_ARGUMENT",
+                ErrorCode::InvalidArgument,
                 "data must be a string, a Uint8Array or an ArrayBuffer",
             ));
         };
@@ -432,12 +444,12 @@ impl RtcChannel {
                 || state == RtcDataChannelState::Closing
                 || state == RtcDataChannelState::Closed
             {
-                return rejected(error("CLOSED", "the data channel is closed"));
+                return rejected(error(ErrorCode::Closed, "the data channel is closed"));
             }
             let limit = inner.chunk_limit() - 1;
             if !inner.chunkable && payload.length() > limit {
                 return rejected(error(
-                    "MESSAGE_TOO_LARGE",
+                    ErrorCode::MessageTooLarge,
                     format!(
                         "{} bytes do not fit one message of {limit} bytes, and an unordered or \
                          unreliable channel cannot split them",

@@ -6,7 +6,8 @@ use js_sys::Object;
 use wasm_bindgen::prelude::*;
 
 use super::{error, get, is_absent, set};
-use crate::client::MqttError;
+use crate::error_code::ErrorCode;
+use crate::web::MqttError;
 
 /// The largest SDP accepted (a real one is a few KiB; this bounds what a peer can make us hold).
 pub const MAX_SDP_BYTES: usize = 256 * 1024;
@@ -76,7 +77,7 @@ pub enum Signal {
 }
 
 fn invalid(message: impl Into<String>) -> MqttError {
-    error("INVALID_SIGNAL", message)
+    error(ErrorCode::InvalidSignal, message)
 }
 
 fn optional_string(v: &JsValue, key: &str) -> Result<Option<String>, MqttError> {

@@ -23,11 +23,12 @@ pub use signaling::MqttSignaling;
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
-use crate::client::MqttError;
+use crate::error_code::ErrorCode;
+use crate::web::MqttError;
 
-pub(crate) use crate::client::js::{bury, call_all, get, is_absent, set, Listeners, Pending};
+pub(crate) use crate::web::{bury, call_all, get, is_absent, set, Listeners, Pending};
 
-pub(crate) fn error(code: &str, message: impl Into<String>) -> MqttError {
+pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> MqttError {
     MqttError::from_code(code, message)
 }
 

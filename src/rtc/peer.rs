@@ -32,7 +32,8 @@ use super::{
     bury, call_all, describe, error, get, is_absent, random_id, rejected, set, sys, Listeners,
     Pending,
 };
-use crate::client::MqttError;
+use crate::error_code::ErrorCode;
+use crate::web::MqttError;
 
 struct Handlers {
     pc: RtcPeerConnection,
@@ -97,15 +98,15 @@ struct ChannelSpec {
 }
 
 fn invalid(message: impl Into<String>) -> MqttError {
-    error("INVALID_ARGUMENT", message)
+    error(ErrorCode::InvalidArgument, message)
 }
 
 fn closed_error() -> MqttError {
-    error("CLOSED", "the peer is closed")
+    error(ErrorCode::Closed, "the peer is closed")
 }
 
 fn copy(e: &MqttError) -> MqttError {
-    error(e.code_str(), e.text())
+    e.clone()
 }
 
 fn u16_option(options: &JsValue, key: &str) -> Result<Option<u16>, MqttError> {
@@ -271,7 +272,7 @@ async fn negotiate(weak: Weak<RefCell<Inner>>) {
         }
         result.map(|_| inner.local_signal()).map_err(|e| {
             error(
-                "NEGOTIATION_FAILED",
+                ErrorCode::NegotiationFailed,
                 format!("cannot make an offer: {}", describe(&e)),
             )
         })
@@ -314,7 +315,7 @@ const SETTLE_MS: f64 = 1000.0;
 
 fn sleep(ms: f64) -> JsFuture {
     JsFuture::from(Promise::new(&mut |resolve, _| {
-        crate::client::js::set_timeout(&resolve, ms);
+        crate::web::set_timeout(&resolve, ms);
     }))
 }
 
@@ -376,7 +377,7 @@ async fn apply_description(
     live(weak)?.borrow_mut().answer_pending = false;
     result.map_err(|e| {
         error(
-            "NEGOTIATION_FAILED",
+            ErrorCode::NegotiationFailed,
             format!(
                 "cannot apply the remote {}: {}",
                 kind.as_str(),
@@ -390,7 +391,7 @@ async fn apply_description(
         let rc = live(weak)?;
         result.map_err(|e| {
             error(
-                "NEGOTIATION_FAILED",
+                ErrorCode::NegotiationFailed,
                 format!("cannot make an answer: {}", describe(&e)),
             )
         })?;
@@ -789,7 +790,7 @@ impl RtcPeer {
         let (promise, pending) = Pending::new();
         let start = {
             let Ok(mut inner) = self.inner.try_borrow_mut() else {
-                return rejected(error("BUSY", "the peer is busy"));
+                return rejected(error(ErrorCode::Busy, "the peer is busy"));
             };
             if inner.closed {
                 return rejected(closed_error());
@@ -922,7 +923,11 @@ impl RtcPeer {
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let report = JsFuture::from(pc.get_stats()).await.map_err(|e| {
-                error("STATS_FAILED", format!("getStats failed: {}", describe(&e))).into_js()
+                error(
+                    ErrorCode::StatsFailed,
+                    format!("getStats failed: {}", describe(&e)),
+                )
+                .into_js()
             })?;
             Ok(peer_stats(&report))
         })

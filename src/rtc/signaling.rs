@@ -24,8 +24,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
 use super::RtcPeer;
-use crate::client::js::{self, Listeners};
 use crate::client::{MqttClient, MqttError};
+use crate::error_code::ErrorCode;
+use crate::web::{self as js, Listeners};
 
 /// How often presence is republished, milliseconds.
 pub const HEARTBEAT_MS: f64 = 15_000.0;
@@ -96,7 +97,7 @@ fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue
 }
 
 fn invalid_signal(message: impl Into<String>) -> JsValue {
-    MqttError::from_code("INVALID_SIGNAL", message).into_js()
+    MqttError::from_code(ErrorCode::InvalidSignal, message).into_js()
 }
 
 fn emit(inner: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
@@ -108,7 +109,7 @@ fn emit(inner: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
 fn validate_name(what: &str, v: &str) -> Result<(), JsValue> {
     if v.is_empty() || v.contains(['/', '+', '#', '\0']) {
         return Err(MqttError::from_code(
-            "INVALID_ARGUMENT",
+            ErrorCode::InvalidArgument,
             format!("{what} must be non-empty and contain no '/', '+' or '#'"),
         )
         .into_js());
@@ -121,7 +122,7 @@ impl MqttSignaling {
     #[wasm_bindgen(constructor)]
     pub fn new(client: &MqttClient, options: JsValue) -> Result<MqttSignaling, JsValue> {
         let room = js::get(&options, "room").as_string().ok_or_else(|| {
-            MqttError::from_code("INVALID_ARGUMENT", "room is required").into_js()
+            MqttError::from_code(ErrorCode::InvalidArgument, "room is required").into_js()
         })?;
         validate_name("room", &room)?;
         let peer_id = js::get(&options, "peerId")
@@ -132,7 +133,9 @@ impl MqttSignaling {
             .as_string()
             .unwrap_or_else(|| DEFAULT_PREFIX.into());
         if prefix.is_empty() || prefix.contains(['+', '#', '\0']) {
-            return Err(MqttError::from_code("INVALID_ARGUMENT", "invalid prefix").into_js());
+            return Err(
+                MqttError::from_code(ErrorCode::InvalidArgument, "invalid prefix").into_js(),
+            );
         }
         let meta = js::get(&options, "meta");
         let meta = if meta.is_object() {
@@ -234,12 +237,16 @@ impl MqttSignaling {
         let inner = self.inner.clone();
         future_to_promise(async move {
             if !inner.borrow().started {
-                return Err(MqttError::from_code("NOT_STARTED", "call start() first").into_js());
+                return Err(
+                    MqttError::from_code(ErrorCode::NotStarted, "call start() first").into_js(),
+                );
             }
             if peer_id == inner.borrow().peer_id {
-                return Err(
-                    MqttError::from_code("INVALID_ARGUMENT", "cannot call yourself").into_js(),
-                );
+                return Err(MqttError::from_code(
+                    ErrorCode::InvalidArgument,
+                    "cannot call yourself",
+                )
+                .into_js());
             }
             validate_name("peerId", &peer_id)?;
             let old = inner.borrow_mut().calls.remove(&peer_id);
@@ -553,7 +560,8 @@ fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
                 wasm_bindgen_futures::spawn_local(async move {
                     if let Err(e) = JsFuture::from(p).await {
                         // A signal racing with a close is expected, not worth an error.
-                        let closing = js::get(&e, "code").as_string().as_deref() == Some("CLOSED");
+                        let closing = js::get(&e, "code").as_string().as_deref()
+                            == Some(ErrorCode::Closed.as_str());
                         if let Some(rc) = weak.upgrade().filter(|_| !closing) {
                             emit(&rc, "error", &[e]);
                         }

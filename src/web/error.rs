@@ -6,11 +6,13 @@
 use wasm_bindgen::prelude::*;
 
 use super::js;
+use crate::error_code::ErrorCode;
 use crate::mqtt::session::SessionError;
 
 /// An error from mqtt-rtc: `code` is stable ("NOT_AUTHORIZED", "CONNECT_TIMEOUT", ...),
 /// `reasonCode` is the MQTT reason or return code where there is one.
 #[wasm_bindgen(skip_typescript)]
+#[derive(Clone)]
 pub struct MqttError {
     code: String,
     reason_code: Option<u8>,
@@ -73,8 +75,8 @@ impl MqttError {
         &self.message
     }
 
-    pub fn from_code(code: &str, message: impl Into<String>) -> MqttError {
-        MqttError::new(code.into(), message.into(), None)
+    pub fn from_code(code: ErrorCode, message: impl Into<String>) -> MqttError {
+        MqttError::new(code.as_str().into(), message.into(), None)
     }
 
     /// Converts to a JS value that is `instanceof MqttError` and `instanceof Error`.
@@ -104,7 +106,7 @@ impl From<&SessionError> for MqttError {
 /// the prototype too, for hosts that skip start functions (wasm-bindgen-test-runner).
 #[wasm_bindgen(start, private)]
 fn link_error_prototype() {
-    MqttError::from_code("INIT", "").into_js();
+    MqttError::from_code(ErrorCode::Closed, "").into_js();
 }
 
 pub fn js_error(e: impl Into<MqttError>) -> JsValue {

@@ -242,3 +242,59 @@ pub(crate) fn bury(item: Box<dyn Any>) {
     let cb = Closure::once_into_js(move || drop(item));
     set_timeout(cb.unchecked_ref(), 0.0);
 }
+
+/// JS calls (listeners, user callbacks) collected while a state borrow is held, run by
+/// [`Deferred::run`] once it is released: see the re-entrancy rule in the module docs.
+#[derive(Default)]
+#[must_use = "deferred calls do nothing until run"]
+#[allow(dead_code)] // adopted by the client and rtc layers in the next steps
+pub(crate) struct Deferred(Vec<(Function, Array)>);
+
+#[allow(dead_code)]
+impl Deferred {
+    pub fn new() -> Self {
+        Deferred(Vec::new())
+    }
+
+    /// Queues one call of `f` with `args`.
+    pub fn call(&mut self, f: &Function, args: &[JsValue]) {
+        self.0.push((f.clone(), args.iter().collect()));
+    }
+
+    /// Queues a call of every listener of `event` in `listeners` with `args`.
+    pub fn emit(&mut self, listeners: &Listeners, event: &str, args: &[JsValue]) {
+        let mut shared: Option<Array> = None;
+        for (e, f) in &listeners.0 {
+            if e == event {
+                let args = shared.get_or_insert_with(|| args.iter().collect()).clone();
+                self.0.push((f.clone(), args));
+            }
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Runs the calls in order; a call that throws is reported on the console and does
+    /// not stop the others (one listener's bug must not starve the rest).
+    pub fn run(self) {
+        for (f, args) in self.0 {
+            if let Err(e) = f.apply(&JsValue::NULL, &args) {
+                console_error2("[mqtt-rtc] a listener threw:", &e);
+            }
+        }
+    }
+}
+
+/// Borrows browser-object state mutably under the re-entrancy rule (module docs): a busy
+/// state is an `MqttError` with code `BUSY`, never a panic.
+#[allow(dead_code)]
+pub(crate) fn borrow<T>(rc: &std::cell::RefCell<T>) -> Result<std::cell::RefMut<'_, T>, MqttError> {
+    rc.try_borrow_mut().map_err(|_| {
+        MqttError::from_code(
+            crate::error_code::ErrorCode::Busy,
+            "re-entered while busy (a library bug: please report it)",
+        )
+    })
+}
