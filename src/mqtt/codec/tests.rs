@@ -1715,6 +1715,224 @@ fn a_subscription_identifier_above_the_var_int_range_is_malformed() {
     ));
 }
 
+/// MQTT 5.0 section 2.2.2.2, table 2-4, copied line by line: identifier, type, and the
+/// packets (or "Will Properties") that may carry the property.
+const SPEC_TABLE_2_4: &[(u8, &str, &[&str])] = &[
+    (0x01, "Byte", &["PUBLISH", "Will Properties"]),
+    (0x02, "Four Byte Integer", &["PUBLISH", "Will Properties"]),
+    (
+        0x03,
+        "UTF-8 Encoded String",
+        &["PUBLISH", "Will Properties"],
+    ),
+    (
+        0x08,
+        "UTF-8 Encoded String",
+        &["PUBLISH", "Will Properties"],
+    ),
+    (0x09, "Binary Data", &["PUBLISH", "Will Properties"]),
+    (0x0B, "Variable Byte Integer", &["PUBLISH", "SUBSCRIBE"]),
+    (
+        0x11,
+        "Four Byte Integer",
+        &["CONNECT", "CONNACK", "DISCONNECT"],
+    ),
+    (0x12, "UTF-8 Encoded String", &["CONNACK"]),
+    (0x13, "Two Byte Integer", &["CONNACK"]),
+    (
+        0x15,
+        "UTF-8 Encoded String",
+        &["CONNECT", "CONNACK", "AUTH"],
+    ),
+    (0x16, "Binary Data", &["CONNECT", "CONNACK", "AUTH"]),
+    (0x17, "Byte", &["CONNECT"]),
+    (0x18, "Four Byte Integer", &["Will Properties"]),
+    (0x19, "Byte", &["CONNECT"]),
+    (0x1A, "UTF-8 Encoded String", &["CONNACK"]),
+    (0x1C, "UTF-8 Encoded String", &["CONNACK", "DISCONNECT"]),
+    (
+        0x1F,
+        "UTF-8 Encoded String",
+        &[
+            "CONNACK",
+            "PUBACK",
+            "PUBREC",
+            "PUBREL",
+            "PUBCOMP",
+            "SUBACK",
+            "UNSUBACK",
+            "DISCONNECT",
+            "AUTH",
+        ],
+    ),
+    (0x21, "Two Byte Integer", &["CONNECT", "CONNACK"]),
+    (0x22, "Two Byte Integer", &["CONNECT", "CONNACK"]),
+    (0x23, "Two Byte Integer", &["PUBLISH"]),
+    (0x24, "Byte", &["CONNACK"]),
+    (0x25, "Byte", &["CONNACK"]),
+    (
+        0x26,
+        "UTF-8 String Pair",
+        &[
+            "CONNECT",
+            "CONNACK",
+            "PUBLISH",
+            "Will Properties",
+            "PUBACK",
+            "PUBREC",
+            "PUBREL",
+            "PUBCOMP",
+            "SUBSCRIBE",
+            "SUBACK",
+            "UNSUBSCRIBE",
+            "UNSUBACK",
+            "DISCONNECT",
+            "AUTH",
+        ],
+    ),
+    (0x27, "Four Byte Integer", &["CONNECT", "CONNACK"]),
+    (0x28, "Byte", &["CONNACK"]),
+    (0x29, "Byte", &["CONNACK"]),
+    (0x2A, "Byte", &["CONNACK"]),
+];
+
+/// Every property list, with the names table 2-4 gives the packets behind it.
+const CONTEXTS: [(PropertyContext, &[&str]); 11] = [
+    (PropertyContext::Connect, &["CONNECT"]),
+    (PropertyContext::Will, &["Will Properties"]),
+    (PropertyContext::ConnAck, &["CONNACK"]),
+    (PropertyContext::Publish, &["PUBLISH"]),
+    (
+        PropertyContext::Ack,
+        &["PUBACK", "PUBREC", "PUBREL", "PUBCOMP"],
+    ),
+    (PropertyContext::Subscribe, &["SUBSCRIBE"]),
+    (PropertyContext::SubAck, &["SUBACK"]),
+    (PropertyContext::Unsubscribe, &["UNSUBSCRIBE"]),
+    (PropertyContext::UnsubAck, &["UNSUBACK"]),
+    (PropertyContext::Disconnect, &["DISCONNECT"]),
+    (PropertyContext::Auth, &["AUTH"]),
+];
+
+/// A valid value of a table 2-4 type, as bytes (1 for integers, "a" for strings).
+fn spec_value(kind: &str) -> &'static [u8] {
+    match kind {
+        "Byte" | "Variable Byte Integer" => &[1],
+        "Two Byte Integer" => &[0, 1],
+        "Four Byte Integer" => &[0, 0, 0, 1],
+        "UTF-8 Encoded String" | "Binary Data" => &[0, 1, b'a'],
+        "UTF-8 String Pair" => &[0, 1, b'k', 0, 1, b'v'],
+        _ => panic!("not a type of table 2-4: {kind}"),
+    }
+}
+
+/// Decodes the raw property list `list` (length prefix included) in `ctx`.
+fn decoded_properties(list: &[u8], ctx: PropertyContext) -> Result<Properties, DecodeError> {
+    let mut r = primitives::Reader::new(list);
+    let p = Properties::decode(&mut r, ctx)?;
+    assert!(r.is_empty(), "{list:02x?} read to its end");
+    Ok(p)
+}
+
+/// A property list holding `properties` (identifier and value bytes) after its length.
+fn property_list(properties: &[u8]) -> Vec<u8> {
+    let mut list = vec![properties.len() as u8];
+    list.extend_from_slice(properties);
+    list
+}
+
+#[test]
+fn every_identifier_is_accepted_exactly_where_table_2_4_of_the_spec_allows_it() {
+    for id in 0..=u8::MAX {
+        let line = SPEC_TABLE_2_4.iter().find(|line| line.0 == id);
+        assert_eq!(
+            line.is_some(),
+            properties::spec(id).is_some(),
+            "{id:#04x}: defined?"
+        );
+        let Some(&(_, kind, packets)) = line else {
+            let list = property_list(&[id, 0]);
+            for (ctx, _) in CONTEXTS {
+                assert_eq!(
+                    decoded_properties(&list, ctx),
+                    Err(DecodeError::UnknownProperty(id))
+                );
+            }
+            continue;
+        };
+        let mut one = vec![id];
+        one.extend_from_slice(spec_value(kind));
+        let list = property_list(&one);
+        for (ctx, names) in CONTEXTS {
+            let listed = names.iter().filter(|n| packets.contains(n)).count();
+            assert!(
+                listed == 0 || listed == names.len(),
+                "{id:#04x}: table 2-4 names only some of {names:?}"
+            );
+            let decoded = decoded_properties(&list, ctx);
+            if listed == 0 {
+                assert_eq!(
+                    decoded,
+                    Err(DecodeError::PropertyNotAllowed(id)),
+                    "{id:#04x} in {ctx:?}"
+                );
+                continue;
+            }
+            // Decodes, sizes and writes back to the same bytes: the type is right.
+            let decoded = decoded.unwrap_or_else(|e| panic!("{id:#04x} in {ctx:?}: {e}"));
+            assert_eq!(decoded.encoded_len(ctx), Ok(list.len()), "{id:#04x}");
+            let mut out = Vec::new();
+            decoded.write(&mut out);
+            assert_eq!(out, list, "{id:#04x} in {ctx:?}");
+        }
+    }
+}
+
+#[test]
+fn property_ranges_and_repetitions_are_those_of_the_spec() {
+    // Byte properties whose only values are 0 and 1 (MQTT 5.0 sections 3.1.2.11.6,
+    // 3.1.2.11.7, 3.2.2.3.4, 3.2.2.3.5, 3.2.2.3.11 to 3.2.2.3.13, 3.3.2.3.2).
+    const FLAGS: &[u8] = &[0x01, 0x17, 0x19, 0x24, 0x25, 0x28, 0x29, 0x2A];
+    // Properties for which 0 is a protocol error (MQTT 5.0 sections 3.1.2.11.3,
+    // 3.1.2.11.4, 3.3.2.3.4, 3.3.2.3.8).
+    const NON_ZERO: &[u8] = &[0x0B, 0x21, 0x23, 0x27];
+    for &(id, kind, packets) in SPEC_TABLE_2_4 {
+        let (ctx, _) = CONTEXTS
+            .iter()
+            .find(|(_, names)| names.iter().any(|n| packets.contains(n)))
+            .copied()
+            .expect("every property is allowed somewhere");
+        let value = spec_value(kind);
+        let with = |v: &[u8]| property_list(&[&[id], v].concat());
+        if FLAGS.contains(&id) {
+            assert!(decoded_properties(&with(&[0]), ctx).is_ok(), "{id:#04x}");
+            let refused = decoded_properties(&with(&[2]), ctx);
+            assert_eq!(refused, Err(DecodeError::InvalidPropertyValue(id)));
+        }
+        if NON_ZERO.contains(&id) {
+            let zero = vec![0; value.len()];
+            let refused = decoded_properties(&with(&zero), ctx);
+            assert_eq!(refused, Err(DecodeError::InvalidPropertyValue(id)));
+        }
+        // Only user properties repeat everywhere (MQTT 5.0 section 3.1.2.11.8), and subscription
+        // identifiers in PUBLISH [MQTT-3.3.4-3]; every other property is single-valued.
+        let once = [&[id], value].concat();
+        let twice = property_list(&[once.as_slice(), &once].concat());
+        for (ctx, names) in CONTEXTS {
+            if !names.iter().any(|n| packets.contains(n)) {
+                continue;
+            }
+            let repeats = id == 0x26 || (id == 0x0B && ctx == PropertyContext::Publish);
+            let decoded = decoded_properties(&twice, ctx);
+            if repeats {
+                assert!(decoded.is_ok(), "{id:#04x} twice in {ctx:?}");
+            } else {
+                assert_eq!(decoded, Err(DecodeError::DuplicateProperty(id)), "{ctx:?}");
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Encoding checks
 // ---------------------------------------------------------------------------------------
