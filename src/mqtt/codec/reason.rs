@@ -1,6 +1,9 @@
-//! MQTT 5.0 reason codes (and how 3.1.1 CONNACK return codes map onto them).
+//! MQTT 5.0 reason codes as a typed enum, the codes each packet may carry, and how 3.1.1
+//! CONNACK return codes map onto them. Converting a byte never panics: an undefined byte
+//! is an error value.
 
-/// The reason codes of MQTT 5.0 section 2.4 that the client acts on or reports.
+/// The reason codes of MQTT 5.0 section 2.4. Where the spec gives one byte several names
+/// (0x00 is Success, Normal disconnection and Granted QoS 0), the variant has the first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ReasonCode {
@@ -50,9 +53,76 @@ pub enum ReasonCode {
 }
 
 impl ReasonCode {
+    /// Every reason code of MQTT 5.0 section 2.4 (table 2-6), in byte order.
+    pub const ALL: [ReasonCode; 43] = {
+        use ReasonCode::*;
+        [
+            Success,
+            GrantedQoS1,
+            GrantedQoS2,
+            DisconnectWithWill,
+            NoMatchingSubscribers,
+            NoSubscriptionExisted,
+            ContinueAuthentication,
+            ReAuthenticate,
+            UnspecifiedError,
+            MalformedPacket,
+            ProtocolError,
+            ImplementationSpecificError,
+            UnsupportedProtocolVersion,
+            ClientIdentifierNotValid,
+            BadUserNameOrPassword,
+            NotAuthorized,
+            ServerUnavailable,
+            ServerBusy,
+            Banned,
+            ServerShuttingDown,
+            BadAuthenticationMethod,
+            KeepAliveTimeout,
+            SessionTakenOver,
+            TopicFilterInvalid,
+            TopicNameInvalid,
+            PacketIdentifierInUse,
+            PacketIdentifierNotFound,
+            ReceiveMaximumExceeded,
+            TopicAliasInvalid,
+            PacketTooLarge,
+            MessageRateTooHigh,
+            QuotaExceeded,
+            AdministrativeAction,
+            PayloadFormatInvalid,
+            RetainNotSupported,
+            QoSNotSupported,
+            UseAnotherServer,
+            ServerMoved,
+            SharedSubscriptionsNotSupported,
+            ConnectionRateExceeded,
+            MaximumConnectTime,
+            SubscriptionIdentifiersNotSupported,
+            WildcardSubscriptionsNotSupported,
+        ]
+    };
+
     /// The byte on the wire.
     pub fn code(self) -> u8 {
         self as u8
+    }
+
+    /// The reason code whose byte is `code`, `None` for a byte MQTT 5.0 does not define.
+    pub fn from_u8(code: u8) -> Option<ReasonCode> {
+        ReasonCode::ALL.into_iter().find(|rc| *rc as u8 == code)
+    }
+
+    /// True for 0x80 and above: "Reason Code values of 0x80 or greater indicate failure"
+    /// (MQTT 5.0 section 2.4).
+    pub fn is_failure(self) -> bool {
+        self as u8 >= 0x80
+    }
+
+    /// True below 0x80: the operation completed (possibly with a remark such as
+    /// [`ReasonCode::NoMatchingSubscribers`]).
+    pub fn is_success(self) -> bool {
+        !self.is_failure()
     }
 
     /// The MQTT 5 reason code equivalent to a 3.1.1 CONNACK return code.
@@ -66,6 +136,21 @@ impl ReasonCode {
             5 => ReasonCode::NotAuthorized as u8,
             _ => ReasonCode::UnspecifiedError as u8,
         }
+    }
+}
+
+impl TryFrom<u8> for ReasonCode {
+    /// The byte, when MQTT 5.0 does not define it.
+    type Error = u8;
+
+    fn try_from(code: u8) -> Result<Self, u8> {
+        ReasonCode::from_u8(code).ok_or(code)
+    }
+}
+
+impl From<ReasonCode> for u8 {
+    fn from(rc: ReasonCode) -> u8 {
+        rc as u8
     }
 }
 
@@ -117,5 +202,41 @@ pub(crate) fn check_encode(table: &[u8], code: u8) -> Result<(), super::EncodeEr
         Err(super::EncodeError::InvalidValue(
             "reason code not valid for this packet",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReasonCode;
+
+    /// The bytes of MQTT 5.0 section 2.4, table 2-6.
+    fn defined(code: u8) -> bool {
+        matches!(code, 0x00..=0x02 | 0x04 | 0x10 | 0x11 | 0x18 | 0x19 | 0x80..=0xA2)
+    }
+
+    #[test]
+    fn every_byte_of_the_spec_and_only_those_is_a_reason_code_that_converts_back() {
+        for code in 0..=u8::MAX {
+            let rc = ReasonCode::try_from(code);
+            assert_eq!(rc.is_ok(), defined(code), "{code:#04x}");
+            assert_eq!(
+                rc.map(u8::from),
+                if defined(code) { Ok(code) } else { Err(code) }
+            );
+            assert_eq!(ReasonCode::from_u8(code), rc.ok());
+        }
+        assert!(ReasonCode::ALL
+            .windows(2)
+            .all(|w| w[0].code() < w[1].code()));
+    }
+
+    #[test]
+    fn codes_from_0x80_are_failures_and_the_others_successes() {
+        for rc in ReasonCode::ALL {
+            assert_eq!(rc.is_failure(), rc.code() >= 0x80, "{rc:?}");
+            assert_eq!(rc.is_success(), !rc.is_failure(), "{rc:?}");
+        }
+        assert!(ReasonCode::NoMatchingSubscribers.is_success());
+        assert!(ReasonCode::UnspecifiedError.is_failure());
     }
 }
