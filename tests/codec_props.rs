@@ -8,8 +8,9 @@
 //! bytes go through the same decode check as the fuzz target (`fuzz/check.rs`).
 
 use mqtt_rtc::mqtt::codec::{
-    decode, encode, Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, Packet, Properties,
-    ProtocolVersion, Publish, QoS, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe, Will,
+    decode, encode, Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, Packet,
+    Properties, ProtocolVersion, Publish, QoS, SubAck, Subscribe, SubscribeFilter, UnsubAck,
+    Unsubscribe, Will,
 };
 use proptest::collection::vec;
 use proptest::option;
@@ -800,6 +801,193 @@ proptest! {
             mutate(&mut bytes, mutation);
         }
         check_input(&bytes);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Properties of arbitrary property sets
+
+/// Maybe a value: rarely, so that a set often holds only what some packet allows (about a
+/// fifth of the packets below then encode).
+fn sometimes<T: std::fmt::Debug>(
+    value: impl Strategy<Value = T>,
+) -> impl Strategy<Value = Option<T>> {
+    option::weighted(0.06, value)
+}
+
+/// An integer at the edges of every property range (0, 1, 2, the largest).
+fn edge<T: Copy + std::fmt::Debug + 'static>(values: [T; 4]) -> impl Strategy<Value = T> {
+    select(values.to_vec())
+}
+
+/// Any property set, each property rarely present, allowed in some packet or none, in
+/// range or not.
+fn any_properties() -> impl Strategy<Value = Properties> {
+    let byte = || sometimes(edge([0u8, 1, 2, u8::MAX]));
+    let two = || sometimes(edge([0u16, 1, 2, u16::MAX]));
+    let four = || sometimes(edge([0u32, 1, 2, u32::MAX]));
+    let first = (
+        byte(),
+        four(),
+        sometimes(text()),
+        sometimes(text()),
+        sometimes(binary()),
+        prop_oneof![
+            3 => Just(Vec::new()),
+            1 => vec(edge([0, 1, MAX_SUBSCRIPTION_IDENTIFIER, u32::MAX]), 1..3),
+        ],
+        four(),
+        sometimes(text()),
+        two(),
+    );
+    let second = (
+        sometimes(text()),
+        sometimes(binary()),
+        byte(),
+        four(),
+        byte(),
+        sometimes(text()),
+        sometimes(text()),
+        sometimes(text()),
+        two(),
+    );
+    let third = (
+        two(),
+        two(),
+        byte(),
+        byte(),
+        vec((text(), text()), 0..2),
+        four(),
+        byte(),
+        byte(),
+        byte(),
+    );
+    (first, second, third).prop_map(|(a, b, c)| Properties {
+        payload_format_indicator: a.0,
+        message_expiry_interval: a.1,
+        content_type: a.2,
+        response_topic: a.3,
+        correlation_data: a.4,
+        subscription_identifiers: a.5,
+        session_expiry_interval: a.6,
+        assigned_client_identifier: a.7,
+        server_keep_alive: a.8,
+        authentication_method: b.0,
+        authentication_data: b.1,
+        request_problem_information: b.2,
+        will_delay_interval: b.3,
+        request_response_information: b.4,
+        response_information: b.5,
+        server_reference: b.6,
+        reason_string: b.7,
+        receive_maximum: b.8,
+        topic_alias_maximum: c.0,
+        topic_alias: c.1,
+        maximum_qos: c.2,
+        retain_available: c.3,
+        user_properties: c.4,
+        maximum_packet_size: c.5,
+        wildcard_subscription_available: c.6,
+        subscription_identifier_available: c.7,
+        shared_subscription_available: c.8,
+    })
+}
+
+/// One small valid MQTT 5 packet for each of the eleven property lists, carrying `p`.
+fn every_property_list_with(p: &Properties) -> Vec<Packet> {
+    let connect = |properties, will| {
+        Packet::Connect(Connect {
+            protocol: V5,
+            client_id: "c".into(),
+            clean_start: true,
+            keep_alive: 0,
+            username: None,
+            password: None,
+            will,
+            properties,
+        })
+    };
+    let will = Will {
+        topic: "w".into(),
+        properties: p.clone(),
+        ..Will::default()
+    };
+    let ack = Ack {
+        packet_id: 1,
+        reason_code: 0,
+        properties: p.clone(),
+    };
+    vec![
+        connect(p.clone(), None),
+        connect(Properties::default(), Some(will)),
+        Packet::ConnAck(ConnAck {
+            properties: p.clone(),
+            ..ConnAck::default()
+        }),
+        Packet::Publish(Publish {
+            topic: "t".into(),
+            properties: p.clone(),
+            ..Publish::default()
+        }),
+        Packet::PubAck(ack.clone()),
+        Packet::PubRec(ack.clone()),
+        Packet::PubRel(ack.clone()),
+        Packet::PubComp(ack),
+        Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            filters: vec![SubscribeFilter {
+                filter: "t".into(),
+                ..SubscribeFilter::default()
+            }],
+            properties: p.clone(),
+        }),
+        Packet::SubAck(SubAck {
+            packet_id: 1,
+            reason_codes: vec![0],
+            properties: p.clone(),
+        }),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: 1,
+            filters: vec!["t".into()],
+            properties: p.clone(),
+        }),
+        Packet::UnsubAck(UnsubAck {
+            packet_id: 1,
+            reason_codes: vec![0],
+            properties: p.clone(),
+        }),
+        Packet::Disconnect(Disconnect {
+            reason_code: 0,
+            properties: p.clone(),
+        }),
+        Packet::Auth(Auth {
+            reason_code: 0,
+            properties: p.clone(),
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_property_set_in_any_packet_is_refused_as_an_invalid_value_or_decodes_to_itself(
+        properties in any_properties(),
+    ) {
+        for packet in every_property_list_with(&properties) {
+            let mut bytes = Vec::new();
+            match encode(&packet, V5, &mut bytes) {
+                Ok(()) => prop_assert_eq!(
+                    decode(&bytes, V5, u32::MAX),
+                    Ok(Some((packet.clone(), bytes.len()))),
+                    "{:?} encoded as {:02x?}", packet, bytes
+                ),
+                Err(e) => prop_assert!(
+                    matches!(e, EncodeError::InvalidValue(_)),
+                    "{:?} refused with {:?}", packet, e
+                ),
+            }
+        }
     }
 }
 
