@@ -5,7 +5,8 @@
 //! from the MQTT 5 tables, properties allowed in each packet with values in range, packet
 //! ids where they belong, ...), and every case checks one packet of every type in both
 //! versions, so no type can be skipped by chance. On top of that, arbitrary and mutated
-//! bytes go through the same decode check as the fuzz target (`fuzz/check.rs`).
+//! bytes go through the same decode check as the fuzz target (`fuzz/check.rs`), and
+//! arbitrary property sets, valid or not, go into every packet that has a property list.
 
 use mqtt_rtc::mqtt::codec::{
     decode, encode, Ack, Auth, ConnAck, Connect, DecodeError, Disconnect, EncodeError, Packet,

@@ -18,8 +18,12 @@ use spec::{property_table, Range, Repeat};
 use value::{Slot, Value};
 
 // MQTT 5.0 section 2.2.2.2 (table 2-4), the property lists of each packet in chapter 3 and
-// the range each property's section gives. Lines are in identifier order, which is the
-// order properties are written on the wire.
+// the range each property's section gives. A line reads: identifier, field and its type,
+// range (`Range`), repetition (`Repeat`), the property lists that may carry it (`on`). The
+// field type gives the wire type: `Option<u8>` a Byte, `Option<u16>` a Two Byte Integer,
+// `Option<u32>` a Four Byte Integer, `Vec<u32>` Variable Byte Integers, `Option<String>` a
+// UTF-8 string, `Option<Vec<u8>>` Binary Data, `Vec<(String, String)>` string pairs. Lines
+// are in identifier order, which is the order properties are written on the wire.
 property_table! {
     /// 0 bytes, 1 UTF-8 (MQTT 5.0 section 3.3.2.3.2).
     0x01 payload_format_indicator: Option<u8>, Flag, Once, PUBLISH | WILL;
@@ -63,11 +67,16 @@ property_table! {
     0x2A shared_subscription_available: Option<u8>, Flag, Once, CONNACK;
 }
 
-// Decoding and validation mark seen properties in a `u64` by identifier.
+// Lines in strictly increasing identifier order (the wire order, one line per identifier),
+// and identifiers below 64: decoding and validation mark seen properties in a `u64`.
 const _: () = {
     let mut i = 0;
     while i < SPECS.len() {
         assert!(SPECS[i].id < 64, "property identifiers must stay below 64");
+        assert!(
+            i == 0 || SPECS[i - 1].id < SPECS[i].id,
+            "lines out of order"
+        );
         i += 1;
     }
 };

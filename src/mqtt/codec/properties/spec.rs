@@ -134,7 +134,7 @@ macro_rules! property_table {
         }
 
         /// The property table, in identifier order.
-        pub(crate) const SPECS: &[Spec] = &[$(Spec {
+        const SPECS: &[Spec] = &[$(Spec {
             id: $id,
             kind: <$ty as Slot>::KIND,
             range: Range::$range,
