@@ -8,7 +8,7 @@ use wasm_bindgen::JsCast;
 
 use crate::error_code::ErrorCode;
 use crate::mqtt::backoff::BackoffConfig;
-use crate::mqtt::codec::{Properties, ProtocolVersion, QoS, SubscribeFilter, Will};
+use crate::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, SubscribeFilter, Will};
 use crate::mqtt::session::{Overflow, QueueConfig, SessionConfig};
 use crate::web::{self as js, get, is_absent, LogLevel, MqttError};
 
@@ -263,26 +263,7 @@ fn random_hex(n: usize) -> String {
 
 /// Reads `MqttClient.connect(url, options)`.
 pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, DriverOptions)> {
-    let urls: Vec<String> = if let Some(s) = url.as_string() {
-        vec![s]
-    } else if Array::is_array(url) {
-        Array::from(url)
-            .iter()
-            .filter_map(|u| u.as_string())
-            .collect()
-    } else {
-        Vec::new()
-    };
-    if urls.is_empty() {
-        return Err(invalid(
-            "url must be a ws:// or wss:// URL or a non-empty array of them",
-        ));
-    }
-    for u in &urls {
-        if !(u.starts_with("ws://") || u.starts_with("wss://")) {
-            return Err(invalid(&format!("url {u:?} is not a ws:// or wss:// URL")));
-        }
-    }
+    let urls = urls(url)?;
     if !is_absent(o) && !o.is_object() {
         return Err(invalid("options must be an object"));
     }
@@ -309,81 +290,10 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     c.session_expiry = Some(expiry.unwrap_or(if c.clean_start { 0 } else { u32::MAX }));
     c.connect_timeout = int(o, "connectTimeout", 1.0, 3_600_000.0)?.unwrap_or(30_000.0) as u64;
     c.resubscribe = boolean(o, "resubscribe")?.unwrap_or(true);
-
-    let will = get(o, "will");
-    if !is_absent(&will) {
-        let topic = string(&will, "topic")?.ok_or_else(|| invalid("will.topic is required"))?;
-        crate::mqtt::topic::validate_topic_name(&topic).map_err(|e| {
-            MqttError::from_code(ErrorCode::InvalidTopic, format!("will topic: {e}"))
-        })?;
-        c.will = Some(Will {
-            topic,
-            payload: payload(&get(&will, "payload"))?,
-            qos: qos(&will, "qos")?,
-            retain: boolean(&will, "retain")?.unwrap_or(false),
-            properties: publish_properties(&get(&will, "properties"))?,
-        });
-    }
-
-    let reconnect = get(o, "reconnect");
-    if reconnect.as_bool() == Some(false) {
-        c.reconnect = None;
-    } else if !is_absent(&reconnect) {
-        if !reconnect.is_object() {
-            return Err(invalid("reconnect must be false or an object"));
-        }
-        let d = BackoffConfig::default();
-        let initial = int(&reconnect, "initialDelay", 0.0, 86_400_000.0)?
-            .map_or(d.initial_delay, |n| n as u64);
-        let max = int(&reconnect, "maxDelay", 0.0, 86_400_000.0)?.map_or(d.max_delay, |n| n as u64);
-        c.reconnect = Some(BackoffConfig {
-            initial_delay: initial,
-            max_delay: max.max(initial),
-            multiplier: float(&reconnect, "multiplier", 1.0, 100.0)?.unwrap_or(d.multiplier),
-            jitter: float(&reconnect, "jitter", 0.0, 1.0)?.unwrap_or(d.jitter),
-            max_attempts: int(&reconnect, "maxAttempts", 0.0, u32::MAX as f64)?.map(|n| n as u32),
-        });
-    }
-
-    let queue = get(o, "queue");
-    if !is_absent(&queue) {
-        let d = QueueConfig::default();
-        c.queue = QueueConfig {
-            max_messages: int(&queue, "maxMessages", 0.0, 1e9)?
-                .map_or(d.max_messages, |n| n as usize),
-            max_bytes: int(&queue, "maxBytes", 0.0, 1e12)?.map_or(d.max_bytes, |n| n as usize),
-            qos0: boolean(&queue, "qos0")?.unwrap_or(d.qos0),
-            overflow: match string(&queue, "overflow")?.as_deref() {
-                None | Some("reject") => Overflow::Reject,
-                Some("drop-oldest") => Overflow::DropOldest,
-                Some(_) => {
-                    return Err(invalid(
-                        "queue.overflow must be \"reject\" or \"drop-oldest\"",
-                    ))
-                }
-            },
-        };
-    }
-
-    let props = get(o, "properties");
-    if !is_absent(&props) {
-        if let Some(n) = int(&props, "receiveMaximum", 1.0, 65_535.0)? {
-            c.receive_maximum = n as u16;
-        }
-        if let Some(n) = int(&props, "maximumPacketSize", 1.0, u32::MAX as f64)? {
-            c.maximum_packet_size = n as u32;
-        }
-        if let Some(n) = int(&props, "topicAliasMaximum", 0.0, 65_535.0)? {
-            c.topic_alias_maximum = n as u16;
-        }
-        let cp = &mut c.connect_properties;
-        cp.user_properties = user_properties(&get(&props, "userProperties"))?;
-        cp.request_response_information =
-            boolean(&props, "requestResponseInformation")?.map(u8::from);
-        cp.request_problem_information =
-            boolean(&props, "requestProblemInformation")?.map(u8::from);
-    }
-
+    c.will = will(&get(o, "will"))?;
+    reconnect(&get(o, "reconnect"), &mut c)?;
+    queue(&get(o, "queue"), &mut c)?;
+    connect_properties(&get(o, "properties"), &mut c)?;
     match string(o, "store")?.as_deref() {
         None | Some("memory") => {}
         Some(other) => {
@@ -392,6 +302,124 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
             )))
         }
     }
+    c.seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
+    Ok((c, driver_options(urls, o)?))
+}
+
+/// The broker URL, or the list of them to fail over between.
+fn urls(url: &JsValue) -> Res<Vec<String>> {
+    let urls: Vec<String> = if let Some(s) = url.as_string() {
+        vec![s]
+    } else if Array::is_array(url) {
+        Array::from(url)
+            .iter()
+            .filter_map(|u| u.as_string())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    if urls.is_empty() {
+        return Err(invalid(
+            "url must be a ws:// or wss:// URL or a non-empty array of them",
+        ));
+    }
+    for u in &urls {
+        if !(u.starts_with("ws://") || u.starts_with("wss://")) {
+            return Err(invalid(&format!("url {u:?} is not a ws:// or wss:// URL")));
+        }
+    }
+    Ok(urls)
+}
+
+/// `ConnectOptions.will`.
+fn will(will: &JsValue) -> Res<Option<Will>> {
+    if is_absent(will) {
+        return Ok(None);
+    }
+    let topic = string(will, "topic")?.ok_or_else(|| invalid("will.topic is required"))?;
+    crate::mqtt::topic::validate_topic_name(&topic)
+        .map_err(|e| MqttError::from_code(ErrorCode::InvalidTopic, format!("will topic: {e}")))?;
+    Ok(Some(Will {
+        topic,
+        payload: payload(&get(will, "payload"))?,
+        qos: qos(will, "qos")?,
+        retain: boolean(will, "retain")?.unwrap_or(false),
+        properties: publish_properties(&get(will, "properties"))?,
+    }))
+}
+
+/// `ConnectOptions.reconnect`: `false` or `ReconnectOptions`.
+fn reconnect(reconnect: &JsValue, c: &mut SessionConfig) -> Res<()> {
+    if reconnect.as_bool() == Some(false) {
+        c.reconnect = None;
+        return Ok(());
+    }
+    if is_absent(reconnect) {
+        return Ok(());
+    }
+    if !reconnect.is_object() {
+        return Err(invalid("reconnect must be false or an object"));
+    }
+    let d = BackoffConfig::default();
+    let initial =
+        int(reconnect, "initialDelay", 0.0, 86_400_000.0)?.map_or(d.initial_delay, |n| n as u64);
+    let max = int(reconnect, "maxDelay", 0.0, 86_400_000.0)?.map_or(d.max_delay, |n| n as u64);
+    c.reconnect = Some(BackoffConfig {
+        initial_delay: initial,
+        max_delay: max.max(initial),
+        multiplier: float(reconnect, "multiplier", 1.0, 100.0)?.unwrap_or(d.multiplier),
+        jitter: float(reconnect, "jitter", 0.0, 1.0)?.unwrap_or(d.jitter),
+        max_attempts: int(reconnect, "maxAttempts", 0.0, u32::MAX as f64)?.map(|n| n as u32),
+    });
+    Ok(())
+}
+
+/// `ConnectOptions.queue`: the offline queue's bounds.
+fn queue(queue: &JsValue, c: &mut SessionConfig) -> Res<()> {
+    if is_absent(queue) {
+        return Ok(());
+    }
+    let d = QueueConfig::default();
+    c.queue = QueueConfig {
+        max_messages: int(queue, "maxMessages", 0.0, 1e9)?.map_or(d.max_messages, |n| n as usize),
+        max_bytes: int(queue, "maxBytes", 0.0, 1e12)?.map_or(d.max_bytes, |n| n as usize),
+        qos0: boolean(queue, "qos0")?.unwrap_or(d.qos0),
+        overflow: match string(queue, "overflow")?.as_deref() {
+            None | Some("reject") => Overflow::Reject,
+            Some("drop-oldest") => Overflow::DropOldest,
+            Some(_) => {
+                return Err(invalid(
+                    "queue.overflow must be \"reject\" or \"drop-oldest\"",
+                ))
+            }
+        },
+    };
+    Ok(())
+}
+
+/// `ConnectOptions.properties` (MQTT 5 CONNECT properties).
+fn connect_properties(props: &JsValue, c: &mut SessionConfig) -> Res<()> {
+    if is_absent(props) {
+        return Ok(());
+    }
+    if let Some(n) = int(props, "receiveMaximum", 1.0, 65_535.0)? {
+        c.receive_maximum = n as u16;
+    }
+    if let Some(n) = int(props, "maximumPacketSize", 1.0, u32::MAX as f64)? {
+        c.maximum_packet_size = n as u32;
+    }
+    if let Some(n) = int(props, "topicAliasMaximum", 0.0, 65_535.0)? {
+        c.topic_alias_maximum = n as u16;
+    }
+    let cp = &mut c.connect_properties;
+    cp.user_properties = user_properties(&get(props, "userProperties"))?;
+    cp.request_response_information = boolean(props, "requestResponseInformation")?.map(u8::from);
+    cp.request_problem_information = boolean(props, "requestProblemInformation")?.map(u8::from);
+    Ok(())
+}
+
+/// What the driver itself reads from `ConnectOptions`.
+fn driver_options(urls: Vec<String>, o: &JsValue) -> Res<DriverOptions> {
     let log = match string(o, "logLevel")? {
         None => LogLevel::Warn,
         Some(s) => LogLevel::parse(&s).ok_or_else(|| invalid("logLevel"))?,
@@ -406,16 +434,61 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
                 .map_err(|_| invalid("credentials must be a function"))?,
         )
     };
-    c.seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    Ok((
-        c,
-        DriverOptions {
-            urls,
-            credentials,
-            signal: get(o, "signal"),
-            log,
-        },
-    ))
+    Ok(DriverOptions {
+        urls,
+        credentials,
+        signal: get(o, "signal"),
+        log,
+    })
+}
+
+/// `publish(topic, payload, options)`.
+pub fn publish(topic: &JsValue, payload: &JsValue, options: &JsValue) -> Res<Publish> {
+    let topic = topic
+        .as_string()
+        .ok_or_else(|| MqttError::from_code(ErrorCode::InvalidTopic, "topic must be a string"))?;
+    Ok(Publish {
+        topic,
+        payload: self::payload(payload)?,
+        qos: qos(options, "qos")?,
+        retain: boolean(options, "retain")?.unwrap_or(false),
+        properties: publish_properties(&get(options, "properties"))?,
+        ..Publish::default()
+    })
+}
+
+/// The `onMessage` argument of `subscribe`: a function or nothing.
+pub fn listener(on_message: JsValue) -> Res<Option<Function>> {
+    match on_message.dyn_into::<Function>() {
+        Ok(f) => Ok(Some(f)),
+        Err(v) if is_absent(&v) => Ok(None),
+        Err(_) => Err(MqttError::from_code(
+            ErrorCode::InvalidArgument,
+            "onMessage must be a function",
+        )),
+    }
+}
+
+/// The options of `end()`.
+pub struct EndOptions {
+    pub force: bool,
+    pub reason_code: u8,
+    pub timeout: u64,
+}
+
+/// Reads `end(options)`; a bad value falls back to its default, as `end` cannot fail.
+pub fn end_options(o: &JsValue) -> EndOptions {
+    EndOptions {
+        force: boolean(o, "force").ok().flatten().unwrap_or(false),
+        reason_code: int(o, "reasonCode", 0.0, 255.0)
+            .ok()
+            .flatten()
+            .unwrap_or(0.0) as u8,
+        timeout: int(o, "timeout", 0.0, 3_600_000.0)
+            .ok()
+            .flatten()
+            .unwrap_or(10_000.0) as u64,
+    }
 }
 
 /// One or more filters plus `SubscribeOptions`.

@@ -149,12 +149,40 @@ export class MqttClient {
   stats(): ClientStats;
 }
 
+/** The stable codes of `MqttError.code` (the same list as the library's Rust `ErrorCode`). */
+export type ErrorCode =
+  | "NOT_AUTHORIZED"
+  | "CONNECT_TIMEOUT"
+  | "KEEPALIVE_TIMEOUT"
+  | "INVALID_TOPIC"
+  | "PACKET_TOO_LARGE"
+  | "QUEUE_FULL"
+  | "PROTOCOL_ERROR"
+  | "CLOSED"
+  | "REFUSED"
+  | "CONNECTION_LOST"
+  | "SERVER_DISCONNECT"
+  | "PUBLISH_FAILED"
+  | "NOT_CONNECTED"
+  | "QOS_NOT_SUPPORTED"
+  | "RETAIN_NOT_SUPPORTED"
+  | "INVALID_ARGUMENT"
+  | "INVALID_QOS"
+  | "ABORTED"
+  | "NOT_STARTED"
+  | "INVALID_SIGNAL"
+  | "NEGOTIATION_FAILED"
+  | "CHANNEL_ERROR"
+  | "INVALID_FRAME"
+  | "MESSAGE_TOO_LARGE"
+  | "STATS_FAILED"
+  | "BUSY";
+
 export class MqttError extends Error {
-  constructor(code: string, message: string, reasonCode?: number);
+  constructor(code: ErrorCode, message: string, reasonCode?: number);
   free(): void;
-  /** "NOT_AUTHORIZED" | "CONNECT_TIMEOUT" | "KEEPALIVE_TIMEOUT" | "INVALID_TOPIC" | "INVALID_QOS"
-   *  | "PACKET_TOO_LARGE" | "QUEUE_FULL" | "PROTOCOL_ERROR" | "CLOSED" | "REFUSED" | ... */
-  readonly code: string;
+  /** Stable: "NOT_AUTHORIZED", "CONNECT_TIMEOUT", "INVALID_TOPIC", ... (see `ErrorCode`). */
+  readonly code: ErrorCode;
   readonly reasonCode?: number;
 }
 "#;

@@ -1,12 +1,15 @@
 //! JavaScript interop shared by the browser layers (client and rtc): global timers and clock,
-//! promises settled from Rust, event listener lists, deferred drops, reading option
-//! objects, building message objects, logging. Holds no protocol logic.
+//! promises settled from Rust, event listener lists, the re-entrancy helpers (`Deferred`,
+//! `borrow`, `with_state`), deferred drops, reading option objects, building message
+//! objects, logging. Holds no protocol logic.
 
 use std::any::Any;
+use std::cell::{Ref, RefCell, RefMut};
 
 use js_sys::{Array, Function, Object, Promise, Reflect, Uint8Array};
 
 use super::error::MqttError;
+use crate::error_code::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
@@ -243,14 +246,13 @@ pub(crate) fn bury(item: Box<dyn Any>) {
     set_timeout(cb.unchecked_ref(), 0.0);
 }
 
-/// JS calls (listeners, user callbacks) collected while a state borrow is held, run by
-/// [`Deferred::run`] once it is released: see the re-entrancy rule in the module docs.
+/// JS calls (listeners, user callbacks, promise settlements) collected while a state
+/// borrow is held, run by [`Deferred::run`] once it is released: see the re-entrancy rule
+/// in the module docs.
 #[derive(Default)]
 #[must_use = "deferred calls do nothing until run"]
-#[allow(dead_code)] // adopted by the client and rtc layers in the next steps
 pub(crate) struct Deferred(Vec<(Function, Array)>);
 
-#[allow(dead_code)]
 impl Deferred {
     pub fn new() -> Self {
         Deferred(Vec::new())
@@ -272,8 +274,22 @@ impl Deferred {
         }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+    /// Queues the fulfilment of `pending` with `value`.
+    pub fn resolve(&mut self, pending: Pending, value: &JsValue) {
+        self.0.push((pending.resolve, Array::of1(value)));
+    }
+
+    /// Queues the rejection of `pending` with `error`.
+    pub fn reject(&mut self, pending: Pending, error: MqttError) {
+        self.0.push((pending.reject, Array::of1(&error.into_js())));
+    }
+
+    /// Queues the settlement of `pending` with `result`.
+    pub fn settle(&mut self, pending: Pending, result: Result<JsValue, MqttError>) {
+        match result {
+            Ok(v) => self.resolve(pending, &v),
+            Err(e) => self.reject(pending, e),
+        }
     }
 
     /// Runs the calls in order; a call that throws is reported on the console and does
@@ -289,12 +305,38 @@ impl Deferred {
 
 /// Borrows browser-object state mutably under the re-entrancy rule (module docs): a busy
 /// state is an `MqttError` with code `BUSY`, never a panic.
-#[allow(dead_code)]
-pub(crate) fn borrow<T>(rc: &std::cell::RefCell<T>) -> Result<std::cell::RefMut<'_, T>, MqttError> {
-    rc.try_borrow_mut().map_err(|_| {
-        MqttError::from_code(
-            crate::error_code::ErrorCode::Busy,
-            "re-entered while busy (a library bug: please report it)",
-        )
-    })
+pub(crate) fn borrow<T>(rc: &RefCell<T>) -> Result<RefMut<'_, T>, MqttError> {
+    rc.try_borrow_mut().map_err(|_| busy())
+}
+
+/// Borrows browser-object state for reading (getters) under the same rule as [`borrow`].
+pub(crate) fn borrow_shared<T>(rc: &RefCell<T>) -> Result<Ref<'_, T>, MqttError> {
+    rc.try_borrow().map_err(|_| busy())
+}
+
+fn busy() -> MqttError {
+    MqttError::from_code(
+        ErrorCode::Busy,
+        "re-entered while busy (a library bug: please report it)",
+    )
+}
+
+/// The whole re-entrancy rule in one call: borrows `rc` (a busy state is `BUSY`), runs `f`
+/// with the state and a [`Deferred`], releases the borrow, then runs what `f` deferred.
+pub(crate) fn with_state<T, R>(
+    rc: &RefCell<T>,
+    f: impl FnOnce(&mut T, &mut Deferred) -> R,
+) -> Result<R, MqttError> {
+    let mut calls = Deferred::new();
+    let result = {
+        let mut state = borrow(rc)?;
+        f(&mut state, &mut calls)
+    };
+    calls.run();
+    Ok(result)
+}
+
+/// Reports an error a browser callback cannot hand to anyone (a `BUSY` state, mostly).
+pub(crate) fn report(e: &MqttError) {
+    console_error(&format!("[mqtt-rtc] {}", e.to_js_string()));
 }

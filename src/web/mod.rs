@@ -1,6 +1,7 @@
 //! JavaScript interop shared by the browser layers (`client` and `rtc`): the `MqttError`
 //! type JavaScript sees, promises settled from Rust, listener lists, deferred calls and
-//! drops, timers, reading option objects, logging. Holds no protocol logic.
+//! drops, DOM listeners removed on drop, timers, reading option objects, logging. Holds no
+//! protocol logic.
 //!
 //! # Re-entrancy
 //! Every browser object (client, peer, channel, signaling) keeps its state in one
@@ -8,13 +9,16 @@
 //! that state is borrowed.** Listener calls and promise settlements are collected in a
 //! [`Deferred`] while the borrow is held and run by [`Deferred::run`] after it is dropped,
 //! so a listener may call straight back into the object. State is borrowed through
-//! [`borrow`], which turns a busy `RefCell` (a broken rule, never a normal path) into an
-//! `MqttError` with code `BUSY` instead of a panic; public methods return it (a rejected
-//! promise or a thrown error), browser callbacks log it.
+//! [`borrow`] (or [`with_state`], which also runs the `Deferred`), which turns a busy
+//! `RefCell` (a broken rule, never a normal path) into an `MqttError` with code `BUSY`
+//! instead of a panic; public methods return it (a rejected promise or a thrown error),
+//! browser callbacks [`report`] it.
 
 mod error;
 mod js;
+mod listener;
 
 pub(crate) use error::js_error;
 pub use error::MqttError;
 pub(crate) use js::*;
+pub(crate) use listener::EventListener;

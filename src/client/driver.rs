@@ -1,0 +1,455 @@
+//! `Inner`, the state of one client, and the one loop every browser callback and API call
+//! goes through ([`with_client`]): borrow the state under the re-entrancy rule of
+//! `crate::web`, feed the [`Session`], then [`Inner::process`]: everything ready to send
+//! goes out, session events become deferred promise settlements and listener calls, and
+//! the session timer is re-armed from `poll_timeout`. `Inner` only routes between its
+//! owners (transport, timers, requests, routing); it never calls JavaScript that can run
+//! user code while borrowed, and never panics on network input.
+
+use std::cell::RefCell;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Function, Object, Promise};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::EventTarget;
+
+use super::options::{self, DriverOptions};
+use super::requests::Requests;
+use super::routing::Routing;
+use super::timers::Timers;
+use super::transport::{SocketEvent, Transport};
+use super::MqttClient;
+use crate::error_code::ErrorCode;
+use crate::mqtt::codec::{Properties, Publish, SubscribeFilter};
+use crate::mqtt::session::{Event, Session, SessionConfig, SessionError, State};
+use crate::web::{self as js, js_error, Deferred, EventListener, Listeners, LogLevel};
+use crate::web::{MqttError, Pending};
+
+pub(super) struct Inner {
+    pub(super) session: Session,
+    log: LogLevel,
+    /// `ConnectOptions.credentials`, asked before every attempt.
+    credentials: Option<Function>,
+    this: Weak<RefCell<Inner>>,
+    transport: Transport,
+    timers: Timers,
+    requests: Requests,
+    routing: Routing,
+    pub(super) listeners: Listeners,
+    /// `online` on the global object and `abort` on the connect signal.
+    dom: Vec<EventListener>,
+    /// The client keeps itself alive until it is closed, like an open WebSocket: browser
+    /// callbacks only hold weak references, and JS may drop its handle at any time.
+    keep_alive: Option<Rc<RefCell<Inner>>>,
+}
+
+/// Borrows the client (a busy one is `BUSY`), runs `f`, processes what the session has to
+/// say, releases the borrow, then runs the deferred JS calls.
+pub(super) fn with_client<R>(
+    rc: &Rc<RefCell<Inner>>,
+    f: impl FnOnce(&mut Inner, &mut Deferred) -> R,
+) -> Result<R, MqttError> {
+    js::with_state(rc, |inner, calls| {
+        let r = f(inner, calls);
+        inner.process(calls);
+        r
+    })
+}
+
+/// [`with_client`] for browser callbacks: they hold a weak reference, and have no caller
+/// to hand a `BUSY` error to, so it is reported on the console.
+fn with_weak(weak: &Weak<RefCell<Inner>>, f: impl FnOnce(&mut Inner, &mut Deferred)) {
+    if let Some(rc) = weak.upgrade() {
+        if let Err(e) = with_client(&rc, f) {
+            js::report(&e);
+        }
+    }
+}
+
+/// Creates a client and starts its first attempt; `connect` settles `connect()`.
+pub(super) fn start(
+    config: SessionConfig,
+    opts: DriverOptions,
+    connect: Pending,
+) -> Result<(), MqttError> {
+    let rc = Rc::new_cyclic(|this| {
+        RefCell::new(Inner {
+            session: Session::new(config),
+            log: opts.log,
+            credentials: opts.credentials,
+            this: this.clone(),
+            transport: Transport::new(opts.urls, opts.log),
+            timers: Timers::default(),
+            requests: Requests::new(connect),
+            routing: Routing::new(),
+            listeners: Listeners::default(),
+            dom: Vec::new(),
+            keep_alive: None,
+        })
+    });
+    let me = rc.clone();
+    with_client(&rc, |inner, _| {
+        inner.keep_alive = Some(me);
+        inner.listen_dom(&opts.signal);
+        inner.session.connect(js::now());
+    })
+}
+
+impl Inner {
+    fn log(&self, level: LogLevel, message: &str) {
+        self.log.log(level, message);
+    }
+
+    /// Reconnects at once when the browser regains the network, and gives up the attempt
+    /// when the connect signal aborts.
+    fn listen_dom(&mut self, signal: &JsValue) {
+        let global: EventTarget = js_sys::global().unchecked_into();
+        let w = self.this.clone();
+        let online = EventListener::new(&global, "online", move |_| {
+            with_weak(&w, |inner, _| inner.session.network_online(js::now()))
+        });
+        self.dom.extend(online.ok());
+        if let Some(target) = signal.dyn_ref::<EventTarget>() {
+            let w = self.this.clone();
+            let abort = EventListener::new(target, "abort", move |_| {
+                with_weak(&w, |inner, calls| {
+                    let e = MqttError::from_code(ErrorCode::Aborted, "connect was aborted");
+                    inner.requests.reject_connect(e, calls);
+                    inner.session.close(js::now());
+                })
+            });
+            self.dom.extend(abort.ok());
+        }
+    }
+
+    /// Feeds session output to the socket, JS and the timer until nothing is left.
+    fn process(&mut self, calls: &mut Deferred) {
+        loop {
+            while let Some(buf) = self.session.poll_transmit() {
+                self.transport.send(&buf);
+            }
+            let Some(event) = self.session.poll_event() else {
+                break;
+            };
+            self.handle_event(event, calls);
+        }
+        let w = self.this.clone();
+        let at = self.session.poll_timeout();
+        self.timers.arm_session(at, js::now(), || {
+            move || {
+                with_weak(&w, |inner, _| {
+                    inner.timers.session_fired();
+                    inner.session.handle_timeout(js::now());
+                })
+            }
+        });
+    }
+
+    fn handle_event(&mut self, event: Event, calls: &mut Deferred) {
+        match event {
+            Event::OpenTransport => self.open_transport(),
+            Event::CloseTransport => self.transport.close(),
+            Event::StateChanged(s) => {
+                self.log(LogLevel::Debug, &format!("state {}", s.as_str()));
+                calls.emit(&self.listeners, "state", &[s.as_str().into()]);
+            }
+            Event::Connected {
+                session_present,
+                reason_code,
+                properties,
+            } => self.connected(session_present, reason_code, &properties, calls),
+            Event::Message(p) => self.deliver(p, calls),
+            Event::PublishDone { token, result } => {
+                self.requests.publish_done(token, result, calls);
+            }
+            Event::SubscribeDone { token, result } => {
+                if let Some(refused) = self.requests.subscribe_done(token, result, calls) {
+                    for filter in &refused.filters {
+                        self.routing.remove(filter, &refused.listener);
+                    }
+                }
+            }
+            Event::UnsubscribeDone { token, result } => {
+                let result = result.map(|_| ());
+                self.requests.unsubscribe_done(token, result, calls);
+            }
+            Event::Offline { error } => {
+                self.log(LogLevel::Warn, &format!("offline: {error}"));
+                self.transport.went_offline();
+                calls.emit(&self.listeners, "error", &[js_error(&error)]);
+                calls.emit(&self.listeners, "offline", &[]);
+            }
+            Event::Reconnecting { attempt, delay } => self.reconnecting(attempt, delay, calls),
+            Event::Error(e) => {
+                self.log(LogLevel::Warn, &e.to_string());
+                calls.emit(&self.listeners, "error", &[js_error(e)]);
+            }
+            Event::Closed { error } => self.closed(error, calls),
+        }
+    }
+
+    fn connected(
+        &mut self,
+        session_present: bool,
+        reason_code: u8,
+        properties: &Properties,
+        calls: &mut Deferred,
+    ) {
+        self.log(
+            LogLevel::Info,
+            &format!("connected (session present: {session_present})"),
+        );
+        let info = Object::new();
+        js::set(&info, "sessionPresent", session_present);
+        js::set(&info, "reasonCode", reason_code);
+        let props = options::connack_properties(properties);
+        if !props.is_undefined() {
+            js::set(&info, "properties", props);
+        }
+        self.transport.connected();
+        calls.emit(&self.listeners, "connect", &[info.into()]);
+        if let Some(rc) = self.this.upgrade() {
+            let client = MqttClient { inner: rc };
+            self.requests.connected(client.into(), calls);
+        }
+    }
+
+    fn reconnecting(&mut self, attempt: u32, delay: u64, calls: &mut Deferred) {
+        self.log(
+            LogLevel::Info,
+            &format!("reconnecting: attempt {attempt} in {delay} ms"),
+        );
+        let info = Object::new();
+        js::set(&info, "attempt", attempt);
+        js::set(&info, "delay", delay as f64);
+        calls.emit(&self.listeners, "reconnecting", &[info.into()]);
+    }
+
+    fn closed(&mut self, error: Option<SessionError>, calls: &mut Deferred) {
+        self.log(LogLevel::Info, "closed");
+        self.requests.closed(error, calls);
+        calls.emit(&self.listeners, "close", &[]);
+        self.requests.ended(calls);
+        self.teardown();
+    }
+
+    /// Removes every timer, socket and DOM listener the client holds, and lets it go.
+    fn teardown(&mut self) {
+        self.timers.stop();
+        self.transport.close();
+        // Any of these may hold the closure running now: drop them on a later turn.
+        js::bury(Box::new(std::mem::take(&mut self.dom)));
+        if let Some(me) = self.keep_alive.take() {
+            js::bury(Box::new(me));
+        }
+    }
+
+    fn open_transport(&mut self) {
+        self.transport.new_attempt();
+        match self.credentials.clone() {
+            Some(f) => self.fetch_credentials(f),
+            None => self.open_socket(None),
+        }
+    }
+
+    /// Asks for fresh credentials (and maybe a presigned URL) before the attempt; the
+    /// answer is dropped if another attempt started meanwhile.
+    fn fetch_credentials(&self, f: Function) {
+        let weak = self.this.clone();
+        let serial = self.transport.serial();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = match f.call0(&JsValue::NULL) {
+                Ok(v) => match v.dyn_into::<Promise>() {
+                    Ok(p) => wasm_bindgen_futures::JsFuture::from(p).await,
+                    Err(v) => Ok(v),
+                },
+                Err(e) => Err(e),
+            };
+            with_weak(&weak, |inner, _| inner.credentials_ready(serial, result));
+        });
+    }
+
+    fn credentials_ready(&mut self, serial: u64, result: Result<JsValue, JsValue>) {
+        if !self.transport.is_current(serial) || self.transport.has_socket() {
+            return;
+        }
+        let Ok(c) = result else {
+            self.log(LogLevel::Error, "the credentials callback failed");
+            self.session.handle_connection_lost(js::now());
+            return;
+        };
+        let url = options::string(&c, "url").ok().flatten();
+        let user = options::string(&c, "username").ok().flatten();
+        let pass = options::string(&c, "password").ok().flatten();
+        if user.is_some() || pass.is_some() {
+            self.session
+                .set_credentials(user, pass.map(String::into_bytes));
+        }
+        self.open_socket(url);
+    }
+
+    fn open_socket(&mut self, url: Option<String>) {
+        let weak = self.this.clone();
+        let sink = move |serial, event| {
+            with_weak(&weak, |inner, _| inner.socket_event(serial, event));
+        };
+        if let Err(url) = self.transport.open(url, sink) {
+            self.log(
+                LogLevel::Error,
+                &format!("cannot open a websocket to {url}"),
+            );
+            self.session.handle_connection_lost(js::now());
+        }
+    }
+
+    fn socket_event(&mut self, serial: u64, event: SocketEvent) {
+        if !self.transport.is_current(serial) {
+            return;
+        }
+        match event {
+            SocketEvent::Open => self.session.handle_transport_open(js::now()),
+            SocketEvent::Bytes(bytes) => self.session.handle_bytes(js::now(), &bytes),
+            SocketEvent::Closed(code) => {
+                self.log(LogLevel::Info, &format!("socket closed (code {code})"));
+                self.transport.close();
+                self.session.handle_connection_lost(js::now());
+            }
+        }
+    }
+
+    /// A message goes to the `message` listeners, then to each subscription listener whose
+    /// filter it matches.
+    fn deliver(&mut self, p: Publish, calls: &mut Deferred) {
+        let props = options::message_properties(&p.properties);
+        let payload = js::uint8(&p.payload);
+        let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
+        let args = std::slice::from_ref(&message);
+        calls.emit(&self.listeners, "message", args);
+        for f in self.routing.listeners_for(&p) {
+            calls.call(&f, args);
+        }
+    }
+
+    // ----- API calls (from `MqttClient`) -----
+
+    /// Publishes at once, or behind the backlog while the socket buffer is full.
+    pub(super) fn publish(&mut self, publish: Publish, pending: Pending, calls: &mut Deferred) {
+        if self.requests.backlog_len() == 0 && !self.transport.above_high_water() {
+            self.start_publish(publish, pending, calls);
+            return;
+        }
+        // Validate now, so a bad publish fails at once rather than after the wait.
+        if let Err(e) = crate::mqtt::topic::validate_topic_name(&publish.topic) {
+            calls.reject(pending, SessionError::from(e).into());
+            return;
+        }
+        self.requests.push_backlog(publish, pending);
+        self.drain_backlog(calls);
+    }
+
+    /// Hands waiting publishes to the session while the socket buffer has room; polls
+    /// again later while some still wait.
+    fn drain_backlog(&mut self, calls: &mut Deferred) {
+        while self.transport.below_low_water() {
+            let Some((publish, pending)) = self.requests.pop_backlog() else {
+                break;
+            };
+            self.start_publish(publish, pending, calls);
+            // Sends it now, so `bufferedAmount` counts it before the next one.
+            self.process(calls);
+        }
+        if self.requests.backlog_len() > 0 {
+            let w = self.this.clone();
+            self.timers.poll_drain(|| {
+                move || {
+                    with_weak(&w, |inner, calls| {
+                        inner.timers.drain_fired();
+                        inner.drain_backlog(calls);
+                    })
+                }
+            });
+        }
+    }
+
+    fn start_publish(&mut self, publish: Publish, pending: Pending, calls: &mut Deferred) {
+        match self.session.publish(js::now(), publish) {
+            Ok(token) => self.requests.publishing(token, pending),
+            Err(e) => calls.reject(pending, e.into()),
+        }
+    }
+
+    pub(super) fn subscribe(
+        &mut self,
+        filters: Vec<SubscribeFilter>,
+        mut properties: Properties,
+        listener: Option<Function>,
+        pending: Pending,
+        calls: &mut Deferred,
+    ) {
+        let names: Vec<String> = filters.iter().map(|f| f.filter.clone()).collect();
+        let id = self.routing.identify(&mut properties, listener.is_some());
+        match self.session.subscribe(js::now(), filters, properties) {
+            Ok(token) => {
+                self.routing.subscribed(&names, id, listener.as_ref());
+                self.requests.subscribing(token, pending, names, listener);
+            }
+            Err(e) => calls.reject(pending, e.into()),
+        }
+    }
+
+    pub(super) fn unsubscribe(
+        &mut self,
+        filters: Vec<String>,
+        pending: Pending,
+        calls: &mut Deferred,
+    ) {
+        match self
+            .session
+            .unsubscribe(js::now(), filters.clone(), Default::default())
+        {
+            Ok(token) => {
+                self.routing.unsubscribed(&filters);
+                self.requests.unsubscribing(token, pending);
+            }
+            Err(e) => calls.reject(pending, e.into()),
+        }
+    }
+
+    /// `end()`: resolves at once if already closed, else when the session closes.
+    pub(super) fn end(
+        &mut self,
+        opts: options::EndOptions,
+        pending: Pending,
+        calls: &mut Deferred,
+    ) {
+        if self.session.state() == State::Closed {
+            calls.resolve(pending, &JsValue::UNDEFINED);
+            return;
+        }
+        self.requests.wait_end(pending);
+        if opts.force {
+            self.session.close(js::now());
+        } else {
+            self.session.end(js::now(), opts.reason_code, opts.timeout);
+        }
+    }
+
+    /// `stats()`: the session's counters, with the backlog counted as queued.
+    pub(super) fn stats(&self) -> JsValue {
+        let s = self.session.stats();
+        let o = Object::new();
+        js::set(&o, "messagesSent", s.messages_sent as f64);
+        js::set(&o, "messagesReceived", s.messages_received as f64);
+        js::set(&o, "bytesSent", s.bytes_sent as f64);
+        js::set(&o, "bytesReceived", s.bytes_received as f64);
+        js::set(&o, "inflight", s.inflight as f64);
+        let queued = s.queued + self.requests.backlog_len();
+        js::set(&o, "queued", queued as f64);
+        js::set(&o, "reconnects", s.reconnects as f64);
+        if let Some(rtt) = s.last_ping_rtt {
+            js::set(&o, "lastPingRtt", rtt as f64);
+        }
+        o.into()
+    }
+}

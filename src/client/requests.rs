@@ -1,0 +1,206 @@
+//! The promises the client owes JavaScript: the connect waiter, publishes, subscribes and
+//! unsubscribes by session token, `end()` waiters, and publishes waiting for the socket
+//! buffer (the backlog). Every settlement goes through the caller's [`Deferred`], never
+//! straight to JavaScript, and failing everything at close happens in [`Requests::closed`]
+//! alone. It never talks to the session or the socket.
+
+use std::collections::{HashMap, VecDeque};
+
+use js_sys::{Array, Function, Object};
+use wasm_bindgen::JsValue;
+
+use crate::error_code::ErrorCode;
+use crate::mqtt::codec::{Publish, SubAck};
+use crate::mqtt::session::{PublishOutcome, SessionError, Token};
+use crate::web::{self as js, Deferred, MqttError, Pending};
+
+/// A SUBSCRIBE waiting for its SUBACK.
+struct Subscribing {
+    pending: Pending,
+    filters: Vec<String>,
+    listener: Option<Function>,
+}
+
+/// Routes to drop after a SUBACK: the filters the broker refused, and their listener.
+pub(super) struct Refused {
+    pub filters: Vec<String>,
+    pub listener: Function,
+}
+
+pub(super) struct Requests {
+    connect: Option<Pending>,
+    publishes: HashMap<Token, Pending>,
+    subscribes: HashMap<Token, Subscribing>,
+    unsubscribes: HashMap<Token, Pending>,
+    end_waiters: Vec<Pending>,
+    /// Publishes waiting for the socket buffer to drain, in order.
+    backlog: VecDeque<(Publish, Pending)>,
+}
+
+impl Requests {
+    pub fn new(connect: Pending) -> Self {
+        Requests {
+            connect: Some(connect),
+            publishes: HashMap::new(),
+            subscribes: HashMap::new(),
+            unsubscribes: HashMap::new(),
+            end_waiters: Vec::new(),
+            backlog: VecDeque::new(),
+        }
+    }
+
+    /// The first CONNACK: `connect()` resolves with the client.
+    pub fn connected(&mut self, client: JsValue, calls: &mut Deferred) {
+        if let Some(w) = self.connect.take() {
+            calls.resolve(w, &client);
+        }
+    }
+
+    /// `connect()` rejects with `e` if it is still waiting.
+    pub fn reject_connect(&mut self, e: MqttError, calls: &mut Deferred) {
+        if let Some(w) = self.connect.take() {
+            calls.reject(w, e);
+        }
+    }
+
+    pub fn publishing(&mut self, token: Token, pending: Pending) {
+        self.publishes.insert(token, pending);
+    }
+
+    /// PUBLISH done: resolves `{ packetId?, reasonCode }` or rejects.
+    pub fn publish_done(
+        &mut self,
+        token: Token,
+        result: Result<PublishOutcome, SessionError>,
+        calls: &mut Deferred,
+    ) {
+        if let Some(p) = self.publishes.remove(&token) {
+            calls.settle(p, result.map(publish_result).map_err(MqttError::from));
+        }
+    }
+
+    pub fn subscribing(
+        &mut self,
+        token: Token,
+        pending: Pending,
+        filters: Vec<String>,
+        listener: Option<Function>,
+    ) {
+        let s = Subscribing {
+            pending,
+            filters,
+            listener,
+        };
+        self.subscribes.insert(token, s);
+    }
+
+    /// SUBACK (or failure): settles the promise with the granted list; returns the routes
+    /// of the filters that were not granted, which must not get messages.
+    pub fn subscribe_done(
+        &mut self,
+        token: Token,
+        result: Result<SubAck, SessionError>,
+        calls: &mut Deferred,
+    ) -> Option<Refused> {
+        let s = self.subscribes.remove(&token)?;
+        let (settled, refused) = match result {
+            Ok(ack) => {
+                let (granted, refused) = granted(&s.filters, &ack);
+                (Ok(granted.into()), refused)
+            }
+            Err(e) => (Err(e.into()), s.filters),
+        };
+        calls.settle(s.pending, settled);
+        let listener = s.listener?;
+        Some(Refused {
+            filters: refused,
+            listener,
+        })
+    }
+
+    pub fn unsubscribing(&mut self, token: Token, pending: Pending) {
+        self.unsubscribes.insert(token, pending);
+    }
+
+    pub fn unsubscribe_done(
+        &mut self,
+        token: Token,
+        result: Result<(), SessionError>,
+        calls: &mut Deferred,
+    ) {
+        if let Some(p) = self.unsubscribes.remove(&token) {
+            let result = result.map(|()| JsValue::UNDEFINED);
+            calls.settle(p, result.map_err(MqttError::from));
+        }
+    }
+
+    /// `end()` resolves when the client is closed.
+    pub fn wait_end(&mut self, pending: Pending) {
+        self.end_waiters.push(pending);
+    }
+
+    pub fn push_backlog(&mut self, publish: Publish, pending: Pending) {
+        self.backlog.push_back((publish, pending));
+    }
+
+    pub fn pop_backlog(&mut self) -> Option<(Publish, Pending)> {
+        self.backlog.pop_front()
+    }
+
+    pub fn backlog_len(&self) -> usize {
+        self.backlog.len()
+    }
+
+    /// The client closed: a waiting `connect()` rejects (with `error`, or CLOSED), and so
+    /// does every publish still in the backlog. (Publishes the session holds fail through
+    /// its own events before it reports `Closed`.) [`Requests::ended`] follows the `close` event.
+    pub fn closed(&mut self, error: Option<SessionError>, calls: &mut Deferred) {
+        if let Some(w) = self.connect.take() {
+            let e = error.map_or_else(
+                || MqttError::from_code(ErrorCode::Closed, "client ended before it connected"),
+                MqttError::from,
+            );
+            calls.reject(w, e);
+        }
+        for (_, p) in self.backlog.drain(..) {
+            calls.reject(p, MqttError::from_code(ErrorCode::Closed, "client ended"));
+        }
+    }
+
+    /// After the `close` event: every `end()` resolves.
+    pub fn ended(&mut self, calls: &mut Deferred) {
+        for w in self.end_waiters.drain(..) {
+            calls.resolve(w, &JsValue::UNDEFINED);
+        }
+    }
+}
+
+/// `PublishResult`: `{ packetId?, reasonCode }`.
+fn publish_result(outcome: PublishOutcome) -> JsValue {
+    let r = Object::new();
+    if let Some(id) = outcome.packet_id {
+        js::set(&r, "packetId", id);
+    }
+    js::set(&r, "reasonCode", outcome.reason_code);
+    r.into()
+}
+
+/// `Granted[]` for a SUBACK, one per filter, and the filters it refused (reason code
+/// 0x80 or above; a missing code counts as a refusal).
+fn granted(filters: &[String], ack: &SubAck) -> (Array, Vec<String>) {
+    let list = Array::new();
+    let mut refused = Vec::new();
+    for (i, filter) in filters.iter().enumerate() {
+        let code: u8 = ack.reason_codes.get(i).copied().unwrap_or(0x80);
+        let g = Object::new();
+        js::set(&g, "filter", filter.as_str());
+        if code < 0x80 {
+            js::set(&g, "qos", code);
+        } else {
+            refused.push(filter.clone());
+        }
+        js::set(&g, "reasonCode", code);
+        list.push(&g);
+    }
+    (list, refused)
+}
