@@ -19,6 +19,7 @@
 mod config;
 mod error;
 mod ids;
+mod timer;
 
 pub use config::{Overflow, QueueConfig, SessionConfig};
 pub use error::{ErrorCode, SessionError};
@@ -32,6 +33,7 @@ use crate::mqtt::codec::{
 };
 use crate::mqtt::topic;
 use ids::PacketIds;
+use timer::{Timer, TimerTable};
 
 /// Milliseconds on the driver's monotonic clock.
 pub type Millis = u64;
@@ -160,18 +162,12 @@ enum Phase {
     /// `connect` not called yet.
     Idle,
     /// Transport requested, not open yet.
-    Opening {
-        deadline: Millis,
-    },
+    Opening,
     /// CONNECT written, waiting for CONNACK.
-    AwaitingConnAck {
-        deadline: Millis,
-    },
+    AwaitingConnAck,
     Connected,
     /// Between attempts.
-    Waiting {
-        until: Millis,
-    },
+    Waiting,
     Closed,
 }
 
@@ -233,6 +229,7 @@ pub struct Session {
     last_tx: Millis,
     last_rx: Millis,
     ping_sent: Option<Millis>,
+    timers: TimerTable,
 
     ids: PacketIds,
     next_token: u64,
@@ -253,8 +250,8 @@ pub struct Session {
     alias_in: HashMap<u16, String>,
     stats: Stats,
     /// Set by [`Session::end`]: DISCONNECT (with this reason) once nothing is pending, or at
-    /// the deadline, whichever comes first.
-    ending: Option<(u8, Millis)>,
+    /// [`Timer::End`], whichever comes first.
+    ending: Option<u8>,
 }
 
 impl Session {
@@ -276,6 +273,7 @@ impl Session {
             last_tx: 0,
             last_rx: 0,
             ping_sent: None,
+            timers: TimerTable::default(),
             ids: PacketIds::new(),
             next_token: 1,
             next_seq: 0,
@@ -298,7 +296,7 @@ impl Session {
     pub fn state(&self) -> State {
         match self.phase {
             Phase::Idle => State::Connecting,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } => {
+            Phase::Opening | Phase::AwaitingConnAck => {
                 if self.ever_connected {
                     State::Reconnecting
                 } else {
@@ -306,7 +304,7 @@ impl Session {
                 }
             }
             Phase::Connected => State::Connected,
-            Phase::Waiting { .. } => State::Offline,
+            Phase::Waiting => State::Offline,
             Phase::Closed => State::Closed,
         }
     }
@@ -355,9 +353,9 @@ impl Session {
 
     /// The transport asked for by [`Event::OpenTransport`] is open: CONNECT goes out.
     pub fn handle_transport_open(&mut self, now: Millis) {
-        let Phase::Opening { deadline } = self.phase else {
+        if self.phase != Phase::Opening {
             return;
-        };
+        }
         // Nothing meant for an earlier transport may reach this one.
         self.tx.clear();
         self.rx.clear();
@@ -371,16 +369,17 @@ impl Session {
             self.fail_for_good(SessionError::from(e));
             return;
         }
-        self.phase = Phase::AwaitingConnAck { deadline };
+        self.phase = Phase::AwaitingConnAck;
     }
 
     /// Bytes from the transport, in any framing.
     pub fn handle_bytes(&mut self, now: Millis, data: &[u8]) {
-        if !matches!(self.phase, Phase::AwaitingConnAck { .. } | Phase::Connected) {
+        if !matches!(self.phase, Phase::AwaitingConnAck | Phase::Connected) {
             return;
         }
         self.stats.bytes_received += data.len() as u64;
         self.last_rx = now;
+        self.arm_keepalive();
         if self.rx.is_empty() {
             let used = self.decode_all(now, data);
             if let Some(used) = used {
@@ -413,43 +412,55 @@ impl Session {
 
     /// The timer armed from [`Session::poll_timeout`] fired (early or late calls are fine).
     pub fn handle_timeout(&mut self, now: Millis) {
-        self.check_ending(now);
-        match self.phase {
-            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }
-                if now >= deadline =>
-            {
+        while let Some(timer) = self.timers.take_expired(now) {
+            self.fire(now, timer);
+        }
+    }
+
+    /// Does what `timer` stands for (see [`Timer`]); the table already stopped it.
+    fn fire(&mut self, now: Millis, timer: Timer) {
+        match timer {
+            Timer::End => {
+                if let Some(reason_code) = self.ending {
+                    self.disconnect(now, reason_code);
+                }
+            }
+            Timer::Connect => {
                 let e = SessionError::new(
                     ErrorCode::ConnectTimeout,
                     "no connack within the connect timeout",
                 );
                 self.lost(now, e, true);
             }
-            Phase::Waiting { until } if now >= until => self.start_attempt(now),
-            Phase::Connected if self.keep_alive_ms > 0 => {
-                if let Some(sent) = self.ping_sent {
-                    // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
-                    if now >= sent + self.keep_alive_ms / 2 {
-                        let e = SessionError::new(
-                            ErrorCode::KeepaliveTimeout,
-                            "no pingresp from the broker",
-                        );
-                        self.lost(now, e, true);
-                    }
-                } else if now >= self.last_tx + self.keep_alive_ms
-                    || now >= self.last_rx + self.keep_alive_ms
-                {
-                    // [MQTT-3.1.2-23]
-                    let _ = self.write(now, &Packet::PingReq);
-                    self.ping_sent = Some(now);
-                }
+            Timer::Reconnect => self.start_attempt(now),
+            Timer::PingTimeout => {
+                let e =
+                    SessionError::new(ErrorCode::KeepaliveTimeout, "no pingresp from the broker");
+                self.lost(now, e, true);
             }
-            _ => {}
+            Timer::KeepAlive => {
+                // [MQTT-3.1.2-23]
+                self.ping_sent = Some(now);
+                let _ = self.write(now, &Packet::PingReq);
+                // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
+                self.timers
+                    .set(Timer::PingTimeout, now + self.keep_alive_ms / 2);
+            }
+        }
+    }
+
+    /// Re-arms [`Timer::KeepAlive`] after traffic either way. While a PINGREQ is unanswered
+    /// only [`Timer::PingTimeout`] runs.
+    fn arm_keepalive(&mut self) {
+        if self.phase == Phase::Connected && self.keep_alive_ms > 0 && self.ping_sent.is_none() {
+            let at = self.last_tx.min(self.last_rx) + self.keep_alive_ms;
+            self.timers.set(Timer::KeepAlive, at);
         }
     }
 
     /// Connectivity came back (the browser's `online` event): skip the rest of the wait.
     pub fn network_online(&mut self, now: Millis) {
-        if let Phase::Waiting { .. } = self.phase {
+        if let Phase::Waiting = self.phase {
             self.start_attempt(now);
         }
     }
@@ -645,20 +656,22 @@ impl Session {
             }
             return;
         }
-        self.ending = Some((reason_code, now.saturating_add(timeout)));
+        self.ending = Some(reason_code);
+        self.timers.set(Timer::End, now.saturating_add(timeout));
         self.check_ending(now);
     }
 
-    /// Disconnects an ending session once nothing is pending or its deadline passed.
+    /// Disconnects an ending session once nothing is pending ([`Timer::End`] covers the
+    /// deadline).
     fn check_ending(&mut self, now: Millis) {
-        let Some((reason_code, deadline)) = self.ending else {
+        let Some(reason_code) = self.ending else {
             return;
         };
         let idle = self.outgoing.is_empty()
             && self.queue.is_empty()
             && self.controls.is_empty()
             && self.controls_inflight.is_empty();
-        if idle || now >= deadline || self.phase != Phase::Connected {
+        if idle || self.phase != Phase::Connected {
             self.disconnect(now, reason_code);
         }
     }
@@ -681,7 +694,7 @@ impl Session {
         }
         if matches!(
             self.phase,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected
         ) {
             self.events.push_back(Event::CloseTransport);
         }
@@ -693,8 +706,8 @@ impl Session {
     pub fn reconnect_now(&mut self, now: Millis) {
         match self.phase {
             Phase::Closed => {}
-            Phase::Idle | Phase::Waiting { .. } => self.start_attempt(now),
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected => {
+            Phase::Idle | Phase::Waiting => self.start_attempt(now),
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected => {
                 self.events.push_back(Event::CloseTransport);
                 self.reset_connection();
                 self.events.push_back(Event::Offline {
@@ -722,20 +735,7 @@ impl Session {
 
     /// When [`Session::handle_timeout`] wants to be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let ending = self.ending.map(|(_, deadline)| deadline);
-        let phase = match self.phase {
-            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(deadline),
-            Phase::Waiting { until } => Some(until),
-            Phase::Connected if self.keep_alive_ms > 0 => Some(match self.ping_sent {
-                Some(sent) => sent + self.keep_alive_ms / 2,
-                None => self.last_tx.min(self.last_rx) + self.keep_alive_ms,
-            }),
-            _ => None,
-        };
-        match (phase, ending) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.next_timeout()
     }
 
     // ----- internals: connection lifecycle -----
@@ -743,7 +743,7 @@ impl Session {
     fn is_live(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected
         )
     }
 
@@ -764,9 +764,10 @@ impl Session {
 
     fn start_attempt(&mut self, now: Millis) {
         self.reset_connection();
-        self.set_phase(Phase::Opening {
-            deadline: now + self.config.connect_timeout,
-        });
+        self.timers.stop(Timer::Reconnect);
+        self.timers
+            .set(Timer::Connect, now + self.config.connect_timeout);
+        self.set_phase(Phase::Opening);
         self.events.push_back(Event::OpenTransport);
     }
 
@@ -779,6 +780,9 @@ impl Session {
         self.alias_in.clear();
         self.alias_out.clear();
         self.ping_sent = None;
+        for timer in [Timer::Connect, Timer::KeepAlive, Timer::PingTimeout] {
+            self.timers.stop(timer);
+        }
     }
 
     /// The connection (or the attempt) ended. `close_transport`: we end it, so tell the driver.
@@ -810,7 +814,8 @@ impl Session {
         };
         match next {
             Some((attempt, delay)) => {
-                self.set_phase(Phase::Waiting { until: now + delay });
+                self.timers.set(Timer::Reconnect, now + delay);
+                self.set_phase(Phase::Waiting);
                 self.events
                     .push_back(Event::Reconnecting { attempt, delay });
             }
@@ -828,6 +833,7 @@ impl Session {
     /// Enters `Closed`, failing every request still open.
     fn finish(&mut self, error: Option<SessionError>) {
         self.ending = None;
+        self.timers = TimerTable::default();
         self.reset_connection();
         let fail = error.clone().unwrap_or_else(SessionError::closed);
         let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();
@@ -914,7 +920,7 @@ impl Session {
         while at < buf.len() {
             let rest = &buf[at..];
             // A 3.1.1-only broker answers a v5 CONNECT with a 3.1.1 CONNACK (return code 1).
-            let version = if matches!(self.phase, Phase::AwaitingConnAck { .. })
+            let version = if matches!(self.phase, Phase::AwaitingConnAck)
                 && self.version == ProtocolVersion::V5
                 && rest.len() >= 2
                 && rest[0] == 0x20
@@ -958,7 +964,7 @@ impl Session {
     }
 
     fn handle_packet(&mut self, now: Millis, packet: Packet, decoded_as: ProtocolVersion) {
-        if let Phase::AwaitingConnAck { .. } = self.phase {
+        if let Phase::AwaitingConnAck = self.phase {
             match packet {
                 Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
                 other => self.protocol_failure(
@@ -982,6 +988,8 @@ impl Session {
             Packet::PingResp => {
                 if let Some(sent) = self.ping_sent.take() {
                     self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
+                    self.timers.stop(Timer::PingTimeout);
+                    self.arm_keepalive();
                 }
             }
             Packet::Disconnect(d) => {
@@ -1066,7 +1074,9 @@ impl Session {
         }
         // [MQTT-3.2.2-4]: a session present flag with clean start is a protocol error.
         let session_present = connack.session_present;
+        self.timers.stop(Timer::Connect);
         self.set_phase(Phase::Connected);
+        self.arm_keepalive();
         self.events.push_back(Event::Connected {
             session_present,
             reason_code: connack.reason_code,
@@ -1418,6 +1428,7 @@ impl Session {
         let n = self.tx.len() - before;
         self.stats.bytes_sent += n as u64;
         self.last_tx = now;
+        self.arm_keepalive();
         Ok(n)
     }
 
@@ -1472,6 +1483,7 @@ impl Session {
         self.stats.bytes_sent += n as u64;
         self.stats.messages_sent += 1;
         self.last_tx = now;
+        self.arm_keepalive();
         Ok(())
     }
 
