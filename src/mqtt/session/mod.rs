@@ -16,6 +16,7 @@
 //! from the configured seed: this module never reads a clock, never touches a socket and
 //! never panics on bytes from the network.
 
+mod aliases;
 mod config;
 mod error;
 mod ids;
@@ -32,6 +33,7 @@ use crate::mqtt::codec::{
     ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::mqtt::topic;
+use aliases::{Aliases, Outbound};
 use ids::PacketIds;
 use timer::{Timer, TimerTable};
 
@@ -246,8 +248,7 @@ pub struct Session {
     /// Granted subscriptions, restored when the broker lost the session.
     subscriptions: Vec<(SubscribeFilter, Option<u32>)>,
 
-    alias_out: HashMap<String, u16>,
-    alias_in: HashMap<u16, String>,
+    aliases: Aliases,
     stats: Stats,
     /// Set by [`Session::end`]: DISCONNECT (with this reason) once nothing is pending, or at
     /// [`Timer::End`], whichever comes first.
@@ -284,8 +285,7 @@ impl Session {
             controls_inflight: HashMap::new(),
             incoming_qos2: HashSet::new(),
             subscriptions: Vec::new(),
-            alias_out: HashMap::new(),
-            alias_in: HashMap::new(),
+            aliases: Aliases::default(),
             stats: Stats::default(),
             ending: None,
         }
@@ -359,8 +359,7 @@ impl Session {
         // Nothing meant for an earlier transport may reach this one.
         self.tx.clear();
         self.rx.clear();
-        self.alias_in.clear();
-        self.alias_out.clear();
+        self.aliases.clear();
         self.ping_sent = None;
         self.last_rx = now;
         let connect = self.connect_packet();
@@ -777,8 +776,7 @@ impl Session {
         // `tx` is kept: a DISCONNECT written just before is for the transport being closed,
         // and the driver writes it before acting on CloseTransport.
         self.rx.clear();
-        self.alias_in.clear();
-        self.alias_out.clear();
+        self.aliases.clear();
         self.ping_sent = None;
         for timer in [Timer::Connect, Timer::KeepAlive, Timer::PingTimeout] {
             self.timers.stop(timer);
@@ -1175,33 +1173,11 @@ impl Session {
 
     fn handle_publish(&mut self, now: Millis, mut p: Publish) {
         if self.version == ProtocolVersion::V5 {
-            if let Some(alias) = p.properties.topic_alias {
-                if alias == 0 || alias > self.config.topic_alias_maximum {
-                    // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-                    return self.protocol_failure(
-                        now,
-                        SessionError::protocol(
-                            ReasonCode::TopicAliasInvalid,
-                            "topic alias out of range",
-                        ),
-                    );
-                }
-                if p.topic.is_empty() {
-                    match self.alias_in.get(&alias) {
-                        Some(t) => p.topic = t.clone(),
-                        None => {
-                            return self.protocol_failure(
-                                now,
-                                SessionError::protocol(
-                                    ReasonCode::ProtocolError,
-                                    "unknown topic alias",
-                                ),
-                            );
-                        }
-                    }
-                } else {
-                    self.alias_in.insert(alias, p.topic.clone());
-                }
+            if let Err(e) = self
+                .aliases
+                .resolve(&mut p, self.config.topic_alias_maximum)
+            {
+                return self.protocol_failure(now, e);
             }
         }
         if p.topic.is_empty() || topic::validate_topic_name(&p.topic).is_err() {
@@ -1447,14 +1423,20 @@ impl Session {
     /// nothing) when the packet exceeds the broker's maximum packet size.
     fn write_publish(&mut self, now: Millis, mut p: Publish) -> Result<(), SessionError> {
         let mut new_alias = None;
-        if self.version == ProtocolVersion::V5 && self.server.topic_alias_maximum > 0 {
-            if let Some(&alias) = self.alias_out.get(&p.topic) {
-                p.properties.topic_alias = Some(alias);
-                p.topic = String::new();
-            } else if self.alias_out.len() < usize::from(self.server.topic_alias_maximum) {
-                let alias = self.alias_out.len() as u16 + 1;
-                p.properties.topic_alias = Some(alias);
-                new_alias = Some(alias);
+        if self.version == ProtocolVersion::V5 {
+            match self
+                .aliases
+                .outbound(&p.topic, self.server.topic_alias_maximum)
+            {
+                Outbound::Known(alias) => {
+                    p.properties.topic_alias = Some(alias);
+                    p.topic = String::new();
+                }
+                Outbound::New(alias) => {
+                    p.properties.topic_alias = Some(alias);
+                    new_alias = Some(alias);
+                }
+                Outbound::None => {}
             }
         }
         let max = self.server.maximum_packet_size.unwrap_or(u32::MAX);
@@ -1478,7 +1460,7 @@ impl Session {
         }
         // An alias counts as known to the broker only once it went out with its topic.
         if let (Some(alias), Packet::Publish(p)) = (new_alias, &packet) {
-            self.alias_out.insert(p.topic.clone(), alias);
+            self.aliases.confirm(&p.topic, alias);
         }
         self.stats.bytes_sent += n as u64;
         self.stats.messages_sent += 1;
