@@ -20,6 +20,7 @@ mod aliases;
 mod config;
 mod error;
 mod ids;
+mod subscriptions;
 mod timer;
 
 pub use config::{Overflow, QueueConfig, SessionConfig};
@@ -35,6 +36,7 @@ use crate::mqtt::codec::{
 use crate::mqtt::topic;
 use aliases::{Aliases, Outbound};
 use ids::PacketIds;
+use subscriptions::Subscriptions;
 use timer::{Timer, TimerTable};
 
 /// Milliseconds on the driver's monotonic clock.
@@ -197,19 +199,6 @@ struct Queued {
     bytes: usize,
 }
 
-#[derive(Debug)]
-enum Control {
-    Subscribe(Subscribe),
-    Unsubscribe(Unsubscribe),
-}
-
-#[derive(Debug)]
-struct PendingControl {
-    /// `None` for the session's own resubscribe after a lost session.
-    token: Option<Token>,
-    control: Control,
-}
-
 /// The client side of one MQTT session, across any number of connections.
 pub struct Session {
     config: SessionConfig,
@@ -241,12 +230,9 @@ pub struct Session {
     queued_bytes: usize,
     /// Outgoing QoS 1/2 publishes by packet id.
     outgoing: HashMap<u16, Outgoing>,
-    controls: VecDeque<PendingControl>,
-    controls_inflight: HashMap<u16, PendingControl>,
     /// Incoming QoS 2 ids between PUBREC and PUBREL: a duplicate is acknowledged, not delivered.
     incoming_qos2: HashSet<u16>,
-    /// Granted subscriptions, restored when the broker lost the session.
-    subscriptions: Vec<(SubscribeFilter, Option<u32>)>,
+    subscriptions: Subscriptions,
 
     aliases: Aliases,
     stats: Stats,
@@ -281,10 +267,8 @@ impl Session {
             queue: VecDeque::new(),
             queued_bytes: 0,
             outgoing: HashMap::new(),
-            controls: VecDeque::new(),
-            controls_inflight: HashMap::new(),
             incoming_qos2: HashSet::new(),
-            subscriptions: Vec::new(),
+            subscriptions: Subscriptions::default(),
             aliases: Aliases::default(),
             stats: Stats::default(),
             ending: None,
@@ -333,7 +317,7 @@ impl Session {
 
     /// Granted subscriptions and their subscription identifiers.
     pub fn subscriptions(&self) -> impl Iterator<Item = &(SubscribeFilter, Option<u32>)> {
-        self.subscriptions.iter()
+        self.subscriptions.granted()
     }
 
     /// Replaces the credentials used from the next attempt on (token refresh).
@@ -584,7 +568,7 @@ impl Session {
         }
         self.enqueue_control(
             now,
-            Control::Subscribe(Subscribe {
+            Packet::Subscribe(Subscribe {
                 packet_id: 0,
                 filters,
                 properties,
@@ -605,7 +589,7 @@ impl Session {
         }
         self.enqueue_control(
             now,
-            Control::Unsubscribe(Unsubscribe {
+            Packet::Unsubscribe(Unsubscribe {
                 packet_id: 0,
                 filters,
                 properties,
@@ -630,13 +614,15 @@ impl Session {
 
     /// Queues a validated SUBSCRIBE / UNSUBSCRIBE unless it can never fit the broker's
     /// maximum packet size, and sends it when the connection allows.
-    fn enqueue_control(&mut self, now: Millis, control: Control) -> Result<Token, SessionError> {
-        self.check_control_size(&control)?;
+    fn enqueue_control(&mut self, now: Millis, mut packet: Packet) -> Result<Token, SessionError> {
+        let size = subscriptions::request_len(&mut packet, self.version)?;
+        if let Some(max) = self.server.maximum_packet_size {
+            if size > max as usize {
+                return Err(too_large(size, max));
+            }
+        }
         let token = self.token();
-        self.controls.push_back(PendingControl {
-            token: Some(token),
-            control,
-        });
+        self.subscriptions.push(token, packet);
         self.pump(now);
         Ok(token)
     }
@@ -666,10 +652,8 @@ impl Session {
         let Some(reason_code) = self.ending else {
             return;
         };
-        let idle = self.outgoing.is_empty()
-            && self.queue.is_empty()
-            && self.controls.is_empty()
-            && self.controls_inflight.is_empty();
+        let idle =
+            self.outgoing.is_empty() && self.queue.is_empty() && self.subscriptions.is_idle();
         if idle || self.phase != Phase::Connected {
             self.disconnect(now, reason_code);
         }
@@ -849,27 +833,7 @@ impl Session {
             });
         }
         self.queued_bytes = 0;
-        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
-        inflight.sort_by_key(|(id, _)| *id);
-        let controls = inflight
-            .into_iter()
-            .map(|(_, c)| c)
-            .chain(std::mem::take(&mut self.controls));
-        let mut done = Vec::new();
-        for c in controls {
-            if let Some(token) = c.token {
-                done.push(match c.control {
-                    Control::Subscribe(_) => Event::SubscribeDone {
-                        token,
-                        result: Err(fail.clone()),
-                    },
-                    Control::Unsubscribe(_) => Event::UnsubscribeDone {
-                        token,
-                        result: Err(fail.clone()),
-                    },
-                });
-            }
-        }
+        let done = self.subscriptions.fail_all(&fail);
         self.events.extend(done);
         self.ids.clear();
         self.set_phase(Phase::Closed);
@@ -981,8 +945,16 @@ impl Session {
             Packet::PubRec(ack) => self.handle_pubrec(now, ack),
             Packet::PubRel(ack) => self.handle_pubrel(now, ack),
             Packet::PubComp(ack) => self.handle_pubcomp(now, ack),
-            Packet::SubAck(ack) => self.handle_suback(now, ack),
-            Packet::UnsubAck(ack) => self.handle_unsuback(now, ack),
+            Packet::SubAck(ack) => {
+                let done = self.subscriptions.suback(ack, &mut self.ids);
+                self.events.extend(done);
+                self.pump(now);
+            }
+            Packet::UnsubAck(ack) => {
+                let done = self.subscriptions.unsuback(ack, &mut self.ids);
+                self.events.extend(done);
+                self.pump(now);
+            }
             Packet::PingResp => {
                 if let Some(sent) = self.ping_sent.take() {
                     self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
@@ -1133,42 +1105,11 @@ impl Session {
                 }
             }
         }
-        // Subscribe/unsubscribe requests that were on the wire go out again, first.
-        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
-        inflight.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
-        for (id, c) in inflight {
-            self.ids.release(id);
-            self.controls.push_front(c);
-        }
-        // The restored subscriptions go ahead of them, so an unsubscribe that was in flight
-        // is applied after, not undone by, the resubscribe.
-        if !session_present && self.config.resubscribe {
-            self.queue_resubscribe();
-        }
+        // Subscribe/unsubscribe requests that were on the wire go out again, first, behind
+        // the restored subscriptions.
+        let resubscribe = !session_present && self.config.resubscribe;
+        self.subscriptions.replay(&mut self.ids, resubscribe);
         self.pump(now);
-    }
-
-    fn queue_resubscribe(&mut self) {
-        // One SUBSCRIBE per subscription identifier, since the identifier is per packet.
-        let mut groups: Vec<(Option<u32>, Vec<SubscribeFilter>)> = Vec::new();
-        for (filter, id) in &self.subscriptions {
-            match groups.iter_mut().find(|(g, _)| g == id) {
-                Some((_, v)) => v.push(filter.clone()),
-                None => groups.push((*id, vec![filter.clone()])),
-            }
-        }
-        for (id, filters) in groups.into_iter().rev() {
-            let mut properties = Properties::default();
-            properties.subscription_identifiers.extend(id);
-            self.controls.push_front(PendingControl {
-                token: None,
-                control: Control::Subscribe(Subscribe {
-                    packet_id: 0,
-                    filters,
-                    properties,
-                }),
-            });
-        }
     }
 
     fn handle_publish(&mut self, now: Millis, mut p: Publish) {
@@ -1337,75 +1278,20 @@ impl Session {
         self.pump(now);
     }
 
-    /// Takes the SUBSCRIBE (`subscribe`) or UNSUBSCRIBE in flight under `id` and frees the
-    /// id; an ack of the other kind (or of no request) leaves everything as it is.
-    fn take_control(&mut self, id: u16, subscribe: bool) -> Option<PendingControl> {
-        let matches = match self.controls_inflight.get(&id) {
-            Some(c) => matches!(c.control, Control::Subscribe(_)) == subscribe,
-            None => false,
-        };
-        if !matches {
-            return None;
-        }
-        self.ids.release(id);
-        self.controls_inflight.remove(&id)
-    }
-
-    fn handle_suback(&mut self, now: Millis, ack: SubAck) {
-        let Some(PendingControl {
-            token,
-            control: Control::Subscribe(sub),
-        }) = self.take_control(ack.packet_id, true)
-        else {
-            return;
-        };
-        let id = sub.properties.subscription_identifiers.first().copied();
-        for (i, f) in sub.filters.iter().enumerate() {
-            let granted = ack.reason_codes.get(i).copied().unwrap_or(0x80);
-            self.subscriptions.retain(|(s, _)| s.filter != f.filter);
-            if granted < 0x80 {
-                self.subscriptions.push((f.clone(), id));
-            }
-        }
-        if let Some(token) = token {
-            self.events.push_back(Event::SubscribeDone {
-                token,
-                result: Ok(ack),
-            });
-        }
-        self.pump(now);
-    }
-
-    fn handle_unsuback(&mut self, now: Millis, ack: UnsubAck) {
-        let Some(PendingControl {
-            token,
-            control: Control::Unsubscribe(unsub),
-        }) = self.take_control(ack.packet_id, false)
-        else {
-            return;
-        };
-        self.subscriptions
-            .retain(|(s, _)| !unsub.filters.contains(&s.filter));
-        if let Some(token) = token {
-            self.events.push_back(Event::UnsubscribeDone {
-                token,
-                result: Ok(ack),
-            });
-        }
-        self.pump(now);
-    }
-
     // ----- internals: sending -----
 
     /// Encodes `packet` onto the transmit buffer and books the bytes.
     fn write(&mut self, now: Millis, packet: &Packet) -> Result<usize, codec::EncodeError> {
-        let before = self.tx.len();
-        codec::encode(packet, self.version, &mut self.tx)?;
-        let n = self.tx.len() - before;
+        let n = encode_into(&mut self.tx, self.version, packet)?;
+        self.book_tx(now, n);
+        Ok(n)
+    }
+
+    /// Books `n` bytes just written to the transmit buffer.
+    fn book_tx(&mut self, now: Millis, n: usize) {
         self.stats.bytes_sent += n as u64;
         self.last_tx = now;
         self.arm_keepalive();
-        Ok(n)
     }
 
     fn send_publish_or_rel(&mut self, now: Millis, packet: &Packet) {
@@ -1474,40 +1360,12 @@ impl Session {
         if self.phase != Phase::Connected {
             return;
         }
-        while !self.controls.is_empty() {
-            let Some(id) = self.ids.allocate() else { break };
-            let Some(mut c) = self.controls.pop_front() else {
-                break;
-            };
-            let packet = match &mut c.control {
-                Control::Subscribe(s) => {
-                    s.packet_id = id;
-                    Packet::Subscribe(s.clone())
-                }
-                Control::Unsubscribe(u) => {
-                    u.packet_id = id;
-                    Packet::Unsubscribe(u.clone())
-                }
-            };
-            match self.write(now, &packet) {
-                Ok(_) => {
-                    self.controls_inflight.insert(id, c);
-                }
+        while let Some((id, packet)) = self.subscriptions.send_next(&mut self.ids) {
+            match encode_into(&mut self.tx, self.version, packet) {
+                Ok(n) => self.book_tx(now, n),
                 Err(e) => {
-                    self.ids.release(id);
-                    if let Some(token) = c.token {
-                        let err = SessionError::from(e);
-                        self.events.push_back(match c.control {
-                            Control::Subscribe(_) => Event::SubscribeDone {
-                                token,
-                                result: Err(err),
-                            },
-                            Control::Unsubscribe(_) => Event::UnsubscribeDone {
-                                token,
-                                result: Err(err),
-                            },
-                        });
-                    }
+                    let done = self.subscriptions.write_failed(id, &mut self.ids, e.into());
+                    self.events.extend(done);
                 }
             }
         }
@@ -1616,28 +1474,17 @@ impl Session {
         }
         Ok(1 + codec::var_int_len(remaining as u32) + remaining)
     }
+}
 
-    fn check_control_size(&self, control: &Control) -> Result<(), SessionError> {
-        let mut buf = Vec::new();
-        // Any non-zero id gives the same size.
-        let packet = match control {
-            Control::Subscribe(s) => Packet::Subscribe(Subscribe {
-                packet_id: 1,
-                ..s.clone()
-            }),
-            Control::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
-                packet_id: 1,
-                ..u.clone()
-            }),
-        };
-        codec::encode(&packet, self.version, &mut buf)?;
-        if let Some(max) = self.server.maximum_packet_size {
-            if buf.len() > max as usize {
-                return Err(too_large(buf.len(), max));
-            }
-        }
-        Ok(())
-    }
+/// Appends `packet` to `tx`; the number of bytes written.
+fn encode_into(
+    tx: &mut Vec<u8>,
+    version: ProtocolVersion,
+    packet: &Packet,
+) -> Result<usize, codec::EncodeError> {
+    let before = tx.len();
+    codec::encode(packet, version, tx)?;
+    Ok(tx.len() - before)
 }
 
 fn too_large(size: usize, max: u32) -> SessionError {
