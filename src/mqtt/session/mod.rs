@@ -20,15 +20,17 @@ mod aliases;
 mod config;
 mod error;
 mod ids;
+mod outgoing;
 mod subscriptions;
 mod timer;
 
 pub use config::{Overflow, QueueConfig, SessionConfig};
 pub use error::{ErrorCode, SessionError};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use crate::mqtt::backoff::{Backoff, SplitMix64};
+use crate::mqtt::codec::SendAs;
 use crate::mqtt::codec::{
     self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS,
     ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
@@ -36,6 +38,7 @@ use crate::mqtt::codec::{
 use crate::mqtt::topic;
 use aliases::{Aliases, Outbound};
 use ids::PacketIds;
+use outgoing::{InFlight, Outgoing, PubRec, Stage};
 use subscriptions::Subscriptions;
 use timer::{Timer, TimerTable};
 
@@ -175,30 +178,6 @@ enum Phase {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutStage {
-    /// Waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    AwaitAck,
-    /// PUBREL sent, waiting for PUBCOMP.
-    AwaitComp,
-}
-
-#[derive(Debug)]
-struct Outgoing {
-    token: Token,
-    publish: Publish,
-    stage: OutStage,
-    /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
-    seq: u64,
-}
-
-#[derive(Debug)]
-struct Queued {
-    token: Token,
-    publish: Publish,
-    bytes: usize,
-}
-
 /// The client side of one MQTT session, across any number of connections.
 pub struct Session {
     config: SessionConfig,
@@ -224,12 +203,7 @@ pub struct Session {
 
     ids: PacketIds,
     next_token: u64,
-    next_seq: u64,
-    /// Publishes waiting for a connection, a packet id or a flow-control slot, in order.
-    queue: VecDeque<Queued>,
-    queued_bytes: usize,
-    /// Outgoing QoS 1/2 publishes by packet id.
-    outgoing: HashMap<u16, Outgoing>,
+    outgoing: Outgoing,
     /// Incoming QoS 2 ids between PUBREC and PUBREL: a duplicate is acknowledged, not delivered.
     incoming_qos2: HashSet<u16>,
     subscriptions: Subscriptions,
@@ -263,10 +237,7 @@ impl Session {
             timers: TimerTable::default(),
             ids: PacketIds::new(),
             next_token: 1,
-            next_seq: 0,
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-            outgoing: HashMap::new(),
+            outgoing: Outgoing::default(),
             incoming_qos2: HashSet::new(),
             subscriptions: Subscriptions::default(),
             aliases: Aliases::default(),
@@ -305,8 +276,8 @@ impl Session {
 
     pub fn stats(&self) -> Stats {
         Stats {
-            inflight: self.outgoing.len(),
-            queued: self.queue.len(),
+            inflight: self.outgoing.inflight_len(),
+            queued: self.outgoing.queued_len(),
             ..self.stats.clone()
         }
     }
@@ -462,22 +433,12 @@ impl Session {
         publish.dup = false;
         publish.properties.topic_alias = None;
         publish.properties.subscription_identifiers.clear();
-        if self.ever_connected && publish.qos > self.server.maximum_qos {
-            return Err(SessionError::new(
-                ErrorCode::QosNotSupported,
-                format!(
-                    "the broker supports qos up to {}",
-                    self.server.maximum_qos as u8
-                ),
-            ));
+        if self.ever_connected {
+            if let Some(e) = outgoing::refusal(&publish, &self.server) {
+                return Err(e);
+            }
         }
-        if publish.retain && self.ever_connected && !self.server.retain_available {
-            return Err(SessionError::new(
-                ErrorCode::RetainNotSupported,
-                "the broker does not support retain",
-            ));
-        }
-        let size = self.publish_size(&publish)?;
+        let size = unaliased_len(&mut publish, self.version)?;
         if let Some(max) = self.server.maximum_packet_size {
             if size > max as usize {
                 return Err(too_large(size, max));
@@ -492,41 +453,12 @@ impl Session {
                 "not connected and qos 0 is not queued",
             ));
         }
-        let bytes = publish.payload.len() + publish.topic.len();
         let token = self.token();
-        let can_send_now = self.phase == Phase::Connected && self.queue.is_empty();
-        if !can_send_now {
-            let q = &self.config.queue;
-            if self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes {
-                if q.overflow == Overflow::Reject || bytes > q.max_bytes || q.max_messages == 0 {
-                    return Err(SessionError::new(
-                        ErrorCode::QueueFull,
-                        "the offline queue is full",
-                    ));
-                }
-                while !self.queue.is_empty()
-                    && (self.queue.len() + 1 > q.max_messages
-                        || self.queued_bytes + bytes > q.max_bytes)
-                {
-                    if let Some(old) = self.queue.pop_front() {
-                        self.queued_bytes -= old.bytes;
-                        self.events.push_back(Event::PublishDone {
-                            token: old.token,
-                            result: Err(SessionError::new(
-                                ErrorCode::QueueFull,
-                                "dropped from the full offline queue",
-                            )),
-                        });
-                    }
-                }
-            }
-        }
-        self.queued_bytes += bytes;
-        self.queue.push_back(Queued {
-            token,
-            publish,
-            bytes,
-        });
+        // What cannot go out at once counts against the queue's bounds.
+        let can_send_now = self.phase == Phase::Connected && self.outgoing.queued_len() == 0;
+        let bounded = (!can_send_now).then_some(&self.config.queue);
+        self.outgoing
+            .enqueue(token, publish, bounded, &mut self.events)?;
         self.pump(now);
         Ok(token)
     }
@@ -652,8 +584,7 @@ impl Session {
         let Some(reason_code) = self.ending else {
             return;
         };
-        let idle =
-            self.outgoing.is_empty() && self.queue.is_empty() && self.subscriptions.is_idle();
+        let idle = self.outgoing.is_idle() && self.subscriptions.is_idle();
         if idle || self.phase != Phase::Connected {
             self.disconnect(now, reason_code);
         }
@@ -818,21 +749,8 @@ impl Session {
         self.timers = TimerTable::default();
         self.reset_connection();
         let fail = error.clone().unwrap_or_else(SessionError::closed);
-        let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();
-        outgoing.sort_by_key(|o| o.seq);
-        for o in outgoing {
-            self.events.push_back(Event::PublishDone {
-                token: o.token,
-                result: Err(fail.clone()),
-            });
-        }
-        for q in std::mem::take(&mut self.queue) {
-            self.events.push_back(Event::PublishDone {
-                token: q.token,
-                result: Err(fail.clone()),
-            });
-        }
-        self.queued_bytes = 0;
+        let done = self.outgoing.fail_all(&fail);
+        self.events.extend(done);
         let done = self.subscriptions.fail_all(&fail);
         self.events.extend(done);
         self.ids.clear();
@@ -1057,53 +975,14 @@ impl Session {
 
     /// After CONNACK: replay or re-queue what the last connection left unfinished.
     fn restore(&mut self, now: Millis, session_present: bool) {
-        let mut outgoing: Vec<(u16, Outgoing)> = self.outgoing.drain().collect();
-        outgoing.sort_by_key(|(_, o)| o.seq);
-        if session_present {
-            // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP set) and PUBREL, in order.
-            for (id, mut o) in outgoing {
-                let packet = match o.stage {
-                    OutStage::AwaitAck => {
-                        o.publish.dup = true;
-                        Packet::Publish(o.publish.clone())
-                    }
-                    OutStage::AwaitComp => Packet::PubRel(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                };
-                self.send_publish_or_rel(now, &packet);
-                self.outgoing.insert(id, o);
-            }
-        } else {
-            // The broker has no session: nothing is in flight any more. A message the broker
-            // already took (PUBREC seen) is done; the rest go out again as new publishes,
-            // ahead of anything queued later.
+        if !session_present {
             self.incoming_qos2.clear();
-            for (id, o) in outgoing.into_iter().rev() {
-                self.ids.release(id);
-                match o.stage {
-                    OutStage::AwaitComp => self.events.push_back(Event::PublishDone {
-                        token: o.token,
-                        result: Ok(PublishOutcome {
-                            packet_id: Some(id),
-                            reason_code: 0,
-                        }),
-                    }),
-                    OutStage::AwaitAck => {
-                        let mut publish = o.publish;
-                        publish.packet_id = None;
-                        publish.dup = false;
-                        let bytes = publish.payload.len() + publish.topic.len();
-                        self.queued_bytes += bytes;
-                        self.queue.push_front(Queued {
-                            token: o.token,
-                            publish,
-                            bytes,
-                        });
-                    }
-                }
-            }
+        }
+        let replay =
+            self.outgoing
+                .take_for_replay(session_present, &mut self.ids, &mut self.events);
+        for o in replay {
+            self.resend(now, o);
         }
         // Subscribe/unsubscribe requests that were on the wire go out again, first, behind
         // the restored subscriptions.
@@ -1172,42 +1051,35 @@ impl Session {
     }
 
     fn handle_puback(&mut self, now: Millis, ack: Ack) {
-        let qos1 = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.publish.qos == QoS::AtLeastOnce);
-        if qos1 {
-            self.finish_outgoing(now, ack);
+        if let Some(token) = self.outgoing.puback(ack.packet_id, &mut self.ids) {
+            self.complete_publish(now, token, ack);
         }
     }
 
     fn handle_pubrec(&mut self, now: Millis, ack: Ack) {
-        let Some(o) = self.outgoing.get_mut(&ack.packet_id) else {
-            if self.version == ProtocolVersion::V5 {
-                // [MQTT-4.3.3-?]: answer so the broker can free the id.
+        let id = ack.packet_id;
+        match self.outgoing.pubrec(id, ack.reason_code, &mut self.ids) {
+            PubRec::Unknown if self.version == ProtocolVersion::V5 => {
+                // Answer so the broker can free the id.
                 let rel = Ack {
-                    packet_id: ack.packet_id,
+                    packet_id: id,
                     reason_code: ReasonCode::PacketIdentifierNotFound as u8,
                     ..Ack::default()
                 };
                 let _ = self.write(now, &Packet::PubRel(rel));
             }
-            return;
-        };
-        if o.publish.qos != QoS::ExactlyOnce {
-            return;
+            PubRec::Unknown | PubRec::Ignored => {}
+            PubRec::Failed(token) => self.complete_publish(now, token, ack),
+            PubRec::Release => {
+                let _ = self.write(
+                    now,
+                    &Packet::PubRel(Ack {
+                        packet_id: id,
+                        ..Ack::default()
+                    }),
+                );
+            }
         }
-        if ack.reason_code >= 0x80 {
-            self.finish_outgoing(now, ack);
-            return;
-        }
-        o.stage = OutStage::AwaitComp;
-        // The payload is no longer needed: only PUBREL can be resent from here on.
-        o.publish.payload = Vec::new();
-        let _ = self.write(
-            now,
-            &Packet::PubRel(Ack {
-                packet_id: ack.packet_id,
-                ..Ack::default()
-            }),
-        );
     }
 
     fn handle_pubrel(&mut self, now: Millis, ack: Ack) {
@@ -1228,52 +1100,16 @@ impl Session {
     }
 
     fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
-        let released =
-            matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
-        if released {
-            self.finish_outgoing(now, ack);
+        if let Some(token) = self.outgoing.pubcomp(ack.packet_id, &mut self.ids) {
+            self.complete_publish(now, token, ack);
         }
     }
 
-    /// The last acknowledgement of an outgoing publish: frees its id and reports it.
-    fn finish_outgoing(&mut self, now: Millis, ack: Ack) {
-        if let Some(o) = self.outgoing.remove(&ack.packet_id) {
-            self.ids.release(ack.packet_id);
-            self.complete_publish(
-                now,
-                o.token,
-                ack.packet_id,
-                ack.reason_code,
-                ack.properties.reason_string,
-            );
-        }
-    }
-
-    fn complete_publish(
-        &mut self,
-        now: Millis,
-        token: Token,
-        id: u16,
-        reason_code: u8,
-        reason: Option<String>,
-    ) {
-        let result = if reason_code >= 0x80 {
-            let mut message =
-                format!("the broker rejected the publish (reason code {reason_code:#04x})");
-            if let Some(r) = reason {
-                message = format!("{message}: {r}");
-            }
-            Err(SessionError::with_reason(
-                ErrorCode::PublishFailed,
-                reason_code,
-                message,
-            ))
-        } else {
-            Ok(PublishOutcome {
-                packet_id: Some(id),
-                reason_code,
-            })
-        };
+    /// The last acknowledgement of an outgoing publish (PUBACK, PUBCOMP or a failing
+    /// PUBREC) arrived: reports it and lets what waited for the id or the slot go.
+    fn complete_publish(&mut self, now: Millis, token: Token, ack: Ack) {
+        let result =
+            outgoing::outcome(ack.packet_id, ack.reason_code, ack.properties.reason_string);
         self.events.push_back(Event::PublishDone { token, result });
         self.pump(now);
     }
@@ -1294,64 +1130,88 @@ impl Session {
         self.arm_keepalive();
     }
 
-    fn send_publish_or_rel(&mut self, now: Millis, packet: &Packet) {
-        match packet {
-            Packet::Publish(p) => {
-                let _ = self.write_publish(now, p.clone());
+    /// Resends a publish in flight after a reconnect with the session present: the PUBLISH
+    /// with DUP, or the PUBREL past PUBREC [MQTT-4.4.0-1].
+    fn resend(&mut self, now: Millis, mut o: InFlight) {
+        match o.stage {
+            Stage::AwaitAck => {
+                if let Err(e) = self.write_publish(now, &mut o.publish, true) {
+                    // The new connection's broker takes smaller packets than the last one.
+                    let token = o.token;
+                    self.ids.release(o.id());
+                    self.events.push_back(Event::PublishDone {
+                        token,
+                        result: Err(e),
+                    });
+                    return;
+                }
             }
-            other => {
-                let _ = self.write(now, other);
+            Stage::AwaitComp => {
+                let _ = self.write(
+                    now,
+                    &Packet::PubRel(Ack {
+                        packet_id: o.id(),
+                        ..Ack::default()
+                    }),
+                );
             }
         }
+        self.outgoing.resent(o);
     }
 
-    /// Writes a PUBLISH, using a topic alias where the broker allows them. Fails (writing
-    /// nothing) when the packet exceeds the broker's maximum packet size.
-    fn write_publish(&mut self, now: Millis, mut p: Publish) -> Result<(), SessionError> {
-        let mut new_alias = None;
-        if self.version == ProtocolVersion::V5 {
-            match self
+    /// Writes a PUBLISH (with DUP when `dup`), using a topic alias where the broker allows
+    /// them. Fails, writing nothing, when it exceeds the broker's maximum packet size.
+    fn write_publish(
+        &mut self,
+        now: Millis,
+        p: &mut Publish,
+        dup: bool,
+    ) -> Result<(), SessionError> {
+        let choice = match self.version {
+            ProtocolVersion::V5 => self
                 .aliases
-                .outbound(&p.topic, self.server.topic_alias_maximum)
-            {
-                Outbound::Known(alias) => {
-                    p.properties.topic_alias = Some(alias);
-                    p.topic = String::new();
-                }
-                Outbound::New(alias) => {
-                    p.properties.topic_alias = Some(alias);
+                .outbound(&p.topic, self.server.topic_alias_maximum),
+            ProtocolVersion::V311 => Outbound::None,
+        };
+        let max = self.server.maximum_packet_size.unwrap_or(u32::MAX) as usize;
+        let mut send = SendAs {
+            dup,
+            alias_only: false,
+        };
+        let mut new_alias = None;
+        p.properties.topic_alias = None;
+        match choice {
+            Outbound::Known(alias) => {
+                p.properties.topic_alias = Some(alias);
+                send.alias_only = true;
+            }
+            Outbound::New(alias) => {
+                p.properties.topic_alias = Some(alias);
+                // The alias's 3 bytes can be what does not fit: then the topic goes alone.
+                if p.encoded_len(self.version, send)? <= max {
                     new_alias = Some(alias);
+                } else {
+                    p.properties.topic_alias = None;
                 }
-                Outbound::None => {}
             }
+            Outbound::None => {}
         }
-        let max = self.server.maximum_packet_size.unwrap_or(u32::MAX);
-        let before = self.tx.len();
-        let mut packet = Packet::Publish(p);
-        codec::encode(&packet, self.version, &mut self.tx)?;
-        let mut n = self.tx.len() - before;
-        if n > max as usize && new_alias.is_some() {
-            // The alias's 3 bytes can be what does not fit: send the topic alone.
-            self.tx.truncate(before);
-            new_alias = None;
-            if let Packet::Publish(p) = &mut packet {
-                p.properties.topic_alias = None;
-            }
-            codec::encode(&packet, self.version, &mut self.tx)?;
-            n = self.tx.len() - before;
-        }
-        if n > max as usize {
-            self.tx.truncate(before);
-            return Err(too_large(n, max));
-        }
+        let written = match p.encoded_len(self.version, send) {
+            Ok(n) if n > max => Err(too_large(n, max as u32)),
+            Ok(_) => p
+                .encode_to(self.version, send, &mut self.tx)
+                .map_err(SessionError::from),
+            Err(e) => Err(e.into()),
+        };
+        // The stored message keeps no alias: aliases belong to one connection.
+        p.properties.topic_alias = None;
+        let n = written?;
         // An alias counts as known to the broker only once it went out with its topic.
-        if let (Some(alias), Packet::Publish(p)) = (new_alias, &packet) {
+        if let Some(alias) = new_alias {
             self.aliases.confirm(&p.topic, alias);
         }
-        self.stats.bytes_sent += n as u64;
         self.stats.messages_sent += 1;
-        self.last_tx = now;
-        self.arm_keepalive();
+        self.book_tx(now, n);
         Ok(())
     }
 
@@ -1369,111 +1229,43 @@ impl Session {
                 }
             }
         }
-        while let Some(front) = self.queue.front() {
-            // Queued before this CONNACK: its limits apply now [MQTT-3.2.2-11] [MQTT-3.2.2-14].
-            let refusal = if front.publish.qos > self.server.maximum_qos {
-                Some(SessionError::new(
-                    ErrorCode::QosNotSupported,
-                    "above the broker's maximum qos",
-                ))
-            } else if front.publish.retain && !self.server.retain_available {
-                Some(SessionError::new(
-                    ErrorCode::RetainNotSupported,
-                    "the broker does not support retain",
-                ))
-            } else {
-                None
-            };
-            if let Some(e) = refusal {
-                if let Some(q) = self.queue.pop_front() {
-                    self.queued_bytes -= q.bytes;
-                    self.events.push_back(Event::PublishDone {
-                        token: q.token,
-                        result: Err(e),
-                    });
-                }
-                continue;
-            }
-            let qos = front.publish.qos;
-            let id = if qos == QoS::AtMostOnce {
-                None
-            } else {
-                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged.
-                if self.outgoing.len() >= usize::from(self.server.receive_maximum) {
-                    break;
-                }
-                match self.ids.allocate() {
-                    Some(id) => Some(id),
-                    None => break,
-                }
-            };
-            let Some(q) = self.queue.pop_front() else {
-                break;
-            };
-            self.queued_bytes -= q.bytes;
-            let mut publish = q.publish;
-            publish.packet_id = id;
-            match self.write_publish(now, publish.clone()) {
-                Ok(()) => match id {
-                    None => self.events.push_back(Event::PublishDone {
-                        token: q.token,
-                        result: Ok(PublishOutcome {
-                            packet_id: None,
-                            reason_code: 0,
-                        }),
+        while let Some((token, mut publish)) =
+            self.outgoing
+                .next_ready(&self.server, &mut self.ids, &mut self.events)
+        {
+            match (
+                self.write_publish(now, &mut publish, false),
+                publish.packet_id,
+            ) {
+                (Ok(()), None) => self.events.push_back(Event::PublishDone {
+                    token,
+                    result: Ok(PublishOutcome {
+                        packet_id: None,
+                        reason_code: 0,
                     }),
-                    Some(id) => {
-                        let seq = self.next_seq;
-                        self.next_seq += 1;
-                        self.outgoing.insert(
-                            id,
-                            Outgoing {
-                                token: q.token,
-                                publish,
-                                stage: OutStage::AwaitAck,
-                                seq,
-                            },
-                        );
-                    }
-                },
-                Err(e) => {
+                }),
+                (Ok(()), Some(_)) => self.outgoing.start(token, publish),
+                (Err(e), id) => {
                     if let Some(id) = id {
                         self.ids.release(id);
                     }
                     self.events.push_back(Event::PublishDone {
-                        token: q.token,
+                        token,
                         result: Err(e),
                     });
                 }
             }
         }
     }
+}
 
-    /// The encoded size of a PUBLISH without a topic alias, computed without copying the
-    /// payload.
-    fn publish_size(&self, p: &Publish) -> Result<usize, SessionError> {
-        let head = Publish {
-            dup: false,
-            qos: p.qos,
-            retain: p.retain,
-            topic: p.topic.clone(),
-            packet_id: (p.qos != QoS::AtMostOnce).then_some(1),
-            payload: Vec::new(),
-            properties: p.properties.clone(),
-        };
-        let mut buf = Vec::new();
-        codec::encode(&Packet::Publish(head), self.version, &mut buf)?;
-        // Fixed header: the type byte, then a var int whose last byte has bit 7 clear.
-        let header_len = 2 + buf.iter().skip(1).take_while(|b| *b & 0x80 != 0).count();
-        let remaining = buf.len() - header_len.min(buf.len()) + p.payload.len();
-        if remaining > 268_435_455 {
-            return Err(SessionError::new(
-                ErrorCode::PacketTooLarge,
-                "payload above the mqtt limit of 256 MiB",
-            ));
-        }
-        Ok(1 + codec::var_int_len(remaining as u32) + remaining)
-    }
+/// The encoded size of `p` without a topic alias, before it has a packet id.
+fn unaliased_len(p: &mut Publish, version: ProtocolVersion) -> Result<usize, SessionError> {
+    // Any non-zero id takes the same two bytes.
+    p.packet_id = (p.qos != QoS::AtMostOnce).then_some(1);
+    let len = p.encoded_len(version, SendAs::default());
+    p.packet_id = None;
+    Ok(len?)
 }
 
 /// Appends `packet` to `tx`; the number of bytes written.
