@@ -19,28 +19,34 @@
 mod aliases;
 mod config;
 mod error;
+mod handshake;
 mod ids;
+mod inbound;
 mod outgoing;
 mod subscriptions;
 mod timer;
+mod transmit;
 
 pub use config::{Overflow, QueueConfig, SessionConfig};
 pub use error::{ErrorCode, SessionError};
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::mqtt::backoff::{Backoff, SplitMix64};
 use crate::mqtt::codec::SendAs;
 use crate::mqtt::codec::{
-    self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS,
-    ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    self, Ack, ConnAck, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::mqtt::topic;
 use aliases::{Aliases, Outbound};
+use handshake::Verdict;
 use ids::PacketIds;
+use inbound::Inbound;
 use outgoing::{InFlight, Outgoing, PubRec, Stage};
 use subscriptions::Subscriptions;
 use timer::{Timer, TimerTable};
+use transmit::{encode_into, Reply};
 
 /// Milliseconds on the driver's monotonic clock.
 pub type Millis = u64;
@@ -204,8 +210,7 @@ pub struct Session {
     ids: PacketIds,
     next_token: u64,
     outgoing: Outgoing,
-    /// Incoming QoS 2 ids between PUBREC and PUBREL: a duplicate is acknowledged, not delivered.
-    incoming_qos2: HashSet<u16>,
+    inbound: Inbound,
     subscriptions: Subscriptions,
 
     aliases: Aliases,
@@ -238,7 +243,7 @@ impl Session {
             ids: PacketIds::new(),
             next_token: 1,
             outgoing: Outgoing::default(),
-            incoming_qos2: HashSet::new(),
+            inbound: Inbound::default(),
             subscriptions: Subscriptions::default(),
             aliases: Aliases::default(),
             stats: Stats::default(),
@@ -317,7 +322,7 @@ impl Session {
         self.aliases.clear();
         self.ping_sent = None;
         self.last_rx = now;
-        let connect = self.connect_packet();
+        let connect = handshake::connect_packet(&self.config, self.version);
         // A CONNECT that cannot be encoded (a 70 kB username, say) can never succeed.
         if let Err(e) = self.write(now, &Packet::Connect(connect)) {
             self.fail_for_good(SessionError::from(e));
@@ -395,7 +400,7 @@ impl Session {
             Timer::KeepAlive => {
                 // [MQTT-3.1.2-23]
                 self.ping_sent = Some(now);
-                let _ = self.write(now, &Packet::PingReq);
+                self.reply(now, Reply::PingReq);
                 // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
                 self.timers
                     .set(Timer::PingTimeout, now + self.keep_alive_ms / 2);
@@ -592,11 +597,7 @@ impl Session {
 
     pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
         if self.phase == Phase::Connected {
-            let packet = Packet::Disconnect(Disconnect {
-                reason_code,
-                properties: Properties::default(),
-            });
-            let _ = self.write(now, &packet);
+            self.write_disconnect(now, reason_code);
         }
         self.close(now);
     }
@@ -758,38 +759,6 @@ impl Session {
         self.events.push_back(Event::Closed { error });
     }
 
-    fn connect_packet(&self) -> Connect {
-        let mut properties = Properties::default();
-        if self.version == ProtocolVersion::V5 {
-            properties = self.config.connect_properties.clone();
-            properties.session_expiry_interval = self.config.session_expiry.filter(|&s| s > 0);
-            if self.config.receive_maximum != 65_535 {
-                properties.receive_maximum = Some(self.config.receive_maximum.max(1));
-            }
-            if self.config.maximum_packet_size > 0 && self.config.maximum_packet_size < u32::MAX {
-                properties.maximum_packet_size = Some(self.config.maximum_packet_size);
-            }
-            properties.topic_alias_maximum =
-                Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
-        }
-        let mut will = self.config.will.clone();
-        if self.version == ProtocolVersion::V311 {
-            if let Some(w) = will.as_mut() {
-                w.properties = Properties::default();
-            }
-        }
-        Connect {
-            protocol: self.version,
-            client_id: self.config.client_id.clone(),
-            clean_start: self.config.clean_start,
-            keep_alive: self.config.keep_alive,
-            username: self.config.username.clone(),
-            password: self.config.password.clone(),
-            will,
-            properties,
-        }
-    }
-
     // ----- internals: receiving -----
 
     /// Decodes and handles packets from `buf`; returns the bytes used, or `None` when the
@@ -831,14 +800,11 @@ impl Session {
     /// The broker broke the protocol: say why (v5), drop the connection, retry per policy.
     fn protocol_failure(&mut self, now: Millis, error: SessionError) {
         if self.version == ProtocolVersion::V5 && self.phase == Phase::Connected {
-            let reason_code = error.reason_code.unwrap_or(ReasonCode::ProtocolError as u8);
-            let _ = self.write(
-                now,
-                &Packet::Disconnect(Disconnect {
-                    reason_code,
-                    properties: Properties::default(),
-                }),
-            );
+            // Decode and protocol errors carry reason codes DISCONNECT may carry.
+            let reason_code = error
+                .reason_code
+                .unwrap_or(ReasonCode::ProtocolError.code());
+            self.write_disconnect(now, reason_code);
         }
         self.lost(now, error, true);
     }
@@ -908,46 +874,24 @@ impl Session {
     }
 
     fn handle_connack(&mut self, now: Millis, connack: ConnAck, decoded_as: ProtocolVersion) {
-        let reason = if decoded_as == ProtocolVersion::V311 {
-            ReasonCode::from_v311_connack(connack.reason_code)
-        } else {
-            connack.reason_code
-        };
-        if reason != 0 {
-            let unsupported = reason == ReasonCode::UnsupportedProtocolVersion as u8;
-            if unsupported && self.version == ProtocolVersion::V5 && self.config.fallback_to_v311 {
+        match handshake::judge(&connack, decoded_as, self.version, &self.config) {
+            Verdict::Accept => self.accept(now, connack),
+            Verdict::FallBack => {
                 // Same attempt, older protocol: no backoff step, a fresh connect timeout.
                 self.version = ProtocolVersion::V311;
                 self.events.push_back(Event::CloseTransport);
                 self.start_attempt(now);
-                return;
             }
-            self.lost(now, SessionError::refused(reason), true);
-            return;
+            Verdict::Refused(e) => self.lost(now, e, true),
+            Verdict::Invalid(e) => self.protocol_failure(now, e),
         }
-        if connack.session_present && self.config.clean_start {
-            // [MQTT-3.2.2-2] [MQTT-3.2.2-4]: the broker cannot have kept a session we asked
-            // it to discard.
-            return self.protocol_failure(
-                now,
-                SessionError::protocol(
-                    ReasonCode::ProtocolError,
-                    "session present in answer to clean start",
-                ),
-            );
-        }
+    }
+
+    /// An accepted CONNACK: the broker's limits apply, and what the last connection left
+    /// unfinished is replayed.
+    fn accept(&mut self, now: Millis, connack: ConnAck) {
         let p = &connack.properties;
-        self.server = ServerLimits {
-            receive_maximum: p.receive_maximum.unwrap_or(65_535).max(1),
-            maximum_packet_size: p.maximum_packet_size,
-            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
-            maximum_qos: match p.maximum_qos {
-                Some(0) => QoS::AtMostOnce,
-                Some(1) => QoS::AtLeastOnce,
-                _ => QoS::ExactlyOnce,
-            },
-            retain_available: p.retain_available != Some(0),
-        };
+        self.server = ServerLimits::from_connack(p);
         if let Some(id) = &p.assigned_client_identifier {
             self.config.client_id = id.clone();
         }
@@ -960,7 +904,6 @@ impl Session {
         if let Some(b) = self.backoff.as_mut() {
             b.reset();
         }
-        // [MQTT-3.2.2-4]: a session present flag with clean start is a protocol error.
         let session_present = connack.session_present;
         self.timers.stop(Timer::Connect);
         self.set_phase(Phase::Connected);
@@ -976,7 +919,7 @@ impl Session {
     /// After CONNACK: replay or re-queue what the last connection left unfinished.
     fn restore(&mut self, now: Millis, session_present: bool) {
         if !session_present {
-            self.incoming_qos2.clear();
+            self.inbound.clear();
         }
         let replay =
             self.outgoing
@@ -1010,43 +953,16 @@ impl Session {
             );
         }
         self.stats.messages_received += 1;
-        match (p.qos, p.packet_id) {
-            (QoS::AtMostOnce, _) => self.events.push_back(Event::Message(p)),
-            (QoS::AtLeastOnce, Some(id)) => {
-                self.events.push_back(Event::Message(p));
-                let _ = self.write(
-                    now,
-                    &Packet::PubAck(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                );
-            }
-            (QoS::ExactlyOnce, Some(id)) => {
-                if !self.incoming_qos2.contains(&id) {
-                    if self.incoming_qos2.len() >= usize::from(self.config.receive_maximum) {
-                        return self.protocol_failure(
-                            now,
-                            SessionError::protocol(
-                                ReasonCode::ReceiveMaximumExceeded,
-                                "the broker exceeded our receive maximum",
-                            ),
-                        );
-                    }
-                    self.incoming_qos2.insert(id);
+        match self.inbound.publish(&p, self.config.receive_maximum) {
+            Ok(delivery) => {
+                if delivery.deliver {
                     self.events.push_back(Event::Message(p));
                 }
-                // A duplicate (DUP set, id still held) is acknowledged but not delivered again.
-                let _ = self.write(
-                    now,
-                    &Packet::PubRec(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                );
+                if let Some(reply) = delivery.reply {
+                    self.reply(now, reply);
+                }
             }
-            // The codec never yields a QoS>0 publish without an id.
-            _ => {}
+            Err(e) => self.protocol_failure(now, e),
         }
     }
 
@@ -1061,42 +977,17 @@ impl Session {
         match self.outgoing.pubrec(id, ack.reason_code, &mut self.ids) {
             PubRec::Unknown if self.version == ProtocolVersion::V5 => {
                 // Answer so the broker can free the id.
-                let rel = Ack {
-                    packet_id: id,
-                    reason_code: ReasonCode::PacketIdentifierNotFound as u8,
-                    ..Ack::default()
-                };
-                let _ = self.write(now, &Packet::PubRel(rel));
+                self.reply(now, Reply::PubRel { id, found: false });
             }
             PubRec::Unknown | PubRec::Ignored => {}
             PubRec::Failed(token) => self.complete_publish(now, token, ack),
-            PubRec::Release => {
-                let _ = self.write(
-                    now,
-                    &Packet::PubRel(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                );
-            }
+            PubRec::Release => self.reply(now, Reply::PubRel { id, found: true }),
         }
     }
 
     fn handle_pubrel(&mut self, now: Millis, ack: Ack) {
-        let known = self.incoming_qos2.remove(&ack.packet_id);
-        let reason_code = if known || self.version == ProtocolVersion::V311 {
-            0
-        } else {
-            ReasonCode::PacketIdentifierNotFound as u8
-        };
-        let _ = self.write(
-            now,
-            &Packet::PubComp(Ack {
-                packet_id: ack.packet_id,
-                reason_code,
-                ..Ack::default()
-            }),
-        );
+        let reply = self.inbound.pubrel(ack.packet_id);
+        self.reply(now, reply);
     }
 
     fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
@@ -1123,6 +1014,29 @@ impl Session {
         Ok(n)
     }
 
+    /// Writes a packet the session answers with; see [`Reply`] for why it cannot fail.
+    fn reply(&mut self, now: Millis, reply: Reply) {
+        match encode_into(&mut self.tx, self.version, &reply.packet(self.version)) {
+            Ok(n) => self.book_tx(now, n),
+            // Unreachable by `Reply`'s invariant; reported rather than dropped, should the
+            // codec's rules ever change.
+            Err(e) => self.events.push_back(Event::Error(e.into())),
+        }
+    }
+
+    /// Writes DISCONNECT. A reason code DISCONNECT cannot carry (one the application gave)
+    /// leaves it out: the transport still closes, so the broker publishes the Will, and the
+    /// application hears why.
+    fn write_disconnect(&mut self, now: Millis, reason_code: u8) {
+        let packet = Packet::Disconnect(Disconnect {
+            reason_code,
+            properties: Properties::default(),
+        });
+        if let Err(e) = self.write(now, &packet) {
+            self.events.push_back(Event::Error(e.into()));
+        }
+    }
+
     /// Books `n` bytes just written to the transmit buffer.
     fn book_tx(&mut self, now: Millis, n: usize) {
         self.stats.bytes_sent += n as u64;
@@ -1147,13 +1061,8 @@ impl Session {
                 }
             }
             Stage::AwaitComp => {
-                let _ = self.write(
-                    now,
-                    &Packet::PubRel(Ack {
-                        packet_id: o.id(),
-                        ..Ack::default()
-                    }),
-                );
+                let id = o.id();
+                self.reply(now, Reply::PubRel { id, found: true });
             }
         }
         self.outgoing.resent(o);
@@ -1266,17 +1175,6 @@ fn unaliased_len(p: &mut Publish, version: ProtocolVersion) -> Result<usize, Ses
     let len = p.encoded_len(version, SendAs::default());
     p.packet_id = None;
     Ok(len?)
-}
-
-/// Appends `packet` to `tx`; the number of bytes written.
-fn encode_into(
-    tx: &mut Vec<u8>,
-    version: ProtocolVersion,
-    packet: &Packet,
-) -> Result<usize, codec::EncodeError> {
-    let before = tx.len();
-    codec::encode(packet, version, tx)?;
-    Ok(tx.len() - before)
 }
 
 fn too_large(size: usize, max: u32) -> SessionError {
