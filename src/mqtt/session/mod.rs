@@ -15,6 +15,14 @@
 //! Time is a parameter (`now`, milliseconds on any monotonic scale) and randomness comes
 //! from the configured seed: this module never reads a clock, never touches a socket and
 //! never panics on bytes from the network.
+//!
+//! [`Session`] is a facade in the manner of quinn-proto's `Connection`: it owns the
+//! connection's phase and routes every input to the owner of the concern, each keeping its
+//! own invariants: `outgoing` (offline queue, in-flight publishes, flow control, replay),
+//! `inbound` (delivery and inbound QoS 2), `subscriptions` (granted filters and pending
+//! requests), `aliases` (topic aliases of one connection), `handshake` (CONNECT and the
+//! verdict on CONNACK), `timer` (the one table of deadlines), `transmit` (packets that
+//! cannot fail to encode) and `ids` (the packet id space that publishes and requests share).
 
 mod aliases;
 mod config;
@@ -33,10 +41,9 @@ pub use error::{ErrorCode, SessionError};
 use std::collections::VecDeque;
 
 use crate::mqtt::backoff::{Backoff, SplitMix64};
-use crate::mqtt::codec::SendAs;
 use crate::mqtt::codec::{
     self, Ack, ConnAck, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
-    SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    SendAs, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::mqtt::topic;
 use aliases::{Aliases, Outbound};
@@ -196,23 +203,27 @@ pub struct Session {
     backoff: Option<Backoff>,
     rng: SplitMix64,
 
+    /// Encoded packets waiting for `poll_transmit`.
     tx: Vec<u8>,
+    /// The unread tail of a packet cut between `handle_bytes` calls.
     rx: Vec<u8>,
     events: VecDeque<Event>,
 
+    /// What the broker said in the last CONNACK.
     server: ServerLimits,
     keep_alive_ms: Millis,
     last_tx: Millis,
     last_rx: Millis,
+    /// When the unanswered PINGREQ went out.
     ping_sent: Option<Millis>,
     timers: TimerTable,
 
+    /// Packet ids in use by publishes in flight and by requests in flight.
     ids: PacketIds,
     next_token: u64,
     outgoing: Outgoing,
     inbound: Inbound,
     subscriptions: Subscriptions,
-
     aliases: Aliases,
     stats: Stats,
     /// Set by [`Session::end`]: DISCONNECT (with this reason) once nothing is pending, or at
@@ -564,8 +575,6 @@ impl Session {
         Ok(token)
     }
 
-    /// Ends the session gracefully: what is ready is written, then DISCONNECT (so the broker
-    /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
     /// Ends the session gracefully after what is already requested has completed: queued
     /// publishes are sent and QoS 1/2 exchanges finish (within the flow-control limits as
     /// usual), then [`Session::disconnect`] runs. New requests fail `CLOSED` meanwhile. At
@@ -595,6 +604,8 @@ impl Session {
         }
     }
 
+    /// Ends the session now: what is ready is written, then DISCONNECT (so the broker
+    /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
     pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
         if self.phase == Phase::Connected {
             self.write_disconnect(now, reason_code);
@@ -810,19 +821,23 @@ impl Session {
     }
 
     fn handle_packet(&mut self, now: Millis, packet: Packet, decoded_as: ProtocolVersion) {
-        if let Phase::AwaitingConnAck = self.phase {
-            match packet {
-                Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
-                other => self.protocol_failure(
-                    now,
-                    SessionError::protocol(
-                        ReasonCode::ProtocolError,
-                        format!("packet type {} before connack", other.packet_type()),
-                    ),
-                ),
-            }
-            return;
+        if self.phase != Phase::AwaitingConnAck {
+            return self.handle_connected(now, packet);
         }
+        match packet {
+            Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
+            other => self.protocol_failure(
+                now,
+                SessionError::protocol(
+                    ReasonCode::ProtocolError,
+                    format!("packet type {} before connack", other.packet_type()),
+                ),
+            ),
+        }
+    }
+
+    /// A packet on a connection past CONNACK.
+    fn handle_connected(&mut self, now: Millis, packet: Packet) {
         match packet {
             Packet::Publish(p) => self.handle_publish(now, p),
             Packet::PubAck(ack) => self.handle_puback(now, ack),
@@ -839,27 +854,8 @@ impl Session {
                 self.events.extend(done);
                 self.pump(now);
             }
-            Packet::PingResp => {
-                if let Some(sent) = self.ping_sent.take() {
-                    self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
-                    self.timers.stop(Timer::PingTimeout);
-                    self.arm_keepalive();
-                }
-            }
-            Packet::Disconnect(d) => {
-                let mut e = SessionError::with_reason(
-                    ErrorCode::ServerDisconnect,
-                    d.reason_code,
-                    format!(
-                        "the broker disconnected (reason code {:#04x})",
-                        d.reason_code
-                    ),
-                );
-                if let Some(reason) = d.properties.reason_string {
-                    e.message = format!("{}: {reason}", e.message);
-                }
-                self.lost(now, e, true);
-            }
+            Packet::PingResp => self.handle_pingresp(now),
+            Packet::Disconnect(d) => self.lost(now, SessionError::server_disconnect(d), true),
             other => self.protocol_failure(
                 now,
                 SessionError::protocol(
@@ -870,6 +866,14 @@ impl Session {
                     ),
                 ),
             ),
+        }
+    }
+
+    fn handle_pingresp(&mut self, now: Millis) {
+        if let Some(sent) = self.ping_sent.take() {
+            self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
+            self.timers.stop(Timer::PingTimeout);
+            self.arm_keepalive();
         }
     }
 
@@ -1150,7 +1154,7 @@ impl Session {
                     token,
                     result: Ok(PublishOutcome {
                         packet_id: None,
-                        reason_code: 0,
+                        reason_code: ReasonCode::Success.code(),
                     }),
                 }),
                 (Ok(()), Some(_)) => self.outgoing.start(token, publish),
@@ -1180,7 +1184,7 @@ fn unaliased_len(p: &mut Publish, version: ProtocolVersion) -> Result<usize, Ses
 fn too_large(size: usize, max: u32) -> SessionError {
     SessionError::with_reason(
         ErrorCode::PacketTooLarge,
-        ReasonCode::PacketTooLarge as u8,
+        ReasonCode::PacketTooLarge.code(),
         format!("packet of {size} bytes exceeds the broker's maximum packet size of {max}"),
     )
 }

@@ -12,7 +12,7 @@ use super::ids::PacketIds;
 use super::{
     ErrorCode, Event, Overflow, PublishOutcome, QueueConfig, ServerLimits, SessionError, Token,
 };
-use crate::mqtt::codec::{Publish, QoS};
+use crate::mqtt::codec::{Publish, QoS, ReasonCode};
 
 /// Where a QoS 1/2 publish stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -324,7 +324,7 @@ impl Outgoing {
                     token: o.token,
                     result: Ok(PublishOutcome {
                         packet_id: Some(id),
-                        reason_code: 0,
+                        reason_code: ReasonCode::Success.code(),
                     }),
                 }),
                 Stage::AwaitAck => {
