@@ -2,6 +2,14 @@
 //! the wire, in what order, and which events the application sees, for every path the
 //! session owns (connect, QoS flows, resend after reconnect, keepalive, limits the broker
 //! sets, the offline queue, backoff, framing, malformed input, shutdown, stats).
+//!
+//! Pure Rust on a virtual clock, so the same tests run on the host and, through
+//! wasm-bindgen-test, in a headless browser (`cargo test --target wasm32-unknown-unknown`).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod util;
 
