@@ -1055,17 +1055,16 @@ impl Session {
             Stage::AwaitAck => {
                 if let Err(e) = self.write_publish(now, &mut o.publish, true) {
                     // The new connection's broker takes smaller packets than the last one.
-                    let token = o.token;
-                    self.ids.release(o.id());
+                    self.outgoing.unsent(Some(o.id), &mut self.ids);
                     self.events.push_back(Event::PublishDone {
-                        token,
+                        token: o.token,
                         result: Err(e),
                     });
                     return;
                 }
             }
             Stage::AwaitComp => {
-                let id = o.id();
+                let id = o.id;
                 self.reply(now, Reply::PubRel { id, found: true });
             }
         }
@@ -1159,9 +1158,7 @@ impl Session {
                 }),
                 (Ok(()), Some(_)) => self.outgoing.start(token, publish),
                 (Err(e), id) => {
-                    if let Some(id) = id {
-                        self.ids.release(id);
-                    }
+                    self.outgoing.unsent(id, &mut self.ids);
                     self.events.push_back(Event::PublishDone {
                         token,
                         result: Err(e),

@@ -23,21 +23,16 @@ pub(super) enum Stage {
     AwaitComp,
 }
 
-/// A publish in flight; `publish.packet_id` holds its id.
+/// A publish in flight.
 #[derive(Debug)]
 pub(super) struct InFlight {
     pub(super) token: Token,
+    /// Its packet id, also in `publish.packet_id`.
+    pub(super) id: u16,
     pub(super) publish: Publish,
     pub(super) stage: Stage,
     /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
     seq: u64,
-}
-
-impl InFlight {
-    pub(super) fn id(&self) -> u16 {
-        // Only publishes with an id enter the table (`Outgoing::start`).
-        self.publish.packet_id.unwrap_or(0)
-    }
 }
 
 /// A publish waiting for a connection, a packet id or a flow-control slot.
@@ -233,6 +228,7 @@ impl Outgoing {
     }
 
     /// A QoS 1/2 publish from [`Outgoing::next_ready`] went out: it waits for its ack.
+    /// (A QoS 0 publish, having no id, is done once written and never enters the table.)
     pub(super) fn start(&mut self, token: Token, publish: Publish) {
         let Some(id) = publish.packet_id else {
             return;
@@ -244,6 +240,7 @@ impl Outgoing {
             seq,
             InFlight {
                 token,
+                id,
                 publish,
                 stage: Stage::AwaitAck,
                 seq,
@@ -317,7 +314,7 @@ impl Outgoing {
             return inflight.collect();
         }
         for o in inflight.rev() {
-            let id = o.id();
+            let id = o.id;
             ids.release(id);
             match o.stage {
                 Stage::AwaitComp => events.push_back(Event::PublishDone {
@@ -339,9 +336,17 @@ impl Outgoing {
         Vec::new()
     }
 
+    /// A publish from [`Outgoing::next_ready`] or [`Outgoing::take_for_replay`] could not be
+    /// written: its id is free again and its event is the caller's to send.
+    pub(super) fn unsent(&mut self, id: Option<u16>, ids: &mut PacketIds) {
+        if let Some(id) = id {
+            ids.release(id);
+        }
+    }
+
     /// A publish from [`Outgoing::take_for_replay`] was resent: it keeps its place.
     pub(super) fn resent(&mut self, o: InFlight) {
-        self.by_id.insert(o.id(), o.seq);
+        self.by_id.insert(o.id, o.seq);
         self.inflight.insert(o.seq, o);
     }
 
