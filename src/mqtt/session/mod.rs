@@ -440,9 +440,7 @@ impl Session {
     /// Publishes a message. Errors that can be known now are returned at once and nothing is
     /// sent; the outcome otherwise arrives as [`Event::PublishDone`] with the returned token.
     pub fn publish(&mut self, now: Millis, mut publish: Publish) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed || self.ending.is_some() {
-            return Err(SessionError::closed());
-        }
+        self.check_open()?;
         topic::validate_topic_name(&publish.topic)?;
         // The session owns ids, aliases and DUP.
         publish.packet_id = None;
@@ -486,42 +484,14 @@ impl Session {
         filters: Vec<SubscribeFilter>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        self.check_control_request(filters.is_empty())?;
-        for f in &filters {
-            topic::validate_topic_filter(&f.filter)?;
-            if f.no_local && topic::parse_shared(&f.filter).is_some() {
-                // [MQTT-3.8.3-4]
-                return Err(SessionError::new(
-                    ErrorCode::InvalidArgument,
-                    "noLocal on a shared subscription",
-                ));
-            }
-            if f.retain_handling > 2 {
-                return Err(SessionError::new(
-                    ErrorCode::InvalidArgument,
-                    "retain handling above 2",
-                ));
-            }
-        }
-        if properties.subscription_identifiers.len() > 1
-            || properties
-                .subscription_identifiers
-                .iter()
-                .any(|&id| id == 0 || id > 268_435_455)
-        {
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "subscription identifier out of range",
-            ));
-        }
-        self.enqueue_control(
-            now,
-            Packet::Subscribe(Subscribe {
-                packet_id: 0,
-                filters,
-                properties,
-            }),
-        )
+        self.check_open()?;
+        subscriptions::check_subscribe(&filters, &properties)?;
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        });
+        self.enqueue_control(now, packet)
     }
 
     /// Unsubscribes; [`Event::UnsubscribeDone`] carries the UNSUBACK.
@@ -531,31 +501,20 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        self.check_control_request(filters.is_empty())?;
-        for f in &filters {
-            topic::validate_topic_filter(f)?;
-        }
-        self.enqueue_control(
-            now,
-            Packet::Unsubscribe(Unsubscribe {
-                packet_id: 0,
-                filters,
-                properties,
-            }),
-        )
+        self.check_open()?;
+        subscriptions::check_unsubscribe(&filters)?;
+        let packet = Packet::Unsubscribe(Unsubscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        });
+        self.enqueue_control(now, packet)
     }
 
-    /// What SUBSCRIBE and UNSUBSCRIBE refuse before looking at the filters.
-    fn check_control_request(&self, no_filters: bool) -> Result<(), SessionError> {
+    /// Refuses new requests once the session is closed or ending.
+    fn check_open(&self) -> Result<(), SessionError> {
         if self.phase == Phase::Closed || self.ending.is_some() {
             return Err(SessionError::closed());
-        }
-        if no_filters {
-            // [MQTT-3.8.3-3] [MQTT-3.10.3-2]
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "no topic filter",
-            ));
         }
         Ok(())
     }

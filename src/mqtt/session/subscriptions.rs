@@ -1,5 +1,6 @@
 //! What the session is subscribed to, and the SUBSCRIBE / UNSUBSCRIBE requests on their way:
-//! waiting for a connection or a packet id, then in flight until their ack. It keeps the
+//! checked before they are queued, waiting for a connection or a packet id, then in flight
+//! until their ack. It keeps the
 //! granted filters in step with the acks, puts requests that were on the wire back in front
 //! after a reconnect (behind the resubscribe of a lost session, so an unsubscribe in flight
 //! is not undone by it), and fails every open request in one place. It never writes bytes:
@@ -9,8 +10,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::error::is_failure;
 use super::ids::PacketIds;
-use super::{Event, SessionError, Token};
-use crate::mqtt::codec::{self, Packet, Properties, SubAck, Subscribe, SubscribeFilter, UnsubAck};
+use super::{ErrorCode, Event, SessionError, Token};
+use crate::mqtt::codec::{
+    self, Packet, Properties, SubAck, Subscribe, SubscribeFilter, UnsubAck, VAR_INT_MAX,
+};
+use crate::mqtt::topic;
 
 /// A SUBSCRIBE or UNSUBSCRIBE (`packet` is one of the two) and who waits for its ack.
 #[derive(Debug)]
@@ -35,6 +39,50 @@ impl Request {
             },
         })
     }
+}
+
+/// Refuses a SUBSCRIBE no broker may accept, before it is queued.
+pub(super) fn check_subscribe(
+    filters: &[SubscribeFilter],
+    properties: &Properties,
+) -> Result<(), SessionError> {
+    check_not_empty(filters.is_empty())?;
+    for f in filters {
+        topic::validate_topic_filter(&f.filter)?;
+        if f.no_local && topic::parse_shared(&f.filter).is_some() {
+            // [MQTT-3.8.3-4]
+            return Err(invalid("noLocal on a shared subscription"));
+        }
+        if f.retain_handling > 2 {
+            return Err(invalid("retain handling above 2"));
+        }
+    }
+    let ids = &properties.subscription_identifiers;
+    if ids.len() > 1 || ids.iter().any(|&id| id == 0 || id > VAR_INT_MAX) {
+        return Err(invalid("subscription identifier out of range"));
+    }
+    Ok(())
+}
+
+/// Refuses an UNSUBSCRIBE no broker may accept, before it is queued.
+pub(super) fn check_unsubscribe(filters: &[String]) -> Result<(), SessionError> {
+    check_not_empty(filters.is_empty())?;
+    for f in filters {
+        topic::validate_topic_filter(f)?;
+    }
+    Ok(())
+}
+
+fn check_not_empty(no_filters: bool) -> Result<(), SessionError> {
+    if no_filters {
+        // [MQTT-3.8.3-3] [MQTT-3.10.3-2]
+        return Err(invalid("no topic filter"));
+    }
+    Ok(())
+}
+
+fn invalid(message: &str) -> SessionError {
+    SessionError::new(ErrorCode::InvalidArgument, message)
 }
 
 /// Sets the packet id of a SUBSCRIBE or UNSUBSCRIBE.
