@@ -1,10 +1,9 @@
 //! What the session is subscribed to, and the SUBSCRIBE / UNSUBSCRIBE requests on their way:
 //! checked before they are queued, waiting for a connection or a packet id, then in flight
-//! until their ack. It keeps the
-//! granted filters in step with the acks, puts requests that were on the wire back in front
-//! after a reconnect (behind the resubscribe of a lost session, so an unsubscribe in flight
-//! is not undone by it), and fails every open request in one place. It never writes bytes:
-//! the session encodes the packets it hands out.
+//! until their ack. It keeps the granted filters in step with the acks, puts requests that
+//! were on the wire back in front after a reconnect (behind the resubscribe of a lost
+//! session, so an unsubscribe in flight is not undone by it), and fails every open request
+//! in one place. It never writes bytes: the session encodes the packets it hands out.
 
 use std::collections::{BTreeMap, VecDeque};
 
