@@ -2,6 +2,14 @@
 //! the wire, in what order, and which events the application sees, for every path the
 //! session owns (connect, QoS flows, resend after reconnect, keepalive, limits the broker
 //! sets, the offline queue, backoff, framing, malformed input, shutdown, stats).
+//!
+//! Pure Rust on a virtual clock, so the same tests run on the host and, through
+//! wasm-bindgen-test, in a headless browser (`cargo test --target wasm32-unknown-unknown`).
+
+#[cfg(target_arch = "wasm32")]
+use wasm_bindgen_test::wasm_bindgen_test as test;
+#[cfg(target_arch = "wasm32")]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 
 mod util;
 
@@ -666,6 +674,35 @@ fn with_session_present_a_lost_qos1_publish_is_resent_with_dup_and_done_once() {
             .count(),
         1
     );
+}
+
+#[test]
+fn with_session_present_a_publish_too_large_for_the_new_connection_fails_instead_of_hanging() {
+    let mut pair = Pair::connected(persistent());
+    pair.broker.drop_to_broker = 1;
+    let token = pair.publish("t/a", QoS::AtLeastOnce, &[7; 200]);
+    pair.break_link();
+    pair.broker.auto_connack = Some(ConnAck {
+        properties: Properties {
+            maximum_packet_size: Some(100),
+            ..Properties::default()
+        },
+        ..session_present()
+    });
+    pair.advance(1_000);
+    assert_eq!(pair.take_received().len(), 1, "the CONNECT alone");
+    assert_eq!(
+        seen(&mut pair).last(),
+        Some(&failed(token, ErrorCode::PacketTooLarge, Some(0x95)))
+    );
+    assert_eq!(pair.session.stats().inflight, 0);
+    // Later publishes go out as usual.
+    let next = pair.publish("t/b", QoS::AtLeastOnce, b"b");
+    assert_eq!(
+        pair.take_received(),
+        [wire_publish("t/b", QoS::AtLeastOnce, Some(2), b"b")]
+    );
+    assert_eq!(seen(&mut pair), [done(next, 2)]);
 }
 
 #[test]
@@ -2502,6 +2539,24 @@ fn disconnect_sends_the_reason_code_it_is_given() {
     pair.session.disconnect(pair.now, 0x04);
     pair.drive();
     assert_eq!(pair.take_received(), [disconnect(0x04)]);
+}
+
+#[test]
+fn a_reason_code_disconnect_cannot_carry_is_reported_and_the_session_closes_without_it() {
+    let mut pair = Pair::connected(config());
+    // 0x05 is no DISCONNECT reason code (MQTT 5.0 section 3.14.2.1).
+    pair.session.disconnect(pair.now, 0x05);
+    pair.drive();
+    assert_eq!(pair.take_received(), []);
+    assert_eq!(
+        seen(&mut pair),
+        [
+            Event::Error(err(ErrorCode::InvalidArgument, None)),
+            Event::CloseTransport,
+            Event::StateChanged(State::Closed),
+            Event::Closed { error: None },
+        ]
+    );
 }
 
 #[test]

@@ -23,6 +23,7 @@ mod tests;
 
 pub use primitives::{read_var_int, var_int_len, write_var_int, VAR_INT_MAX};
 pub use properties::{Properties, PropertyContext};
+pub use publish::SendAs;
 pub use reason::ReasonCode;
 
 use std::fmt;

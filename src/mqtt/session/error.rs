@@ -5,7 +5,7 @@ use std::fmt;
 
 pub use crate::error_code::ErrorCode;
 
-use crate::mqtt::codec::{DecodeError, EncodeError, ReasonCode};
+use crate::mqtt::codec::{DecodeError, Disconnect, EncodeError, ReasonCode};
 use crate::mqtt::topic::TopicError;
 
 /// An error with its code, the MQTT reason code where there is one, and a message.
@@ -39,8 +39,8 @@ impl SessionError {
 
     /// The error for a CONNACK refusal, given the v5-style reason code.
     pub(crate) fn refused(reason_code: u8) -> Self {
-        let code = if reason_code == ReasonCode::NotAuthorized as u8
-            || reason_code == ReasonCode::BadUserNameOrPassword as u8
+        let code = if reason_code == ReasonCode::NotAuthorized.code()
+            || reason_code == ReasonCode::BadUserNameOrPassword.code()
         {
             ErrorCode::NotAuthorized
         } else {
@@ -53,9 +53,27 @@ impl SessionError {
         )
     }
 
-    pub(crate) fn protocol(reason: ReasonCode, message: impl Into<String>) -> Self {
-        SessionError::with_reason(ErrorCode::ProtocolError, reason as u8, message)
+    /// The error for a DISCONNECT from the broker.
+    pub(crate) fn server_disconnect(d: Disconnect) -> Self {
+        let mut message = format!(
+            "the broker disconnected (reason code {:#04x})",
+            d.reason_code
+        );
+        if let Some(reason) = d.properties.reason_string {
+            message = format!("{message}: {reason}");
+        }
+        SessionError::with_reason(ErrorCode::ServerDisconnect, d.reason_code, message)
     }
+
+    pub(crate) fn protocol(reason: ReasonCode, message: impl Into<String>) -> Self {
+        SessionError::with_reason(ErrorCode::ProtocolError, reason.code(), message)
+    }
+}
+
+/// True for a reason code that reports a failure: 0x80 and above (MQTT 5.0 section 2.4),
+/// which also covers the one 3.1.1 SUBACK failure return code, 0x80.
+pub(crate) fn is_failure(reason_code: u8) -> bool {
+    reason_code >= ReasonCode::UnspecifiedError.code()
 }
 
 impl fmt::Display for SessionError {
@@ -76,7 +94,7 @@ impl From<DecodeError> for SessionError {
         };
         SessionError::with_reason(
             code,
-            reason as u8,
+            reason.code(),
             format!("bad packet from the broker: {e}"),
         )
     }

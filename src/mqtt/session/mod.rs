@@ -15,23 +15,45 @@
 //! Time is a parameter (`now`, milliseconds on any monotonic scale) and randomness comes
 //! from the configured seed: this module never reads a clock, never touches a socket and
 //! never panics on bytes from the network.
+//!
+//! [`Session`] is a facade in the manner of quinn-proto's `Connection`: it owns the
+//! connection's phase and routes every input to the owner of the concern, each keeping its
+//! own invariants: `outgoing` (offline queue, in-flight publishes, flow control, replay),
+//! `inbound` (delivery and inbound QoS 2), `subscriptions` (granted filters and pending
+//! requests), `aliases` (topic aliases of one connection), `handshake` (CONNECT and the
+//! verdict on CONNACK), `timer` (the one table of deadlines), `transmit` (packets that
+//! cannot fail to encode) and `ids` (the packet id space that publishes and requests share).
 
+mod aliases;
 mod config;
 mod error;
+mod handshake;
 mod ids;
+mod inbound;
+mod outgoing;
+mod subscriptions;
+mod timer;
+mod transmit;
 
 pub use config::{Overflow, QueueConfig, SessionConfig};
 pub use error::{ErrorCode, SessionError};
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use crate::mqtt::backoff::{Backoff, SplitMix64};
 use crate::mqtt::codec::{
-    self, Ack, ConnAck, Connect, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS,
-    ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
+    self, Ack, ConnAck, Disconnect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    SendAs, SubAck, Subscribe, SubscribeFilter, UnsubAck, Unsubscribe,
 };
 use crate::mqtt::topic;
+use aliases::{Aliases, Outbound};
+use handshake::Verdict;
 use ids::PacketIds;
+use inbound::Inbound;
+use outgoing::{InFlight, Outgoing, PubRec, Stage};
+use subscriptions::Subscriptions;
+use timer::{Timer, TimerTable};
+use transmit::{encode_into, Reply};
 
 /// Milliseconds on the driver's monotonic clock.
 pub type Millis = u64;
@@ -160,56 +182,13 @@ enum Phase {
     /// `connect` not called yet.
     Idle,
     /// Transport requested, not open yet.
-    Opening {
-        deadline: Millis,
-    },
+    Opening,
     /// CONNECT written, waiting for CONNACK.
-    AwaitingConnAck {
-        deadline: Millis,
-    },
+    AwaitingConnAck,
     Connected,
     /// Between attempts.
-    Waiting {
-        until: Millis,
-    },
+    Waiting,
     Closed,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutStage {
-    /// Waiting for PUBACK (QoS 1) or PUBREC (QoS 2).
-    AwaitAck,
-    /// PUBREL sent, waiting for PUBCOMP.
-    AwaitComp,
-}
-
-#[derive(Debug)]
-struct Outgoing {
-    token: Token,
-    publish: Publish,
-    stage: OutStage,
-    /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
-    seq: u64,
-}
-
-#[derive(Debug)]
-struct Queued {
-    token: Token,
-    publish: Publish,
-    bytes: usize,
-}
-
-#[derive(Debug)]
-enum Control {
-    Subscribe(Subscribe),
-    Unsubscribe(Unsubscribe),
-}
-
-#[derive(Debug)]
-struct PendingControl {
-    /// `None` for the session's own resubscribe after a lost session.
-    token: Option<Token>,
-    control: Control,
 }
 
 /// The client side of one MQTT session, across any number of connections.
@@ -224,37 +203,32 @@ pub struct Session {
     backoff: Option<Backoff>,
     rng: SplitMix64,
 
+    /// Encoded packets waiting for `poll_transmit`.
     tx: Vec<u8>,
+    /// The unread tail of a packet cut between `handle_bytes` calls.
     rx: Vec<u8>,
     events: VecDeque<Event>,
 
+    /// What the broker said in the last CONNACK.
     server: ServerLimits,
     keep_alive_ms: Millis,
     last_tx: Millis,
     last_rx: Millis,
+    /// When the unanswered PINGREQ went out.
     ping_sent: Option<Millis>,
+    timers: TimerTable,
 
+    /// Packet ids in use by publishes in flight and by requests in flight.
     ids: PacketIds,
     next_token: u64,
-    next_seq: u64,
-    /// Publishes waiting for a connection, a packet id or a flow-control slot, in order.
-    queue: VecDeque<Queued>,
-    queued_bytes: usize,
-    /// Outgoing QoS 1/2 publishes by packet id.
-    outgoing: HashMap<u16, Outgoing>,
-    controls: VecDeque<PendingControl>,
-    controls_inflight: HashMap<u16, PendingControl>,
-    /// Incoming QoS 2 ids between PUBREC and PUBREL: a duplicate is acknowledged, not delivered.
-    incoming_qos2: HashSet<u16>,
-    /// Granted subscriptions, restored when the broker lost the session.
-    subscriptions: Vec<(SubscribeFilter, Option<u32>)>,
-
-    alias_out: HashMap<String, u16>,
-    alias_in: HashMap<u16, String>,
+    outgoing: Outgoing,
+    inbound: Inbound,
+    subscriptions: Subscriptions,
+    aliases: Aliases,
     stats: Stats,
     /// Set by [`Session::end`]: DISCONNECT (with this reason) once nothing is pending, or at
-    /// the deadline, whichever comes first.
-    ending: Option<(u8, Millis)>,
+    /// [`Timer::End`], whichever comes first.
+    ending: Option<u8>,
 }
 
 impl Session {
@@ -276,18 +250,13 @@ impl Session {
             last_tx: 0,
             last_rx: 0,
             ping_sent: None,
+            timers: TimerTable::default(),
             ids: PacketIds::new(),
             next_token: 1,
-            next_seq: 0,
-            queue: VecDeque::new(),
-            queued_bytes: 0,
-            outgoing: HashMap::new(),
-            controls: VecDeque::new(),
-            controls_inflight: HashMap::new(),
-            incoming_qos2: HashSet::new(),
-            subscriptions: Vec::new(),
-            alias_out: HashMap::new(),
-            alias_in: HashMap::new(),
+            outgoing: Outgoing::default(),
+            inbound: Inbound::default(),
+            subscriptions: Subscriptions::default(),
+            aliases: Aliases::default(),
             stats: Stats::default(),
             ending: None,
         }
@@ -298,7 +267,7 @@ impl Session {
     pub fn state(&self) -> State {
         match self.phase {
             Phase::Idle => State::Connecting,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } => {
+            Phase::Opening | Phase::AwaitingConnAck => {
                 if self.ever_connected {
                     State::Reconnecting
                 } else {
@@ -306,7 +275,7 @@ impl Session {
                 }
             }
             Phase::Connected => State::Connected,
-            Phase::Waiting { .. } => State::Offline,
+            Phase::Waiting => State::Offline,
             Phase::Closed => State::Closed,
         }
     }
@@ -323,8 +292,8 @@ impl Session {
 
     pub fn stats(&self) -> Stats {
         Stats {
-            inflight: self.outgoing.len(),
-            queued: self.queue.len(),
+            inflight: self.outgoing.inflight_len(),
+            queued: self.outgoing.queued_len(),
             ..self.stats.clone()
         }
     }
@@ -335,7 +304,7 @@ impl Session {
 
     /// Granted subscriptions and their subscription identifiers.
     pub fn subscriptions(&self) -> impl Iterator<Item = &(SubscribeFilter, Option<u32>)> {
-        self.subscriptions.iter()
+        self.subscriptions.granted()
     }
 
     /// Replaces the credentials used from the next attempt on (token refresh).
@@ -355,32 +324,32 @@ impl Session {
 
     /// The transport asked for by [`Event::OpenTransport`] is open: CONNECT goes out.
     pub fn handle_transport_open(&mut self, now: Millis) {
-        let Phase::Opening { deadline } = self.phase else {
+        if self.phase != Phase::Opening {
             return;
-        };
+        }
         // Nothing meant for an earlier transport may reach this one.
         self.tx.clear();
         self.rx.clear();
-        self.alias_in.clear();
-        self.alias_out.clear();
+        self.aliases.clear();
         self.ping_sent = None;
         self.last_rx = now;
-        let connect = self.connect_packet();
+        let connect = handshake::connect_packet(&self.config, self.version);
         // A CONNECT that cannot be encoded (a 70 kB username, say) can never succeed.
         if let Err(e) = self.write(now, &Packet::Connect(connect)) {
             self.fail_for_good(SessionError::from(e));
             return;
         }
-        self.phase = Phase::AwaitingConnAck { deadline };
+        self.phase = Phase::AwaitingConnAck;
     }
 
     /// Bytes from the transport, in any framing.
     pub fn handle_bytes(&mut self, now: Millis, data: &[u8]) {
-        if !matches!(self.phase, Phase::AwaitingConnAck { .. } | Phase::Connected) {
+        if !matches!(self.phase, Phase::AwaitingConnAck | Phase::Connected) {
             return;
         }
         self.stats.bytes_received += data.len() as u64;
         self.last_rx = now;
+        self.arm_keepalive();
         if self.rx.is_empty() {
             let used = self.decode_all(now, data);
             if let Some(used) = used {
@@ -413,43 +382,55 @@ impl Session {
 
     /// The timer armed from [`Session::poll_timeout`] fired (early or late calls are fine).
     pub fn handle_timeout(&mut self, now: Millis) {
-        self.check_ending(now);
-        match self.phase {
-            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline }
-                if now >= deadline =>
-            {
+        while let Some(timer) = self.timers.take_expired(now) {
+            self.fire(now, timer);
+        }
+    }
+
+    /// Does what `timer` stands for (see [`Timer`]); the table already stopped it.
+    fn fire(&mut self, now: Millis, timer: Timer) {
+        match timer {
+            Timer::End => {
+                if let Some(reason_code) = self.ending {
+                    self.disconnect(now, reason_code);
+                }
+            }
+            Timer::Connect => {
                 let e = SessionError::new(
                     ErrorCode::ConnectTimeout,
                     "no connack within the connect timeout",
                 );
                 self.lost(now, e, true);
             }
-            Phase::Waiting { until } if now >= until => self.start_attempt(now),
-            Phase::Connected if self.keep_alive_ms > 0 => {
-                if let Some(sent) = self.ping_sent {
-                    // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
-                    if now >= sent + self.keep_alive_ms / 2 {
-                        let e = SessionError::new(
-                            ErrorCode::KeepaliveTimeout,
-                            "no pingresp from the broker",
-                        );
-                        self.lost(now, e, true);
-                    }
-                } else if now >= self.last_tx + self.keep_alive_ms
-                    || now >= self.last_rx + self.keep_alive_ms
-                {
-                    // [MQTT-3.1.2-23]
-                    let _ = self.write(now, &Packet::PingReq);
-                    self.ping_sent = Some(now);
-                }
+            Timer::Reconnect => self.start_attempt(now),
+            Timer::PingTimeout => {
+                let e =
+                    SessionError::new(ErrorCode::KeepaliveTimeout, "no pingresp from the broker");
+                self.lost(now, e, true);
             }
-            _ => {}
+            Timer::KeepAlive => {
+                // [MQTT-3.1.2-23]
+                self.ping_sent = Some(now);
+                self.reply(now, Reply::PingReq);
+                // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
+                self.timers
+                    .set(Timer::PingTimeout, now + self.keep_alive_ms / 2);
+            }
+        }
+    }
+
+    /// Re-arms [`Timer::KeepAlive`] after traffic either way. While a PINGREQ is unanswered
+    /// only [`Timer::PingTimeout`] runs.
+    fn arm_keepalive(&mut self) {
+        if self.phase == Phase::Connected && self.keep_alive_ms > 0 && self.ping_sent.is_none() {
+            let at = self.last_tx.min(self.last_rx) + self.keep_alive_ms;
+            self.timers.set(Timer::KeepAlive, at);
         }
     }
 
     /// Connectivity came back (the browser's `online` event): skip the rest of the wait.
     pub fn network_online(&mut self, now: Millis) {
-        if let Phase::Waiting { .. } = self.phase {
+        if let Phase::Waiting = self.phase {
             self.start_attempt(now);
         }
     }
@@ -459,31 +440,19 @@ impl Session {
     /// Publishes a message. Errors that can be known now are returned at once and nothing is
     /// sent; the outcome otherwise arrives as [`Event::PublishDone`] with the returned token.
     pub fn publish(&mut self, now: Millis, mut publish: Publish) -> Result<Token, SessionError> {
-        if self.phase == Phase::Closed || self.ending.is_some() {
-            return Err(SessionError::closed());
-        }
+        self.check_open()?;
         topic::validate_topic_name(&publish.topic)?;
         // The session owns ids, aliases and DUP.
         publish.packet_id = None;
         publish.dup = false;
         publish.properties.topic_alias = None;
         publish.properties.subscription_identifiers.clear();
-        if self.ever_connected && publish.qos > self.server.maximum_qos {
-            return Err(SessionError::new(
-                ErrorCode::QosNotSupported,
-                format!(
-                    "the broker supports qos up to {}",
-                    self.server.maximum_qos as u8
-                ),
-            ));
+        if self.ever_connected {
+            if let Some(e) = outgoing::refusal(&publish, &self.server) {
+                return Err(e);
+            }
         }
-        if publish.retain && self.ever_connected && !self.server.retain_available {
-            return Err(SessionError::new(
-                ErrorCode::RetainNotSupported,
-                "the broker does not support retain",
-            ));
-        }
-        let size = self.publish_size(&publish)?;
+        let size = unaliased_len(&mut publish, self.version)?;
         if let Some(max) = self.server.maximum_packet_size {
             if size > max as usize {
                 return Err(too_large(size, max));
@@ -498,41 +467,12 @@ impl Session {
                 "not connected and qos 0 is not queued",
             ));
         }
-        let bytes = publish.payload.len() + publish.topic.len();
         let token = self.token();
-        let can_send_now = self.phase == Phase::Connected && self.queue.is_empty();
-        if !can_send_now {
-            let q = &self.config.queue;
-            if self.queue.len() + 1 > q.max_messages || self.queued_bytes + bytes > q.max_bytes {
-                if q.overflow == Overflow::Reject || bytes > q.max_bytes || q.max_messages == 0 {
-                    return Err(SessionError::new(
-                        ErrorCode::QueueFull,
-                        "the offline queue is full",
-                    ));
-                }
-                while !self.queue.is_empty()
-                    && (self.queue.len() + 1 > q.max_messages
-                        || self.queued_bytes + bytes > q.max_bytes)
-                {
-                    if let Some(old) = self.queue.pop_front() {
-                        self.queued_bytes -= old.bytes;
-                        self.events.push_back(Event::PublishDone {
-                            token: old.token,
-                            result: Err(SessionError::new(
-                                ErrorCode::QueueFull,
-                                "dropped from the full offline queue",
-                            )),
-                        });
-                    }
-                }
-            }
-        }
-        self.queued_bytes += bytes;
-        self.queue.push_back(Queued {
-            token,
-            publish,
-            bytes,
-        });
+        // What cannot go out at once counts against the queue's bounds.
+        let can_send_now = self.phase == Phase::Connected && self.outgoing.queued_len() == 0;
+        let bounded = (!can_send_now).then_some(&self.config.queue);
+        self.outgoing
+            .enqueue(token, publish, bounded, &mut self.events)?;
         self.pump(now);
         Ok(token)
     }
@@ -544,42 +484,14 @@ impl Session {
         filters: Vec<SubscribeFilter>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        self.check_control_request(filters.is_empty())?;
-        for f in &filters {
-            topic::validate_topic_filter(&f.filter)?;
-            if f.no_local && topic::parse_shared(&f.filter).is_some() {
-                // [MQTT-3.8.3-4]
-                return Err(SessionError::new(
-                    ErrorCode::InvalidArgument,
-                    "noLocal on a shared subscription",
-                ));
-            }
-            if f.retain_handling > 2 {
-                return Err(SessionError::new(
-                    ErrorCode::InvalidArgument,
-                    "retain handling above 2",
-                ));
-            }
-        }
-        if properties.subscription_identifiers.len() > 1
-            || properties
-                .subscription_identifiers
-                .iter()
-                .any(|&id| id == 0 || id > 268_435_455)
-        {
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "subscription identifier out of range",
-            ));
-        }
-        self.enqueue_control(
-            now,
-            Control::Subscribe(Subscribe {
-                packet_id: 0,
-                filters,
-                properties,
-            }),
-        )
+        self.check_open()?;
+        subscriptions::check_subscribe(&filters, &properties)?;
+        let packet = Packet::Subscribe(Subscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        });
+        self.enqueue_control(now, packet)
     }
 
     /// Unsubscribes; [`Event::UnsubscribeDone`] carries the UNSUBACK.
@@ -589,50 +501,39 @@ impl Session {
         filters: Vec<String>,
         properties: Properties,
     ) -> Result<Token, SessionError> {
-        self.check_control_request(filters.is_empty())?;
-        for f in &filters {
-            topic::validate_topic_filter(f)?;
-        }
-        self.enqueue_control(
-            now,
-            Control::Unsubscribe(Unsubscribe {
-                packet_id: 0,
-                filters,
-                properties,
-            }),
-        )
+        self.check_open()?;
+        subscriptions::check_unsubscribe(&filters)?;
+        let packet = Packet::Unsubscribe(Unsubscribe {
+            packet_id: 0,
+            filters,
+            properties,
+        });
+        self.enqueue_control(now, packet)
     }
 
-    /// What SUBSCRIBE and UNSUBSCRIBE refuse before looking at the filters.
-    fn check_control_request(&self, no_filters: bool) -> Result<(), SessionError> {
+    /// Refuses new requests once the session is closed or ending.
+    fn check_open(&self) -> Result<(), SessionError> {
         if self.phase == Phase::Closed || self.ending.is_some() {
             return Err(SessionError::closed());
-        }
-        if no_filters {
-            // [MQTT-3.8.3-3] [MQTT-3.10.3-2]
-            return Err(SessionError::new(
-                ErrorCode::InvalidArgument,
-                "no topic filter",
-            ));
         }
         Ok(())
     }
 
     /// Queues a validated SUBSCRIBE / UNSUBSCRIBE unless it can never fit the broker's
     /// maximum packet size, and sends it when the connection allows.
-    fn enqueue_control(&mut self, now: Millis, control: Control) -> Result<Token, SessionError> {
-        self.check_control_size(&control)?;
+    fn enqueue_control(&mut self, now: Millis, mut packet: Packet) -> Result<Token, SessionError> {
+        let size = subscriptions::request_len(&mut packet, self.version)?;
+        if let Some(max) = self.server.maximum_packet_size {
+            if size > max as usize {
+                return Err(too_large(size, max));
+            }
+        }
         let token = self.token();
-        self.controls.push_back(PendingControl {
-            token: Some(token),
-            control,
-        });
+        self.subscriptions.push(token, packet);
         self.pump(now);
         Ok(token)
     }
 
-    /// Ends the session gracefully: what is ready is written, then DISCONNECT (so the broker
-    /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
     /// Ends the session gracefully after what is already requested has completed: queued
     /// publishes are sent and QoS 1/2 exchanges finish (within the flow-control limits as
     /// usual), then [`Session::disconnect`] runs. New requests fail `CLOSED` meanwhile. At
@@ -645,31 +546,28 @@ impl Session {
             }
             return;
         }
-        self.ending = Some((reason_code, now.saturating_add(timeout)));
+        self.ending = Some(reason_code);
+        self.timers.set(Timer::End, now.saturating_add(timeout));
         self.check_ending(now);
     }
 
-    /// Disconnects an ending session once nothing is pending or its deadline passed.
+    /// Disconnects an ending session once nothing is pending ([`Timer::End`] covers the
+    /// deadline).
     fn check_ending(&mut self, now: Millis) {
-        let Some((reason_code, deadline)) = self.ending else {
+        let Some(reason_code) = self.ending else {
             return;
         };
-        let idle = self.outgoing.is_empty()
-            && self.queue.is_empty()
-            && self.controls.is_empty()
-            && self.controls_inflight.is_empty();
-        if idle || now >= deadline || self.phase != Phase::Connected {
+        let idle = self.outgoing.is_idle() && self.subscriptions.is_idle();
+        if idle || self.phase != Phase::Connected {
             self.disconnect(now, reason_code);
         }
     }
 
+    /// Ends the session now: what is ready is written, then DISCONNECT (so the broker
+    /// discards the Will), then the transport closes. Requests still pending fail `CLOSED`.
     pub fn disconnect(&mut self, now: Millis, reason_code: u8) {
         if self.phase == Phase::Connected {
-            let packet = Packet::Disconnect(Disconnect {
-                reason_code,
-                properties: Properties::default(),
-            });
-            let _ = self.write(now, &packet);
+            self.write_disconnect(now, reason_code);
         }
         self.close(now);
     }
@@ -681,7 +579,7 @@ impl Session {
         }
         if matches!(
             self.phase,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected
         ) {
             self.events.push_back(Event::CloseTransport);
         }
@@ -693,8 +591,8 @@ impl Session {
     pub fn reconnect_now(&mut self, now: Millis) {
         match self.phase {
             Phase::Closed => {}
-            Phase::Idle | Phase::Waiting { .. } => self.start_attempt(now),
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected => {
+            Phase::Idle | Phase::Waiting => self.start_attempt(now),
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected => {
                 self.events.push_back(Event::CloseTransport);
                 self.reset_connection();
                 self.events.push_back(Event::Offline {
@@ -722,20 +620,7 @@ impl Session {
 
     /// When [`Session::handle_timeout`] wants to be called next.
     pub fn poll_timeout(&self) -> Option<Millis> {
-        let ending = self.ending.map(|(_, deadline)| deadline);
-        let phase = match self.phase {
-            Phase::Opening { deadline } | Phase::AwaitingConnAck { deadline } => Some(deadline),
-            Phase::Waiting { until } => Some(until),
-            Phase::Connected if self.keep_alive_ms > 0 => Some(match self.ping_sent {
-                Some(sent) => sent + self.keep_alive_ms / 2,
-                None => self.last_tx.min(self.last_rx) + self.keep_alive_ms,
-            }),
-            _ => None,
-        };
-        match (phase, ending) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        self.timers.next_timeout()
     }
 
     // ----- internals: connection lifecycle -----
@@ -743,7 +628,7 @@ impl Session {
     fn is_live(&self) -> bool {
         matches!(
             self.phase,
-            Phase::Opening { .. } | Phase::AwaitingConnAck { .. } | Phase::Connected
+            Phase::Opening | Phase::AwaitingConnAck | Phase::Connected
         )
     }
 
@@ -764,9 +649,10 @@ impl Session {
 
     fn start_attempt(&mut self, now: Millis) {
         self.reset_connection();
-        self.set_phase(Phase::Opening {
-            deadline: now + self.config.connect_timeout,
-        });
+        self.timers.stop(Timer::Reconnect);
+        self.timers
+            .set(Timer::Connect, now + self.config.connect_timeout);
+        self.set_phase(Phase::Opening);
         self.events.push_back(Event::OpenTransport);
     }
 
@@ -776,9 +662,11 @@ impl Session {
         // `tx` is kept: a DISCONNECT written just before is for the transport being closed,
         // and the driver writes it before acting on CloseTransport.
         self.rx.clear();
-        self.alias_in.clear();
-        self.alias_out.clear();
+        self.aliases.clear();
         self.ping_sent = None;
+        for timer in [Timer::Connect, Timer::KeepAlive, Timer::PingTimeout] {
+            self.timers.stop(timer);
+        }
     }
 
     /// The connection (or the attempt) ended. `close_transport`: we end it, so tell the driver.
@@ -810,7 +698,8 @@ impl Session {
         };
         match next {
             Some((attempt, delay)) => {
-                self.set_phase(Phase::Waiting { until: now + delay });
+                self.timers.set(Timer::Reconnect, now + delay);
+                self.set_phase(Phase::Waiting);
                 self.events
                     .push_back(Event::Reconnecting { attempt, delay });
             }
@@ -828,80 +717,16 @@ impl Session {
     /// Enters `Closed`, failing every request still open.
     fn finish(&mut self, error: Option<SessionError>) {
         self.ending = None;
+        self.timers = TimerTable::default();
         self.reset_connection();
         let fail = error.clone().unwrap_or_else(SessionError::closed);
-        let mut outgoing: Vec<Outgoing> = self.outgoing.drain().map(|(_, o)| o).collect();
-        outgoing.sort_by_key(|o| o.seq);
-        for o in outgoing {
-            self.events.push_back(Event::PublishDone {
-                token: o.token,
-                result: Err(fail.clone()),
-            });
-        }
-        for q in std::mem::take(&mut self.queue) {
-            self.events.push_back(Event::PublishDone {
-                token: q.token,
-                result: Err(fail.clone()),
-            });
-        }
-        self.queued_bytes = 0;
-        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
-        inflight.sort_by_key(|(id, _)| *id);
-        let controls = inflight
-            .into_iter()
-            .map(|(_, c)| c)
-            .chain(std::mem::take(&mut self.controls));
-        let mut done = Vec::new();
-        for c in controls {
-            if let Some(token) = c.token {
-                done.push(match c.control {
-                    Control::Subscribe(_) => Event::SubscribeDone {
-                        token,
-                        result: Err(fail.clone()),
-                    },
-                    Control::Unsubscribe(_) => Event::UnsubscribeDone {
-                        token,
-                        result: Err(fail.clone()),
-                    },
-                });
-            }
-        }
+        let done = self.outgoing.fail_all(&fail);
+        self.events.extend(done);
+        let done = self.subscriptions.fail_all(&fail);
         self.events.extend(done);
         self.ids.clear();
         self.set_phase(Phase::Closed);
         self.events.push_back(Event::Closed { error });
-    }
-
-    fn connect_packet(&self) -> Connect {
-        let mut properties = Properties::default();
-        if self.version == ProtocolVersion::V5 {
-            properties = self.config.connect_properties.clone();
-            properties.session_expiry_interval = self.config.session_expiry.filter(|&s| s > 0);
-            if self.config.receive_maximum != 65_535 {
-                properties.receive_maximum = Some(self.config.receive_maximum.max(1));
-            }
-            if self.config.maximum_packet_size > 0 && self.config.maximum_packet_size < u32::MAX {
-                properties.maximum_packet_size = Some(self.config.maximum_packet_size);
-            }
-            properties.topic_alias_maximum =
-                Some(self.config.topic_alias_maximum).filter(|&m| m > 0);
-        }
-        let mut will = self.config.will.clone();
-        if self.version == ProtocolVersion::V311 {
-            if let Some(w) = will.as_mut() {
-                w.properties = Properties::default();
-            }
-        }
-        Connect {
-            protocol: self.version,
-            client_id: self.config.client_id.clone(),
-            clean_start: self.config.clean_start,
-            keep_alive: self.config.keep_alive,
-            username: self.config.username.clone(),
-            password: self.config.password.clone(),
-            will,
-            properties,
-        }
     }
 
     // ----- internals: receiving -----
@@ -914,7 +739,7 @@ impl Session {
         while at < buf.len() {
             let rest = &buf[at..];
             // A 3.1.1-only broker answers a v5 CONNECT with a 3.1.1 CONNACK (return code 1).
-            let version = if matches!(self.phase, Phase::AwaitingConnAck { .. })
+            let version = if matches!(self.phase, Phase::AwaitingConnAck)
                 && self.version == ProtocolVersion::V5
                 && rest.len() >= 2
                 && rest[0] == 0x20
@@ -945,59 +770,51 @@ impl Session {
     /// The broker broke the protocol: say why (v5), drop the connection, retry per policy.
     fn protocol_failure(&mut self, now: Millis, error: SessionError) {
         if self.version == ProtocolVersion::V5 && self.phase == Phase::Connected {
-            let reason_code = error.reason_code.unwrap_or(ReasonCode::ProtocolError as u8);
-            let _ = self.write(
-                now,
-                &Packet::Disconnect(Disconnect {
-                    reason_code,
-                    properties: Properties::default(),
-                }),
-            );
+            // Decode and protocol errors carry reason codes DISCONNECT may carry.
+            let reason_code = error
+                .reason_code
+                .unwrap_or(ReasonCode::ProtocolError.code());
+            self.write_disconnect(now, reason_code);
         }
         self.lost(now, error, true);
     }
 
     fn handle_packet(&mut self, now: Millis, packet: Packet, decoded_as: ProtocolVersion) {
-        if let Phase::AwaitingConnAck { .. } = self.phase {
-            match packet {
-                Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
-                other => self.protocol_failure(
-                    now,
-                    SessionError::protocol(
-                        ReasonCode::ProtocolError,
-                        format!("packet type {} before connack", other.packet_type()),
-                    ),
-                ),
-            }
-            return;
+        if self.phase != Phase::AwaitingConnAck {
+            return self.handle_connected(now, packet);
         }
+        match packet {
+            Packet::ConnAck(connack) => self.handle_connack(now, connack, decoded_as),
+            other => self.protocol_failure(
+                now,
+                SessionError::protocol(
+                    ReasonCode::ProtocolError,
+                    format!("packet type {} before connack", other.packet_type()),
+                ),
+            ),
+        }
+    }
+
+    /// A packet on a connection past CONNACK.
+    fn handle_connected(&mut self, now: Millis, packet: Packet) {
         match packet {
             Packet::Publish(p) => self.handle_publish(now, p),
             Packet::PubAck(ack) => self.handle_puback(now, ack),
             Packet::PubRec(ack) => self.handle_pubrec(now, ack),
             Packet::PubRel(ack) => self.handle_pubrel(now, ack),
             Packet::PubComp(ack) => self.handle_pubcomp(now, ack),
-            Packet::SubAck(ack) => self.handle_suback(now, ack),
-            Packet::UnsubAck(ack) => self.handle_unsuback(now, ack),
-            Packet::PingResp => {
-                if let Some(sent) = self.ping_sent.take() {
-                    self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
-                }
+            Packet::SubAck(ack) => {
+                let done = self.subscriptions.suback(ack, &mut self.ids);
+                self.events.extend(done);
+                self.pump(now);
             }
-            Packet::Disconnect(d) => {
-                let mut e = SessionError::with_reason(
-                    ErrorCode::ServerDisconnect,
-                    d.reason_code,
-                    format!(
-                        "the broker disconnected (reason code {:#04x})",
-                        d.reason_code
-                    ),
-                );
-                if let Some(reason) = d.properties.reason_string {
-                    e.message = format!("{}: {reason}", e.message);
-                }
-                self.lost(now, e, true);
+            Packet::UnsubAck(ack) => {
+                let done = self.subscriptions.unsuback(ack, &mut self.ids);
+                self.events.extend(done);
+                self.pump(now);
             }
+            Packet::PingResp => self.handle_pingresp(now),
+            Packet::Disconnect(d) => self.lost(now, SessionError::server_disconnect(d), true),
             other => self.protocol_failure(
                 now,
                 SessionError::protocol(
@@ -1011,47 +828,33 @@ impl Session {
         }
     }
 
+    fn handle_pingresp(&mut self, now: Millis) {
+        if let Some(sent) = self.ping_sent.take() {
+            self.stats.last_ping_rtt = Some(now.saturating_sub(sent));
+            self.timers.stop(Timer::PingTimeout);
+            self.arm_keepalive();
+        }
+    }
+
     fn handle_connack(&mut self, now: Millis, connack: ConnAck, decoded_as: ProtocolVersion) {
-        let reason = if decoded_as == ProtocolVersion::V311 {
-            ReasonCode::from_v311_connack(connack.reason_code)
-        } else {
-            connack.reason_code
-        };
-        if reason != 0 {
-            let unsupported = reason == ReasonCode::UnsupportedProtocolVersion as u8;
-            if unsupported && self.version == ProtocolVersion::V5 && self.config.fallback_to_v311 {
+        match handshake::judge(&connack, decoded_as, self.version, &self.config) {
+            Verdict::Accept => self.accept(now, connack),
+            Verdict::FallBack => {
                 // Same attempt, older protocol: no backoff step, a fresh connect timeout.
                 self.version = ProtocolVersion::V311;
                 self.events.push_back(Event::CloseTransport);
                 self.start_attempt(now);
-                return;
             }
-            self.lost(now, SessionError::refused(reason), true);
-            return;
+            Verdict::Refused(e) => self.lost(now, e, true),
+            Verdict::Invalid(e) => self.protocol_failure(now, e),
         }
-        if connack.session_present && self.config.clean_start {
-            // [MQTT-3.2.2-2] [MQTT-3.2.2-4]: the broker cannot have kept a session we asked
-            // it to discard.
-            return self.protocol_failure(
-                now,
-                SessionError::protocol(
-                    ReasonCode::ProtocolError,
-                    "session present in answer to clean start",
-                ),
-            );
-        }
+    }
+
+    /// An accepted CONNACK: the broker's limits apply, and what the last connection left
+    /// unfinished is replayed.
+    fn accept(&mut self, now: Millis, connack: ConnAck) {
         let p = &connack.properties;
-        self.server = ServerLimits {
-            receive_maximum: p.receive_maximum.unwrap_or(65_535).max(1),
-            maximum_packet_size: p.maximum_packet_size,
-            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
-            maximum_qos: match p.maximum_qos {
-                Some(0) => QoS::AtMostOnce,
-                Some(1) => QoS::AtLeastOnce,
-                _ => QoS::ExactlyOnce,
-            },
-            retain_available: p.retain_available != Some(0),
-        };
+        self.server = ServerLimits::from_connack(p);
         if let Some(id) = &p.assigned_client_identifier {
             self.config.client_id = id.clone();
         }
@@ -1064,9 +867,10 @@ impl Session {
         if let Some(b) = self.backoff.as_mut() {
             b.reset();
         }
-        // [MQTT-3.2.2-4]: a session present flag with clean start is a protocol error.
         let session_present = connack.session_present;
+        self.timers.stop(Timer::Connect);
         self.set_phase(Phase::Connected);
+        self.arm_keepalive();
         self.events.push_back(Event::Connected {
             session_present,
             reason_code: connack.reason_code,
@@ -1077,121 +881,29 @@ impl Session {
 
     /// After CONNACK: replay or re-queue what the last connection left unfinished.
     fn restore(&mut self, now: Millis, session_present: bool) {
-        let mut outgoing: Vec<(u16, Outgoing)> = self.outgoing.drain().collect();
-        outgoing.sort_by_key(|(_, o)| o.seq);
-        if session_present {
-            // [MQTT-4.4.0-1]: resend unacknowledged PUBLISH (DUP set) and PUBREL, in order.
-            for (id, mut o) in outgoing {
-                let packet = match o.stage {
-                    OutStage::AwaitAck => {
-                        o.publish.dup = true;
-                        Packet::Publish(o.publish.clone())
-                    }
-                    OutStage::AwaitComp => Packet::PubRel(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                };
-                self.send_publish_or_rel(now, &packet);
-                self.outgoing.insert(id, o);
-            }
-        } else {
-            // The broker has no session: nothing is in flight any more. A message the broker
-            // already took (PUBREC seen) is done; the rest go out again as new publishes,
-            // ahead of anything queued later.
-            self.incoming_qos2.clear();
-            for (id, o) in outgoing.into_iter().rev() {
-                self.ids.release(id);
-                match o.stage {
-                    OutStage::AwaitComp => self.events.push_back(Event::PublishDone {
-                        token: o.token,
-                        result: Ok(PublishOutcome {
-                            packet_id: Some(id),
-                            reason_code: 0,
-                        }),
-                    }),
-                    OutStage::AwaitAck => {
-                        let mut publish = o.publish;
-                        publish.packet_id = None;
-                        publish.dup = false;
-                        let bytes = publish.payload.len() + publish.topic.len();
-                        self.queued_bytes += bytes;
-                        self.queue.push_front(Queued {
-                            token: o.token,
-                            publish,
-                            bytes,
-                        });
-                    }
-                }
-            }
+        if !session_present {
+            self.inbound.clear();
         }
-        // Subscribe/unsubscribe requests that were on the wire go out again, first.
-        let mut inflight: Vec<(u16, PendingControl)> = self.controls_inflight.drain().collect();
-        inflight.sort_by_key(|(id, _)| std::cmp::Reverse(*id));
-        for (id, c) in inflight {
-            self.ids.release(id);
-            self.controls.push_front(c);
+        let replay =
+            self.outgoing
+                .take_for_replay(session_present, &mut self.ids, &mut self.events);
+        for o in replay {
+            self.resend(now, o);
         }
-        // The restored subscriptions go ahead of them, so an unsubscribe that was in flight
-        // is applied after, not undone by, the resubscribe.
-        if !session_present && self.config.resubscribe {
-            self.queue_resubscribe();
-        }
+        // Subscribe/unsubscribe requests that were on the wire go out again, first, behind
+        // the restored subscriptions.
+        let resubscribe = !session_present && self.config.resubscribe;
+        self.subscriptions.replay(&mut self.ids, resubscribe);
         self.pump(now);
-    }
-
-    fn queue_resubscribe(&mut self) {
-        // One SUBSCRIBE per subscription identifier, since the identifier is per packet.
-        let mut groups: Vec<(Option<u32>, Vec<SubscribeFilter>)> = Vec::new();
-        for (filter, id) in &self.subscriptions {
-            match groups.iter_mut().find(|(g, _)| g == id) {
-                Some((_, v)) => v.push(filter.clone()),
-                None => groups.push((*id, vec![filter.clone()])),
-            }
-        }
-        for (id, filters) in groups.into_iter().rev() {
-            let mut properties = Properties::default();
-            properties.subscription_identifiers.extend(id);
-            self.controls.push_front(PendingControl {
-                token: None,
-                control: Control::Subscribe(Subscribe {
-                    packet_id: 0,
-                    filters,
-                    properties,
-                }),
-            });
-        }
     }
 
     fn handle_publish(&mut self, now: Millis, mut p: Publish) {
         if self.version == ProtocolVersion::V5 {
-            if let Some(alias) = p.properties.topic_alias {
-                if alias == 0 || alias > self.config.topic_alias_maximum {
-                    // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-                    return self.protocol_failure(
-                        now,
-                        SessionError::protocol(
-                            ReasonCode::TopicAliasInvalid,
-                            "topic alias out of range",
-                        ),
-                    );
-                }
-                if p.topic.is_empty() {
-                    match self.alias_in.get(&alias) {
-                        Some(t) => p.topic = t.clone(),
-                        None => {
-                            return self.protocol_failure(
-                                now,
-                                SessionError::protocol(
-                                    ReasonCode::ProtocolError,
-                                    "unknown topic alias",
-                                ),
-                            );
-                        }
-                    }
-                } else {
-                    self.alias_in.insert(alias, p.topic.clone());
-                }
+            if let Err(e) = self
+                .aliases
+                .resolve(&mut p, self.config.topic_alias_maximum)
+            {
+                return self.protocol_failure(now, e);
             }
         }
         if p.topic.is_empty() || topic::validate_topic_name(&p.topic).is_err() {
@@ -1204,208 +916,55 @@ impl Session {
             );
         }
         self.stats.messages_received += 1;
-        match (p.qos, p.packet_id) {
-            (QoS::AtMostOnce, _) => self.events.push_back(Event::Message(p)),
-            (QoS::AtLeastOnce, Some(id)) => {
-                self.events.push_back(Event::Message(p));
-                let _ = self.write(
-                    now,
-                    &Packet::PubAck(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                );
-            }
-            (QoS::ExactlyOnce, Some(id)) => {
-                if !self.incoming_qos2.contains(&id) {
-                    if self.incoming_qos2.len() >= usize::from(self.config.receive_maximum) {
-                        return self.protocol_failure(
-                            now,
-                            SessionError::protocol(
-                                ReasonCode::ReceiveMaximumExceeded,
-                                "the broker exceeded our receive maximum",
-                            ),
-                        );
-                    }
-                    self.incoming_qos2.insert(id);
+        match self.inbound.publish(&p, self.config.receive_maximum) {
+            Ok(delivery) => {
+                if delivery.deliver {
                     self.events.push_back(Event::Message(p));
                 }
-                // A duplicate (DUP set, id still held) is acknowledged but not delivered again.
-                let _ = self.write(
-                    now,
-                    &Packet::PubRec(Ack {
-                        packet_id: id,
-                        ..Ack::default()
-                    }),
-                );
+                if let Some(reply) = delivery.reply {
+                    self.reply(now, reply);
+                }
             }
-            // The codec never yields a QoS>0 publish without an id.
-            _ => {}
+            Err(e) => self.protocol_failure(now, e),
         }
     }
 
     fn handle_puback(&mut self, now: Millis, ack: Ack) {
-        let qos1 = matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.publish.qos == QoS::AtLeastOnce);
-        if qos1 {
-            self.finish_outgoing(now, ack);
+        if let Some(token) = self.outgoing.puback(ack.packet_id, &mut self.ids) {
+            self.complete_publish(now, token, ack);
         }
     }
 
     fn handle_pubrec(&mut self, now: Millis, ack: Ack) {
-        let Some(o) = self.outgoing.get_mut(&ack.packet_id) else {
-            if self.version == ProtocolVersion::V5 {
-                // [MQTT-4.3.3-?]: answer so the broker can free the id.
-                let rel = Ack {
-                    packet_id: ack.packet_id,
-                    reason_code: ReasonCode::PacketIdentifierNotFound as u8,
-                    ..Ack::default()
-                };
-                let _ = self.write(now, &Packet::PubRel(rel));
+        let id = ack.packet_id;
+        match self.outgoing.pubrec(id, ack.reason_code, &mut self.ids) {
+            PubRec::Unknown if self.version == ProtocolVersion::V5 => {
+                // Answer so the broker can free the id.
+                self.reply(now, Reply::PubRel { id, found: false });
             }
-            return;
-        };
-        if o.publish.qos != QoS::ExactlyOnce {
-            return;
+            PubRec::Unknown | PubRec::Ignored => {}
+            PubRec::Failed(token) => self.complete_publish(now, token, ack),
+            PubRec::Release => self.reply(now, Reply::PubRel { id, found: true }),
         }
-        if ack.reason_code >= 0x80 {
-            self.finish_outgoing(now, ack);
-            return;
-        }
-        o.stage = OutStage::AwaitComp;
-        // The payload is no longer needed: only PUBREL can be resent from here on.
-        o.publish.payload = Vec::new();
-        let _ = self.write(
-            now,
-            &Packet::PubRel(Ack {
-                packet_id: ack.packet_id,
-                ..Ack::default()
-            }),
-        );
     }
 
     fn handle_pubrel(&mut self, now: Millis, ack: Ack) {
-        let known = self.incoming_qos2.remove(&ack.packet_id);
-        let reason_code = if known || self.version == ProtocolVersion::V311 {
-            0
-        } else {
-            ReasonCode::PacketIdentifierNotFound as u8
-        };
-        let _ = self.write(
-            now,
-            &Packet::PubComp(Ack {
-                packet_id: ack.packet_id,
-                reason_code,
-                ..Ack::default()
-            }),
-        );
+        let reply = self.inbound.pubrel(ack.packet_id);
+        self.reply(now, reply);
     }
 
     fn handle_pubcomp(&mut self, now: Millis, ack: Ack) {
-        let released =
-            matches!(self.outgoing.get(&ack.packet_id), Some(o) if o.stage == OutStage::AwaitComp);
-        if released {
-            self.finish_outgoing(now, ack);
+        if let Some(token) = self.outgoing.pubcomp(ack.packet_id, &mut self.ids) {
+            self.complete_publish(now, token, ack);
         }
     }
 
-    /// The last acknowledgement of an outgoing publish: frees its id and reports it.
-    fn finish_outgoing(&mut self, now: Millis, ack: Ack) {
-        if let Some(o) = self.outgoing.remove(&ack.packet_id) {
-            self.ids.release(ack.packet_id);
-            self.complete_publish(
-                now,
-                o.token,
-                ack.packet_id,
-                ack.reason_code,
-                ack.properties.reason_string,
-            );
-        }
-    }
-
-    fn complete_publish(
-        &mut self,
-        now: Millis,
-        token: Token,
-        id: u16,
-        reason_code: u8,
-        reason: Option<String>,
-    ) {
-        let result = if reason_code >= 0x80 {
-            let mut message =
-                format!("the broker rejected the publish (reason code {reason_code:#04x})");
-            if let Some(r) = reason {
-                message = format!("{message}: {r}");
-            }
-            Err(SessionError::with_reason(
-                ErrorCode::PublishFailed,
-                reason_code,
-                message,
-            ))
-        } else {
-            Ok(PublishOutcome {
-                packet_id: Some(id),
-                reason_code,
-            })
-        };
+    /// The last acknowledgement of an outgoing publish (PUBACK, PUBCOMP or a failing
+    /// PUBREC) arrived: reports it and lets what waited for the id or the slot go.
+    fn complete_publish(&mut self, now: Millis, token: Token, ack: Ack) {
+        let result =
+            outgoing::outcome(ack.packet_id, ack.reason_code, ack.properties.reason_string);
         self.events.push_back(Event::PublishDone { token, result });
-        self.pump(now);
-    }
-
-    /// Takes the SUBSCRIBE (`subscribe`) or UNSUBSCRIBE in flight under `id` and frees the
-    /// id; an ack of the other kind (or of no request) leaves everything as it is.
-    fn take_control(&mut self, id: u16, subscribe: bool) -> Option<PendingControl> {
-        let matches = match self.controls_inflight.get(&id) {
-            Some(c) => matches!(c.control, Control::Subscribe(_)) == subscribe,
-            None => false,
-        };
-        if !matches {
-            return None;
-        }
-        self.ids.release(id);
-        self.controls_inflight.remove(&id)
-    }
-
-    fn handle_suback(&mut self, now: Millis, ack: SubAck) {
-        let Some(PendingControl {
-            token,
-            control: Control::Subscribe(sub),
-        }) = self.take_control(ack.packet_id, true)
-        else {
-            return;
-        };
-        let id = sub.properties.subscription_identifiers.first().copied();
-        for (i, f) in sub.filters.iter().enumerate() {
-            let granted = ack.reason_codes.get(i).copied().unwrap_or(0x80);
-            self.subscriptions.retain(|(s, _)| s.filter != f.filter);
-            if granted < 0x80 {
-                self.subscriptions.push((f.clone(), id));
-            }
-        }
-        if let Some(token) = token {
-            self.events.push_back(Event::SubscribeDone {
-                token,
-                result: Ok(ack),
-            });
-        }
-        self.pump(now);
-    }
-
-    fn handle_unsuback(&mut self, now: Millis, ack: UnsubAck) {
-        let Some(PendingControl {
-            token,
-            control: Control::Unsubscribe(unsub),
-        }) = self.take_control(ack.packet_id, false)
-        else {
-            return;
-        };
-        self.subscriptions
-            .retain(|(s, _)| !unsub.filters.contains(&s.filter));
-        if let Some(token) = token {
-            self.events.push_back(Event::UnsubscribeDone {
-                token,
-                result: Ok(ack),
-            });
-        }
         self.pump(now);
     }
 
@@ -1413,65 +972,117 @@ impl Session {
 
     /// Encodes `packet` onto the transmit buffer and books the bytes.
     fn write(&mut self, now: Millis, packet: &Packet) -> Result<usize, codec::EncodeError> {
-        let before = self.tx.len();
-        codec::encode(packet, self.version, &mut self.tx)?;
-        let n = self.tx.len() - before;
-        self.stats.bytes_sent += n as u64;
-        self.last_tx = now;
+        let n = encode_into(&mut self.tx, self.version, packet)?;
+        self.book_tx(now, n);
         Ok(n)
     }
 
-    fn send_publish_or_rel(&mut self, now: Millis, packet: &Packet) {
-        match packet {
-            Packet::Publish(p) => {
-                let _ = self.write_publish(now, p.clone());
-            }
-            other => {
-                let _ = self.write(now, other);
-            }
+    /// Writes a packet the session answers with; see [`Reply`] for why it cannot fail.
+    fn reply(&mut self, now: Millis, reply: Reply) {
+        match encode_into(&mut self.tx, self.version, &reply.packet(self.version)) {
+            Ok(n) => self.book_tx(now, n),
+            // Unreachable by `Reply`'s invariant; reported rather than dropped, should the
+            // codec's rules ever change.
+            Err(e) => self.events.push_back(Event::Error(e.into())),
         }
     }
 
-    /// Writes a PUBLISH, using a topic alias where the broker allows them. Fails (writing
-    /// nothing) when the packet exceeds the broker's maximum packet size.
-    fn write_publish(&mut self, now: Millis, mut p: Publish) -> Result<(), SessionError> {
-        let mut new_alias = None;
-        if self.version == ProtocolVersion::V5 && self.server.topic_alias_maximum > 0 {
-            if let Some(&alias) = self.alias_out.get(&p.topic) {
-                p.properties.topic_alias = Some(alias);
-                p.topic = String::new();
-            } else if self.alias_out.len() < usize::from(self.server.topic_alias_maximum) {
-                let alias = self.alias_out.len() as u16 + 1;
-                p.properties.topic_alias = Some(alias);
-                new_alias = Some(alias);
-            }
+    /// Writes DISCONNECT. A reason code DISCONNECT cannot carry (one the application gave)
+    /// leaves it out: the transport still closes, so the broker publishes the Will, and the
+    /// application hears why.
+    fn write_disconnect(&mut self, now: Millis, reason_code: u8) {
+        let packet = Packet::Disconnect(Disconnect {
+            reason_code,
+            properties: Properties::default(),
+        });
+        if let Err(e) = self.write(now, &packet) {
+            self.events.push_back(Event::Error(e.into()));
         }
-        let max = self.server.maximum_packet_size.unwrap_or(u32::MAX);
-        let before = self.tx.len();
-        let mut packet = Packet::Publish(p);
-        codec::encode(&packet, self.version, &mut self.tx)?;
-        let mut n = self.tx.len() - before;
-        if n > max as usize && new_alias.is_some() {
-            // The alias's 3 bytes can be what does not fit: send the topic alone.
-            self.tx.truncate(before);
-            new_alias = None;
-            if let Packet::Publish(p) = &mut packet {
-                p.properties.topic_alias = None;
-            }
-            codec::encode(&packet, self.version, &mut self.tx)?;
-            n = self.tx.len() - before;
-        }
-        if n > max as usize {
-            self.tx.truncate(before);
-            return Err(too_large(n, max));
-        }
-        // An alias counts as known to the broker only once it went out with its topic.
-        if let (Some(alias), Packet::Publish(p)) = (new_alias, &packet) {
-            self.alias_out.insert(p.topic.clone(), alias);
-        }
+    }
+
+    /// Books `n` bytes just written to the transmit buffer.
+    fn book_tx(&mut self, now: Millis, n: usize) {
         self.stats.bytes_sent += n as u64;
-        self.stats.messages_sent += 1;
         self.last_tx = now;
+        self.arm_keepalive();
+    }
+
+    /// Resends a publish in flight after a reconnect with the session present: the PUBLISH
+    /// with DUP, or the PUBREL past PUBREC [MQTT-4.4.0-1].
+    fn resend(&mut self, now: Millis, mut o: InFlight) {
+        match o.stage {
+            Stage::AwaitAck => {
+                if let Err(e) = self.write_publish(now, &mut o.publish, true) {
+                    // The new connection's broker takes smaller packets than the last one.
+                    self.outgoing.unsent(Some(o.id), &mut self.ids);
+                    self.events.push_back(Event::PublishDone {
+                        token: o.token,
+                        result: Err(e),
+                    });
+                    return;
+                }
+            }
+            Stage::AwaitComp => {
+                let id = o.id;
+                self.reply(now, Reply::PubRel { id, found: true });
+            }
+        }
+        self.outgoing.resent(o);
+    }
+
+    /// Writes a PUBLISH (with DUP when `dup`), using a topic alias where the broker allows
+    /// them. Fails, writing nothing, when it exceeds the broker's maximum packet size.
+    fn write_publish(
+        &mut self,
+        now: Millis,
+        p: &mut Publish,
+        dup: bool,
+    ) -> Result<(), SessionError> {
+        let choice = match self.version {
+            ProtocolVersion::V5 => self
+                .aliases
+                .outbound(&p.topic, self.server.topic_alias_maximum),
+            ProtocolVersion::V311 => Outbound::None,
+        };
+        let max = self.server.maximum_packet_size.unwrap_or(u32::MAX) as usize;
+        let mut send = SendAs {
+            dup,
+            alias_only: false,
+        };
+        let mut new_alias = None;
+        p.properties.topic_alias = None;
+        match choice {
+            Outbound::Known(alias) => {
+                p.properties.topic_alias = Some(alias);
+                send.alias_only = true;
+            }
+            Outbound::New(alias) => {
+                p.properties.topic_alias = Some(alias);
+                // The alias's 3 bytes can be what does not fit: then the topic goes alone.
+                if p.encoded_len(self.version, send)? <= max {
+                    new_alias = Some(alias);
+                } else {
+                    p.properties.topic_alias = None;
+                }
+            }
+            Outbound::None => {}
+        }
+        let written = match p.encoded_len(self.version, send) {
+            Ok(n) if n > max => Err(too_large(n, max as u32)),
+            Ok(_) => p
+                .encode_to(self.version, send, &mut self.tx)
+                .map_err(SessionError::from),
+            Err(e) => Err(e.into()),
+        };
+        // The stored message keeps no alias: aliases belong to one connection.
+        p.properties.topic_alias = None;
+        let n = written?;
+        // An alias counts as known to the broker only once it went out with its topic.
+        if let Some(alias) = new_alias {
+            self.aliases.confirm(&p.topic, alias);
+        }
+        self.stats.messages_sent += 1;
+        self.book_tx(now, n);
         Ok(())
     }
 
@@ -1480,176 +1091,56 @@ impl Session {
         if self.phase != Phase::Connected {
             return;
         }
-        while !self.controls.is_empty() {
-            let Some(id) = self.ids.allocate() else { break };
-            let Some(mut c) = self.controls.pop_front() else {
-                break;
-            };
-            let packet = match &mut c.control {
-                Control::Subscribe(s) => {
-                    s.packet_id = id;
-                    Packet::Subscribe(s.clone())
-                }
-                Control::Unsubscribe(u) => {
-                    u.packet_id = id;
-                    Packet::Unsubscribe(u.clone())
-                }
-            };
-            match self.write(now, &packet) {
-                Ok(_) => {
-                    self.controls_inflight.insert(id, c);
-                }
+        while let Some((id, packet)) = self.subscriptions.send_next(&mut self.ids) {
+            match encode_into(&mut self.tx, self.version, packet) {
+                Ok(n) => self.book_tx(now, n),
                 Err(e) => {
-                    self.ids.release(id);
-                    if let Some(token) = c.token {
-                        let err = SessionError::from(e);
-                        self.events.push_back(match c.control {
-                            Control::Subscribe(_) => Event::SubscribeDone {
-                                token,
-                                result: Err(err),
-                            },
-                            Control::Unsubscribe(_) => Event::UnsubscribeDone {
-                                token,
-                                result: Err(err),
-                            },
-                        });
-                    }
+                    let done = self.subscriptions.write_failed(id, &mut self.ids, e.into());
+                    self.events.extend(done);
                 }
             }
         }
-        while let Some(front) = self.queue.front() {
-            // Queued before this CONNACK: its limits apply now [MQTT-3.2.2-11] [MQTT-3.2.2-14].
-            let refusal = if front.publish.qos > self.server.maximum_qos {
-                Some(SessionError::new(
-                    ErrorCode::QosNotSupported,
-                    "above the broker's maximum qos",
-                ))
-            } else if front.publish.retain && !self.server.retain_available {
-                Some(SessionError::new(
-                    ErrorCode::RetainNotSupported,
-                    "the broker does not support retain",
-                ))
-            } else {
-                None
-            };
-            if let Some(e) = refusal {
-                if let Some(q) = self.queue.pop_front() {
-                    self.queued_bytes -= q.bytes;
-                    self.events.push_back(Event::PublishDone {
-                        token: q.token,
-                        result: Err(e),
-                    });
-                }
-                continue;
-            }
-            let qos = front.publish.qos;
-            let id = if qos == QoS::AtMostOnce {
-                None
-            } else {
-                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged.
-                if self.outgoing.len() >= usize::from(self.server.receive_maximum) {
-                    break;
-                }
-                match self.ids.allocate() {
-                    Some(id) => Some(id),
-                    None => break,
-                }
-            };
-            let Some(q) = self.queue.pop_front() else {
-                break;
-            };
-            self.queued_bytes -= q.bytes;
-            let mut publish = q.publish;
-            publish.packet_id = id;
-            match self.write_publish(now, publish.clone()) {
-                Ok(()) => match id {
-                    None => self.events.push_back(Event::PublishDone {
-                        token: q.token,
-                        result: Ok(PublishOutcome {
-                            packet_id: None,
-                            reason_code: 0,
-                        }),
+        while let Some((token, mut publish)) =
+            self.outgoing
+                .next_ready(&self.server, &mut self.ids, &mut self.events)
+        {
+            match (
+                self.write_publish(now, &mut publish, false),
+                publish.packet_id,
+            ) {
+                (Ok(()), None) => self.events.push_back(Event::PublishDone {
+                    token,
+                    result: Ok(PublishOutcome {
+                        packet_id: None,
+                        reason_code: ReasonCode::Success.code(),
                     }),
-                    Some(id) => {
-                        let seq = self.next_seq;
-                        self.next_seq += 1;
-                        self.outgoing.insert(
-                            id,
-                            Outgoing {
-                                token: q.token,
-                                publish,
-                                stage: OutStage::AwaitAck,
-                                seq,
-                            },
-                        );
-                    }
-                },
-                Err(e) => {
-                    if let Some(id) = id {
-                        self.ids.release(id);
-                    }
+                }),
+                (Ok(()), Some(_)) => self.outgoing.start(token, publish),
+                (Err(e), id) => {
+                    self.outgoing.unsent(id, &mut self.ids);
                     self.events.push_back(Event::PublishDone {
-                        token: q.token,
+                        token,
                         result: Err(e),
                     });
                 }
             }
         }
     }
+}
 
-    /// The encoded size of a PUBLISH without a topic alias, computed without copying the
-    /// payload.
-    fn publish_size(&self, p: &Publish) -> Result<usize, SessionError> {
-        let head = Publish {
-            dup: false,
-            qos: p.qos,
-            retain: p.retain,
-            topic: p.topic.clone(),
-            packet_id: (p.qos != QoS::AtMostOnce).then_some(1),
-            payload: Vec::new(),
-            properties: p.properties.clone(),
-        };
-        let mut buf = Vec::new();
-        codec::encode(&Packet::Publish(head), self.version, &mut buf)?;
-        // Fixed header: the type byte, then a var int whose last byte has bit 7 clear.
-        let header_len = 2 + buf.iter().skip(1).take_while(|b| *b & 0x80 != 0).count();
-        let remaining = buf.len() - header_len.min(buf.len()) + p.payload.len();
-        if remaining > 268_435_455 {
-            return Err(SessionError::new(
-                ErrorCode::PacketTooLarge,
-                "payload above the mqtt limit of 256 MiB",
-            ));
-        }
-        Ok(1 + codec::var_int_len(remaining as u32) + remaining)
-    }
-
-    fn check_control_size(&self, control: &Control) -> Result<(), SessionError> {
-        let mut buf = Vec::new();
-        // Any non-zero id gives the same size.
-        let packet = match control {
-            Control::Subscribe(s) => Packet::Subscribe(Subscribe {
-                packet_id: 1,
-                ..s.clone()
-            }),
-            Control::Unsubscribe(u) => Packet::Unsubscribe(Unsubscribe {
-                packet_id: 1,
-                ..u.clone()
-            }),
-        };
-        codec::encode(&packet, self.version, &mut buf)?;
-        if let Some(max) = self.server.maximum_packet_size {
-            if buf.len() > max as usize {
-                return Err(too_large(buf.len(), max));
-            }
-        }
-        Ok(())
-    }
+/// The encoded size of `p` without a topic alias, before it has a packet id.
+fn unaliased_len(p: &mut Publish, version: ProtocolVersion) -> Result<usize, SessionError> {
+    // Any non-zero id takes the same two bytes.
+    p.packet_id = (p.qos != QoS::AtMostOnce).then_some(1);
+    let len = p.encoded_len(version, SendAs::default());
+    p.packet_id = None;
+    Ok(len?)
 }
 
 fn too_large(size: usize, max: u32) -> SessionError {
     SessionError::with_reason(
         ErrorCode::PacketTooLarge,
-        ReasonCode::PacketTooLarge as u8,
+        ReasonCode::PacketTooLarge.code(),
         format!("packet of {size} bytes exceeds the broker's maximum packet size of {max}"),
     )
 }

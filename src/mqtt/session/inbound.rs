@@ -1,0 +1,69 @@
+//! Inbound application messages: which PUBLISH from the broker is delivered and how it is
+//! acknowledged, and the QoS 2 packet ids held between our PUBREC and the broker's PUBREL,
+//! so that a resent QoS 2 message is acknowledged again but delivered once. Topic aliases
+//! are resolved before a message gets here; this module never delivers a message twice
+//! within one exchange and never holds more ids than our Receive Maximum.
+
+use std::collections::HashSet;
+
+use super::transmit::Reply;
+use super::SessionError;
+use crate::mqtt::codec::{Publish, QoS, ReasonCode};
+
+/// What to do with an inbound PUBLISH.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Delivery {
+    /// Hand it to the application (false for a duplicate of an unreleased QoS 2 message).
+    pub(super) deliver: bool,
+    /// The acknowledgement to write.
+    pub(super) reply: Option<Reply>,
+}
+
+/// Inbound QoS 2 state; it lives as long as the broker keeps the session.
+#[derive(Debug, Default)]
+pub(super) struct Inbound {
+    /// Ids between our PUBREC and the broker's PUBREL. Only looked up, never iterated.
+    qos2: HashSet<u16>,
+}
+
+impl Inbound {
+    /// The broker lost the session: every id is new again.
+    pub(super) fn clear(&mut self) {
+        self.qos2.clear();
+    }
+
+    /// Decides about an inbound PUBLISH; `receive_maximum` is the one we announced.
+    pub(super) fn publish(
+        &mut self,
+        p: &Publish,
+        receive_maximum: u16,
+    ) -> Result<Delivery, SessionError> {
+        let (deliver, reply) = match (p.qos, p.packet_id) {
+            (QoS::AtMostOnce, _) => (true, None),
+            (QoS::AtLeastOnce, Some(id)) => (true, Some(Reply::PubAck(id))),
+            (QoS::ExactlyOnce, Some(id)) => {
+                let new = !self.qos2.contains(&id);
+                if new && self.qos2.len() >= usize::from(receive_maximum) {
+                    return Err(SessionError::protocol(
+                        ReasonCode::ReceiveMaximumExceeded,
+                        "the broker exceeded our receive maximum",
+                    ));
+                }
+                self.qos2.insert(id);
+                // A duplicate (id still held) is acknowledged but not delivered again.
+                (new, Some(Reply::PubRec(id)))
+            }
+            // The codec never yields a QoS>0 publish without an id.
+            _ => (false, None),
+        };
+        Ok(Delivery { deliver, reply })
+    }
+
+    /// PUBREL: the exchange ends; the PUBCOMP says whether we knew the id.
+    pub(super) fn pubrel(&mut self, id: u16) -> Reply {
+        Reply::PubComp {
+            id,
+            found: self.qos2.remove(&id),
+        }
+    }
+}

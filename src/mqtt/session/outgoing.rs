@@ -1,0 +1,370 @@
+//! Outgoing application messages: the offline queue (bounded in messages and bytes), the
+//! in-flight table of QoS 1/2 publishes in send order, and Receive Maximum flow control. A
+//! packet id is held exactly while its publish is in flight here. After a reconnect there is
+//! one replay path ([`Outgoing::take_for_replay`]) and at the end one fail-all path
+//! ([`Outgoing::fail_all`]). It never copies a payload and never writes bytes: the session
+//! encodes the publishes it hands out by reference.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::error::is_failure;
+use super::ids::PacketIds;
+use super::{
+    ErrorCode, Event, Overflow, PublishOutcome, QueueConfig, ServerLimits, SessionError, Token,
+};
+use crate::mqtt::codec::{Publish, QoS, ReasonCode};
+
+/// Where a QoS 1/2 publish stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Stage {
+    /// Waiting for PUBACK (QoS 1) or PUBREC (QoS 2): a resend is the PUBLISH with DUP.
+    AwaitAck,
+    /// PUBREL sent, waiting for PUBCOMP: a resend is the PUBREL.
+    AwaitComp,
+}
+
+/// A publish in flight.
+#[derive(Debug)]
+pub(super) struct InFlight {
+    pub(super) token: Token,
+    /// Its packet id, also in `publish.packet_id`.
+    pub(super) id: u16,
+    pub(super) publish: Publish,
+    pub(super) stage: Stage,
+    /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
+    seq: u64,
+}
+
+/// A publish waiting for a connection, a packet id or a flow-control slot.
+#[derive(Debug)]
+struct Queued {
+    token: Token,
+    publish: Publish,
+    /// What it counts against [`QueueConfig::max_bytes`].
+    bytes: usize,
+}
+
+impl Queued {
+    fn new(token: Token, publish: Publish) -> Self {
+        let bytes = publish.payload.len() + publish.topic.len();
+        Queued {
+            token,
+            publish,
+            bytes,
+        }
+    }
+}
+
+/// What PUBREC did to the publish it acknowledges.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum PubRec {
+    /// No publish in flight under that id.
+    Unknown,
+    /// Not a QoS 2 publish: nothing to do.
+    Ignored,
+    /// The broker refused it: the exchange ended, the id is free.
+    Failed(Token),
+    /// Accepted: PUBREL goes out now.
+    Release,
+}
+
+/// Why the broker refuses `p` given what it said in CONNACK [MQTT-3.2.2-11] [MQTT-3.2.2-14].
+pub(super) fn refusal(p: &Publish, server: &ServerLimits) -> Option<SessionError> {
+    if p.qos > server.maximum_qos {
+        Some(SessionError::new(
+            ErrorCode::QosNotSupported,
+            format!("the broker supports qos up to {}", server.maximum_qos as u8),
+        ))
+    } else if p.retain && !server.retain_available {
+        Some(SessionError::new(
+            ErrorCode::RetainNotSupported,
+            "the broker does not support retain",
+        ))
+    } else {
+        None
+    }
+}
+
+/// The result a PUBACK or PUBCOMP (or a failing PUBREC) gives the publish under `id`.
+pub(super) fn outcome(
+    id: u16,
+    reason_code: u8,
+    reason: Option<String>,
+) -> Result<PublishOutcome, SessionError> {
+    if !is_failure(reason_code) {
+        return Ok(PublishOutcome {
+            packet_id: Some(id),
+            reason_code,
+        });
+    }
+    let mut message = format!("the broker rejected the publish (reason code {reason_code:#04x})");
+    if let Some(r) = reason {
+        message = format!("{message}: {r}");
+    }
+    Err(SessionError::with_reason(
+        ErrorCode::PublishFailed,
+        reason_code,
+        message,
+    ))
+}
+
+/// The queue and the in-flight table.
+#[derive(Debug, Default)]
+pub(super) struct Outgoing {
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+    /// By send order, so replays and failures go in the order the messages went out.
+    inflight: BTreeMap<u64, InFlight>,
+    /// Packet id to send order.
+    by_id: HashMap<u16, u64>,
+    next_seq: u64,
+}
+
+impl Outgoing {
+    pub(super) fn inflight_len(&self) -> usize {
+        self.inflight.len()
+    }
+
+    pub(super) fn queued_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    pub(super) fn is_idle(&self) -> bool {
+        self.queue.is_empty() && self.inflight.is_empty()
+    }
+
+    /// Queues a publish. With `bounded` (it cannot go out at once) the queue bounds apply:
+    /// it is refused, or older publishes are dropped (with their events), as configured.
+    pub(super) fn enqueue(
+        &mut self,
+        token: Token,
+        publish: Publish,
+        bounded: Option<&QueueConfig>,
+        events: &mut VecDeque<Event>,
+    ) -> Result<(), SessionError> {
+        let q = Queued::new(token, publish);
+        if let Some(limits) = bounded {
+            self.make_room(q.bytes, limits, events)?;
+        }
+        self.queued_bytes += q.bytes;
+        self.queue.push_back(q);
+        Ok(())
+    }
+
+    /// Makes room for one more publish of `bytes`, or says why there is none.
+    fn make_room(
+        &mut self,
+        bytes: usize,
+        limits: &QueueConfig,
+        events: &mut VecDeque<Event>,
+    ) -> Result<(), SessionError> {
+        let full = |o: &Self| {
+            o.queue.len() + 1 > limits.max_messages || o.queued_bytes + bytes > limits.max_bytes
+        };
+        if !full(self) {
+            return Ok(());
+        }
+        if limits.overflow == Overflow::Reject
+            || bytes > limits.max_bytes
+            || limits.max_messages == 0
+        {
+            return Err(SessionError::new(
+                ErrorCode::QueueFull,
+                "the offline queue is full",
+            ));
+        }
+        while !self.queue.is_empty() && full(self) {
+            if let Some(old) = self.pop_front() {
+                events.push_back(Event::PublishDone {
+                    token: old.token,
+                    result: Err(SessionError::new(
+                        ErrorCode::QueueFull,
+                        "dropped from the full offline queue",
+                    )),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn pop_front(&mut self) -> Option<Queued> {
+        let q = self.queue.pop_front()?;
+        self.queued_bytes -= q.bytes;
+        Some(q)
+    }
+
+    /// The next queued publish that may go out now, with its packet id set (QoS 1/2) and
+    /// held; `None` when the queue is empty, flow control is at the broker's Receive
+    /// Maximum or no id is free. Publishes the broker's limits refuse fail on the way.
+    pub(super) fn next_ready(
+        &mut self,
+        server: &ServerLimits,
+        ids: &mut PacketIds,
+        events: &mut VecDeque<Event>,
+    ) -> Option<(Token, Publish)> {
+        loop {
+            let front = &self.queue.front()?.publish;
+            // Queued before this CONNACK: its limits apply now.
+            if let Some(error) = refusal(front, server) {
+                let q = self.pop_front()?;
+                events.push_back(Event::PublishDone {
+                    token: q.token,
+                    result: Err(error),
+                });
+                continue;
+            }
+            let id = if front.qos == QoS::AtMostOnce {
+                None
+            } else if self.inflight.len() >= usize::from(server.receive_maximum) {
+                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged.
+                return None;
+            } else {
+                Some(ids.allocate()?)
+            };
+            let mut q = self.pop_front()?;
+            q.publish.packet_id = id;
+            return Some((q.token, q.publish));
+        }
+    }
+
+    /// A QoS 1/2 publish from [`Outgoing::next_ready`] went out: it waits for its ack.
+    /// (A QoS 0 publish, having no id, is done once written and never enters the table.)
+    pub(super) fn start(&mut self, token: Token, publish: Publish) {
+        let Some(id) = publish.packet_id else {
+            return;
+        };
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.by_id.insert(id, seq);
+        self.inflight.insert(
+            seq,
+            InFlight {
+                token,
+                id,
+                publish,
+                stage: Stage::AwaitAck,
+                seq,
+            },
+        );
+    }
+
+    fn get_mut(&mut self, id: u16) -> Option<&mut InFlight> {
+        let seq = self.by_id.get(&id)?;
+        self.inflight.get_mut(seq)
+    }
+
+    /// Ends the exchange under `id` and frees the id.
+    fn remove(&mut self, id: u16, ids: &mut PacketIds) -> Option<InFlight> {
+        let seq = self.by_id.remove(&id)?;
+        ids.release(id);
+        self.inflight.remove(&seq)
+    }
+
+    /// PUBACK: ends a QoS 1 exchange; the token to complete.
+    pub(super) fn puback(&mut self, id: u16, ids: &mut PacketIds) -> Option<Token> {
+        let o = self.get_mut(id)?;
+        if o.publish.qos != QoS::AtLeastOnce {
+            return None;
+        }
+        self.remove(id, ids).map(|o| o.token)
+    }
+
+    /// PUBREC with `reason_code`: the QoS 2 exchange moves on to PUBREL, or ends.
+    pub(super) fn pubrec(&mut self, id: u16, reason_code: u8, ids: &mut PacketIds) -> PubRec {
+        let Some(o) = self.get_mut(id) else {
+            return PubRec::Unknown;
+        };
+        if o.publish.qos != QoS::ExactlyOnce {
+            return PubRec::Ignored;
+        }
+        if !is_failure(reason_code) {
+            o.stage = Stage::AwaitComp;
+            // The payload is no longer needed: only PUBREL can be resent from here on.
+            o.publish.payload = Vec::new();
+            return PubRec::Release;
+        }
+        match self.remove(id, ids) {
+            Some(o) => PubRec::Failed(o.token),
+            None => PubRec::Unknown,
+        }
+    }
+
+    /// PUBCOMP: ends a QoS 2 exchange past PUBREC; the token to complete.
+    pub(super) fn pubcomp(&mut self, id: u16, ids: &mut PacketIds) -> Option<Token> {
+        if self.get_mut(id)?.stage != Stage::AwaitComp {
+            return None;
+        }
+        self.remove(id, ids).map(|o| o.token)
+    }
+
+    /// After CONNACK, the one replay path. With `session_present` the in-flight publishes
+    /// are returned in send order, to be resent (PUBLISH with DUP, or PUBREL) and handed
+    /// back with [`Outgoing::resent`] [MQTT-4.4.0-1]. Without, the broker has nothing in
+    /// flight any more: a message it already took (PUBREC seen) is done, the rest go back
+    /// to the front of the queue as new publishes, and nothing is returned.
+    pub(super) fn take_for_replay(
+        &mut self,
+        session_present: bool,
+        ids: &mut PacketIds,
+        events: &mut VecDeque<Event>,
+    ) -> Vec<InFlight> {
+        self.by_id.clear();
+        let inflight = std::mem::take(&mut self.inflight).into_values();
+        if session_present {
+            return inflight.collect();
+        }
+        for o in inflight.rev() {
+            let id = o.id;
+            ids.release(id);
+            match o.stage {
+                Stage::AwaitComp => events.push_back(Event::PublishDone {
+                    token: o.token,
+                    result: Ok(PublishOutcome {
+                        packet_id: Some(id),
+                        reason_code: ReasonCode::Success.code(),
+                    }),
+                }),
+                Stage::AwaitAck => {
+                    let mut publish = o.publish;
+                    publish.packet_id = None;
+                    let q = Queued::new(o.token, publish);
+                    self.queued_bytes += q.bytes;
+                    self.queue.push_front(q);
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    /// A publish from [`Outgoing::next_ready`] or [`Outgoing::take_for_replay`] could not be
+    /// written: its id is free again and its event is the caller's to send.
+    pub(super) fn unsent(&mut self, id: Option<u16>, ids: &mut PacketIds) {
+        if let Some(id) = id {
+            ids.release(id);
+        }
+    }
+
+    /// A publish from [`Outgoing::take_for_replay`] was resent: it keeps its place.
+    pub(super) fn resent(&mut self, o: InFlight) {
+        self.by_id.insert(o.id, o.seq);
+        self.inflight.insert(o.seq, o);
+    }
+
+    /// Fails every publish with `error`: those in flight in send order, then the queue.
+    /// Their packet ids are the caller's to clear.
+    pub(super) fn fail_all(&mut self, error: &SessionError) -> Vec<Event> {
+        self.by_id.clear();
+        self.queued_bytes = 0;
+        let inflight = std::mem::take(&mut self.inflight)
+            .into_values()
+            .map(|o| o.token);
+        let queued = std::mem::take(&mut self.queue).into_iter().map(|q| q.token);
+        inflight
+            .chain(queued)
+            .map(|token| Event::PublishDone {
+                token,
+                result: Err(error.clone()),
+            })
+            .collect()
+    }
+}
