@@ -26,8 +26,9 @@ cd "$MQTT_RTC_ROOT"
 PKG_DIR="$MQTT_RTC_ROOT/pkg"
 TEMPLATE_DIR="$MQTT_RTC_ROOT/pkg-template"
 WASM_OPT_BIN="$MQTT_RTC_ROOT/tools/wasm-opt/node_modules/.bin"
+TARGET_DIR="${CARGO_TARGET_DIR:-$MQTT_RTC_ROOT/target}"
 # Written last by a successful run; an input newer than it means a rebuild.
-STAMP="$MQTT_RTC_ROOT/target/mqtt-rtc-pkg.stamp"
+STAMP="$TARGET_DIR/mqtt-rtc-pkg.stamp"
 
 for cmd in wasm-pack node npm gzip; do
   command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found: run tools/setup.sh (Node.js and npm: apt-get install nodejs npm)"
@@ -38,7 +39,7 @@ export PATH="$WASM_OPT_BIN:$PATH"
 # What wasm-pack runs first; a no-op when nothing changed, and then so is its own call.
 log "cargo build --lib --release --target wasm32-unknown-unknown"
 cargo build --lib --release --target wasm32-unknown-unknown
-wasm="$MQTT_RTC_ROOT/target/wasm32-unknown-unknown/release/mqtt_rtc.wasm"
+wasm="$TARGET_DIR/wasm32-unknown-unknown/release/mqtt_rtc.wasm"
 up_to_date=1
 for input in "$wasm" Cargo.toml Cargo.lock LICENSE tools/wasm-opt/package-lock.json "${BASH_SOURCE[0]}" "$TEMPLATE_DIR"/*; do
   if [[ ! -f "$STAMP" || "$input" -nt "$STAMP" ]]; then
