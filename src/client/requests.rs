@@ -10,7 +10,7 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::JsValue;
 
 use crate::error_code::ErrorCode;
-use crate::mqtt::codec::{Publish, SubAck};
+use crate::mqtt::codec::{Publish, ReasonCode, SubAck};
 use crate::mqtt::session::{PublishOutcome, SessionError, Token};
 use crate::web::{self as js, Deferred, MqttError, Pending};
 
@@ -194,7 +194,7 @@ fn granted(filters: &[String], ack: &SubAck) -> (Array, Vec<String>) {
         let code: u8 = ack.reason_codes.get(i).copied().unwrap_or(0x80);
         let g = Object::new();
         js::set(&g, "filter", filter.as_str());
-        if code < 0x80 {
+        if !ReasonCode::is_failure_code(code) {
             js::set(&g, "qos", code);
         } else {
             refused.push(filter.clone());

@@ -116,7 +116,13 @@ impl ReasonCode {
     /// True for 0x80 and above: "Reason Code values of 0x80 or greater indicate failure"
     /// (MQTT 5.0 section 2.4).
     pub fn is_failure(self) -> bool {
-        self as u8 >= 0x80
+        Self::is_failure_code(self as u8)
+    }
+
+    /// [`ReasonCode::is_failure`] for a code as it is kept in a packet: 0x80 and above
+    /// (MQTT 5.0 section 2.4), which also covers the one 3.1.1 SUBACK failure code, 0x80.
+    pub const fn is_failure_code(code: u8) -> bool {
+        code >= 0x80
     }
 
     /// True below 0x80: the operation completed (possibly with a remark such as

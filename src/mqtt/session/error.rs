@@ -70,12 +70,6 @@ impl SessionError {
     }
 }
 
-/// True for a reason code that reports a failure: 0x80 and above (MQTT 5.0 section 2.4),
-/// which also covers the one 3.1.1 SUBACK failure return code, 0x80.
-pub(crate) fn is_failure(reason_code: u8) -> bool {
-    reason_code >= ReasonCode::UnspecifiedError.code()
-}
-
 impl fmt::Display for SessionError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)

@@ -7,7 +7,6 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
-use super::error::is_failure;
 use super::ids::PacketIds;
 use super::{
     ErrorCode, Event, Overflow, PublishOutcome, QueueConfig, ServerLimits, SessionError, Token,
@@ -91,7 +90,7 @@ pub(super) fn outcome(
     reason_code: u8,
     reason: Option<String>,
 ) -> Result<PublishOutcome, SessionError> {
-    if !is_failure(reason_code) {
+    if !ReasonCode::is_failure_code(reason_code) {
         return Ok(PublishOutcome {
             packet_id: Some(id),
             reason_code,
@@ -277,7 +276,7 @@ impl Outgoing {
         if o.publish.qos != QoS::ExactlyOnce {
             return PubRec::Ignored;
         }
-        if !is_failure(reason_code) {
+        if !ReasonCode::is_failure_code(reason_code) {
             o.stage = Stage::AwaitComp;
             // The payload is no longer needed: only PUBREL can be resent from here on.
             o.publish.payload = Vec::new();

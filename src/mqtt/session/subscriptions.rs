@@ -7,11 +7,10 @@
 
 use std::collections::{BTreeMap, VecDeque};
 
-use super::error::is_failure;
 use super::ids::PacketIds;
 use super::{ErrorCode, Event, SessionError, Token};
 use crate::mqtt::codec::{
-    self, Packet, Properties, SubAck, Subscribe, SubscribeFilter, UnsubAck, VAR_INT_MAX,
+    self, Packet, Properties, ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, VAR_INT_MAX,
 };
 use crate::mqtt::topic;
 
@@ -184,7 +183,7 @@ impl Subscriptions {
             // A SUBACK short of reason codes grants nothing it does not mention.
             let code = ack.reason_codes.get(i).copied();
             self.granted.retain(|(s, _)| s.filter != f.filter);
-            if code.is_some_and(|c| !is_failure(c)) {
+            if code.is_some_and(|c| !ReasonCode::is_failure_code(c)) {
                 self.granted.push((f, identifier));
             }
         }
