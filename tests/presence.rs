@@ -191,10 +191,28 @@ fn stop_closes_calls_forgets_the_roster_and_ignores_later_input() {
     assert_eq!(r.peers().count(), 0);
     assert_eq!(r.poll_timeout(), None);
     assert!(!r.stop());
+    // Messages still in flight while unsubscribing: no roster, no call, no heartbeat...
     r.handle_presence(2, "c", announce("m"));
     r.handle_inbox(Ok(("c".into(), offer("s"))));
     r.handle_timeout(HEARTBEAT_MS * 10);
-    assert_eq!(drain(&mut r), vec![]);
+    assert_eq!(
+        drain(&mut r),
+        vec![Output::Dropped {
+            from: "c".into(),
+            reason: Dropped::Stopped
+        }]
+    );
+    assert_eq!(r.peers().count(), 0);
+    // ...but malformed ones are still reported.
+    r.handle_presence(3, "c", Presence::Malformed);
+    r.handle_inbox(Err("signal is not json".into()));
+    assert_eq!(
+        drain(&mut r),
+        vec![
+            Output::Invalid("malformed presence of c".into()),
+            Output::Invalid("signal is not json".into())
+        ]
+    );
 }
 
 #[test]

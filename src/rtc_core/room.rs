@@ -56,6 +56,8 @@ pub enum Dropped {
     OtherSession,
     /// There is no call with its sender, and it is no offer.
     NoCall,
+    /// It arrived while stopped (in flight while `stop` unsubscribes): no call starts.
+    Stopped,
 }
 
 /// What the driver must do or report, in order.
@@ -286,9 +288,13 @@ impl<M: Clone, P: Clone> Room<M, P> {
     // Inputs.
 
     /// A presence message of `peer_id` arrived at `now`. Liveness counts from arrival on
-    /// this side, so a sender's clock never decides whether it is present.
+    /// this side, so a sender's clock never decides whether it is present. While stopped
+    /// only a malformed one is reported (the roster is not kept).
     pub fn handle_presence(&mut self, now: u64, peer_id: &str, presence: Presence<M>) {
-        if !self.started || peer_id == self.peer_id {
+        if peer_id == self.peer_id {
+            return;
+        }
+        if !self.started && !matches!(presence, Presence::Malformed) {
             return;
         }
         match presence {
@@ -318,15 +324,16 @@ impl<M: Clone, P: Clone> Room<M, P> {
         }
     }
 
-    /// An inbox message arrived: `Ok((from, signal))`, or why it could not be read.
+    /// An inbox message arrived: `Ok((from, signal))`, or why it could not be read. While
+    /// stopped, a malformed one is still reported but none reaches or opens a call.
     pub fn handle_inbox(&mut self, message: Result<(String, Signal), String>) {
-        if !self.started {
-            return;
-        }
         let (from, signal) = match message {
             Ok(m) => m,
             Err(e) => return self.out.push_back(Output::Invalid(e)),
         };
+        if !self.started {
+            return self.drop_signal(from, Dropped::Stopped);
+        }
         if from == self.peer_id {
             return self.drop_signal(from, Dropped::Own);
         }
