@@ -842,6 +842,11 @@ impl RtcPeer {
         self.inner.borrow().session.clone()
     }
 
+    /// Whether `close()` ran (a busy peer counts as open: it is in use).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.try_borrow().is_ok_and(|i| i.closed)
+    }
+
     /// Feeds a typed signal from the remote side (already read and validated); the promise
     /// settles once it is applied, in order with the others.
     pub(crate) fn accept(&self, signal: Signal) -> Promise {
