@@ -319,6 +319,9 @@ async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> 
 /// How long the polite side of a collision waits at most for its own offer to gather.
 const SETTLE_MS: f64 = 1000.0;
 
+/// Waits `ms` milliseconds. The promise's own `resolve` is the timer callback, so there is
+/// no closure to own or clear and nothing to cancel: the wait always runs out within
+/// `SETTLE_MS`.
 fn sleep(ms: f64) -> JsFuture {
     JsFuture::from(Promise::new(&mut |resolve, _| {
         crate::web::set_timeout(&resolve, ms);
@@ -394,18 +397,24 @@ async fn apply_description(
     })?;
     flush_candidates(weak).await?;
     if kind == SdpKind::Offer {
-        let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
-        let rc = live(weak)?;
-        result.map_err(|e| {
-            error(
-                ErrorCode::NegotiationFailed,
-                format!("cannot make an answer: {}", describe(&e)),
-            )
-        })?;
-        let signal = borrow(&rc)?.local_signal();
-        if let Some(signal) = signal {
-            emit(&rc, "signal", &[signal.to_js()]);
-        }
+        answer(weak, &pc).await?;
+    }
+    Ok(())
+}
+
+/// After a remote offer is set: makes the answer and sends it.
+async fn answer(weak: &Weak<RefCell<Inner>>, pc: &RtcPeerConnection) -> Result<(), MqttError> {
+    let result = JsFuture::from(sys::set_local_description_implicit(pc)).await;
+    let rc = live(weak)?;
+    result.map_err(|e| {
+        error(
+            ErrorCode::NegotiationFailed,
+            format!("cannot make an answer: {}", describe(&e)),
+        )
+    })?;
+    let signal = borrow(&rc)?.local_signal();
+    if let Some(signal) = signal {
+        emit(&rc, "signal", &[signal.to_js()]);
     }
     Ok(())
 }
@@ -529,47 +538,91 @@ fn close_peer(rc: &Rc<RefCell<Inner>>) -> Result<(), MqttError> {
     Ok(())
 }
 
-fn peer_stats(report: &JsValue) -> JsValue {
-    let mut pairs: HashMap<String, JsValue> = HashMap::new();
-    let mut candidates: HashMap<String, JsValue> = HashMap::new();
-    let mut selected_id: Option<String> = None;
-    let mut transport: Option<JsValue> = None;
-    let mut lost = 0.0;
-    for entry in Array::from(report).iter() {
-        let v = Array::from(&entry).get(1);
-        let id = get(&v, "id").as_string().unwrap_or_default();
-        match get(&v, "type").as_string().as_deref() {
-            Some("candidate-pair") => {
-                pairs.insert(id, v);
-            }
-            Some("local-candidate") | Some("remote-candidate") => {
-                candidates.insert(id, v);
-            }
-            Some("transport") => {
-                if let Some(s) = get(&v, "selectedCandidatePairId").as_string() {
-                    selected_id = Some(s);
+/// The entries of a `getStats()` report that the summary reads.
+#[derive(Default)]
+struct StatsEntries {
+    pairs: HashMap<String, JsValue>,
+    candidates: HashMap<String, JsValue>,
+    selected_id: Option<String>,
+    transport: Option<JsValue>,
+    /// Packets lost, summed over received media streams.
+    lost: f64,
+}
+
+impl StatsEntries {
+    fn read(report: &JsValue) -> StatsEntries {
+        let mut s = StatsEntries::default();
+        for entry in Array::from(report).iter() {
+            let v = Array::from(&entry).get(1);
+            let id = get(&v, "id").as_string().unwrap_or_default();
+            match get(&v, "type").as_string().as_deref() {
+                Some("candidate-pair") => {
+                    s.pairs.insert(id, v);
                 }
-                transport = Some(v);
+                Some("local-candidate") | Some("remote-candidate") => {
+                    s.candidates.insert(id, v);
+                }
+                Some("transport") => {
+                    if let Some(id) = get(&v, "selectedCandidatePairId").as_string() {
+                        s.selected_id = Some(id);
+                    }
+                    s.transport = Some(v);
+                }
+                Some("inbound-rtp") => s.lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
+                _ => {}
             }
-            Some("inbound-rtp") => lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
-            _ => {}
         }
+        s
     }
-    let pair = selected_id
-        .and_then(|id| pairs.get(&id).cloned())
-        .or_else(|| {
-            pairs
-                .values()
-                .find(|p| {
-                    get(p, "nominated").as_bool() == Some(true)
-                        && get(p, "state").as_string().as_deref() == Some("succeeded")
-                })
-                .cloned()
-        });
+
+    /// The selected candidate pair: the transport's, else a nominated succeeded one.
+    fn selected_pair(&self) -> Option<JsValue> {
+        self.selected_id
+            .as_ref()
+            .and_then(|id| self.pairs.get(id).cloned())
+            .or_else(|| {
+                self.pairs
+                    .values()
+                    .find(|p| {
+                        get(p, "nominated").as_bool() == Some(true)
+                            && get(p, "state").as_string().as_deref() == Some("succeeded")
+                    })
+                    .cloned()
+            })
+    }
+
+    /// `CandidateInfo` of the candidate that `pair[key]` names.
+    fn candidate_info(&self, pair: &JsValue, key: &str) -> Option<JsValue> {
+        let c = self.candidates.get(&get(pair, key).as_string()?)?;
+        let out = Object::new();
+        for (from, to) in [
+            ("candidateType", "type"),
+            ("address", "address"),
+            ("port", "port"),
+            ("protocol", "protocol"),
+        ] {
+            let v = get(c, from);
+            if !is_absent(&v) {
+                set(&out, to, v);
+            }
+        }
+        Some(out.into())
+    }
+}
+
+/// The `PeerStats` summary of a `getStats()` report.
+fn peer_stats(report: &JsValue) -> JsValue {
+    let entries = StatsEntries::read(report);
+    let pair = entries.selected_pair();
     let number = |key: &str| -> f64 {
         pair.as_ref()
             .and_then(|p| get(p, key).as_f64())
-            .or_else(|| transport.as_ref().and_then(|t| get(t, key).as_f64()))
+            .or_else(|| {
+                entries
+                    .transport
+                    .as_ref()
+                    .and_then(|t| get(t, key).as_f64())
+            })
             .unwrap_or(0.0)
     };
     let o = Object::new();
@@ -577,35 +630,20 @@ fn peer_stats(report: &JsValue) -> JsValue {
     set(&o, "bytesReceived", number("bytesReceived"));
     set(&o, "packetsSent", number("packetsSent"));
     set(&o, "packetsReceived", number("packetsReceived"));
-    set(&o, "packetsLost", lost);
-    if let Some(p) = &pair {
-        if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
-            set(&o, "rtt", rtt * 1000.0);
-        }
-        let info = |key: &str| -> Option<JsValue> {
-            let c = candidates.get(&get(p, key).as_string()?)?;
-            let out = Object::new();
-            for (from, to) in [
-                ("candidateType", "type"),
-                ("address", "address"),
-                ("port", "port"),
-                ("protocol", "protocol"),
-            ] {
-                let v = get(c, from);
-                if !is_absent(&v) {
-                    set(&out, to, v);
-                }
-            }
-            Some(out.into())
-        };
-        if let (Some(local), Some(remote)) = (info("localCandidateId"), info("remoteCandidateId")) {
-            set(&o, "localCandidateType", get(&local, "type"));
-            set(&o, "remoteCandidateType", get(&remote, "type"));
-            let selected = Object::new();
-            set(&selected, "local", local);
-            set(&selected, "remote", remote);
-            set(&o, "selectedPair", selected);
-        }
+    set(&o, "packetsLost", entries.lost);
+    let Some(p) = &pair else { return o.into() };
+    if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
+        set(&o, "rtt", rtt * 1000.0);
+    }
+    let local = entries.candidate_info(p, "localCandidateId");
+    let remote = entries.candidate_info(p, "remoteCandidateId");
+    if let (Some(local), Some(remote)) = (local, remote) {
+        set(&o, "localCandidateType", get(&local, "type"));
+        set(&o, "remoteCandidateType", get(&remote, "type"));
+        let selected = Object::new();
+        set(&selected, "local", local);
+        set(&selected, "remote", remote);
+        set(&o, "selectedPair", selected);
     }
     o.into()
 }
