@@ -21,7 +21,9 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
 
-use super::{borrow, bury, describe, error, get, rejected, report, Deferred, Listeners, Pending};
+use super::{
+    borrow, bury, describe, error, get, read, rejected, report, Deferred, Listeners, Pending,
+};
 use crate::error_code::ErrorCode;
 use crate::rtc_core::chunk::{self, Reassembler};
 use crate::web::MqttError;
@@ -327,6 +329,7 @@ impl RtcChannel {
         RtcChannel { inner }
     }
 
+    /// Whether the channel closed (a busy channel counts as open: it is in use).
     pub(crate) fn is_closed(inner: &Rc<RefCell<ChannelInner>>) -> bool {
         inner.try_borrow().is_ok_and(|i| i.closed)
     }
@@ -335,38 +338,40 @@ impl RtcChannel {
 #[wasm_bindgen(js_class = RtcChannel)]
 impl RtcChannel {
     #[wasm_bindgen(getter)]
-    pub fn label(&self) -> String {
-        self.inner.borrow().dc.label()
+    pub fn label(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.dc.label())
     }
 
     /// "connecting" | "open" | "closing" | "closed".
     #[wasm_bindgen(getter, js_name = readyState)]
-    pub fn ready_state(&self) -> String {
-        let inner = self.inner.borrow();
-        if inner.closed {
-            return "closed".into();
-        }
-        get(&inner.dc, "readyState")
-            .as_string()
-            .unwrap_or_else(|| "closed".into())
+    pub fn ready_state(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| {
+            if i.closed {
+                return "closed".into();
+            }
+            get(&i.dc, "readyState")
+                .as_string()
+                .unwrap_or_else(|| "closed".into())
+        })
     }
 
     /// Whether the channel is ordered and reliable (and so carries messages of any size).
     #[wasm_bindgen(getter)]
-    pub fn reliable(&self) -> bool {
-        self.inner.borrow().chunkable
+    pub fn reliable(&self) -> Result<bool, JsValue> {
+        read(&self.inner, |i| i.chunkable)
     }
 
     /// Bytes handed to the channel and not yet sent, plus those still queued here.
     #[wasm_bindgen(getter, js_name = bufferedAmount)]
-    pub fn buffered_amount(&self) -> f64 {
-        let inner = self.inner.borrow();
-        let queued: f64 = inner
-            .queue
-            .iter()
-            .map(|o| f64::from(o.payload.length() - o.offset))
-            .sum();
-        f64::from(inner.dc.buffered_amount()) + queued
+    pub fn buffered_amount(&self) -> Result<f64, JsValue> {
+        read(&self.inner, |i| {
+            let queued: f64 = i
+                .queue
+                .iter()
+                .map(|o| f64::from(o.payload.length() - o.offset))
+                .sum();
+            f64::from(i.dc.buffered_amount()) + queued
+        })
     }
 
     /// Sends a string or bytes; resolves once the whole message is handed to the channel.

@@ -23,6 +23,8 @@ pub use message::{CandidateInit, SdpKind, Signal};
 pub use peer::RtcPeer;
 pub use signaling::MqttSignaling;
 
+use std::cell::RefCell;
+
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
@@ -54,6 +56,12 @@ pub(crate) fn describe(e: &JsValue) -> String {
 /// state: the re-entrancy rule was broken somewhere).
 pub(crate) fn report(e: &MqttError) {
     sys::console_error(&format!("[mqtt-rtc] {}: {}", e.code_str(), e.text()));
+}
+
+/// Reads state for a getter under the re-entrancy rule: a busy state is a thrown `BUSY`
+/// error, never a panic.
+pub(crate) fn read<T, R>(rc: &RefCell<T>, f: impl FnOnce(&T) -> R) -> Result<R, JsValue> {
+    borrow(rc).map(|i| f(&i)).map_err(MqttError::into_js)
 }
 
 fn rejected(e: MqttError) -> Promise {

@@ -31,8 +31,8 @@ use web_sys::{
 use super::channel::{self, ChannelInner, RtcChannel};
 use super::message::{CandidateInit, SdpKind, Signal};
 use super::{
-    borrow, bury, describe, error, get, is_absent, random_id, rejected, report, set, sys, Deferred,
-    Listeners, Pending,
+    borrow, bury, describe, error, get, is_absent, random_id, read, rejected, report, set, sys,
+    Deferred, Listeners, Pending,
 };
 use crate::error_code::ErrorCode;
 use crate::web::MqttError;
@@ -876,8 +876,8 @@ impl RtcPeer {
     }
 
     /// This peer's session id (sent with every signal).
-    pub fn session_id(&self) -> String {
-        self.inner.borrow().session.clone()
+    pub fn session_id(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.session.clone())
     }
 
     /// Whether `close()` ran (a busy peer counts as open: it is in use).
@@ -1067,31 +1067,32 @@ impl RtcPeer {
     }
 
     #[wasm_bindgen(getter, js_name = connectionState)]
-    pub fn connection_state(&self) -> String {
-        let inner = self.inner.borrow();
-        if inner.closed {
-            return "closed".into();
-        }
-        get(&inner.pc, "connectionState")
-            .as_string()
-            .unwrap_or_else(|| "new".into())
+    pub fn connection_state(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| {
+            if i.closed {
+                return "closed".into();
+            }
+            get(&i.pc, "connectionState")
+                .as_string()
+                .unwrap_or_else(|| "new".into())
+        })
     }
 
     #[wasm_bindgen(getter)]
-    pub fn session(&self) -> String {
+    pub fn session(&self) -> Result<String, JsValue> {
         self.session_id()
     }
 
     /// The remote session this peer accepts signals from, once one was seen.
     #[wasm_bindgen(getter, js_name = remoteSession)]
-    pub fn remote_session(&self) -> Option<String> {
-        self.inner.borrow().remote_session.clone()
+    pub fn remote_session(&self) -> Result<Option<String>, JsValue> {
+        read(&self.inner, |i| i.remote_session.clone())
     }
 
     /// Whether this side is the polite one (rolls back on an offer collision).
     #[wasm_bindgen(getter)]
-    pub fn polite(&self) -> bool {
-        self.inner.borrow().polite()
+    pub fn polite(&self) -> Result<bool, JsValue> {
+        read(&self.inner, Inner::polite)
     }
 
     pub fn on(&self, event: String, listener: Function) -> Result<RtcPeer, JsValue> {

@@ -27,7 +27,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::{borrow, bury, report, sys, Deferred, RtcPeer, Signal};
+use super::{borrow, bury, read, report, sys, Deferred, RtcPeer, Signal};
 use crate::client::{MqttClient, MqttError};
 use crate::error_code::ErrorCode;
 use crate::rtc_core::room::{
@@ -175,8 +175,8 @@ impl MqttSignaling {
     }
 
     #[wasm_bindgen(getter, js_name = peerId)]
-    pub fn peer_id(&self) -> String {
-        self.inner.borrow().room.peer_id().to_string()
+    pub fn peer_id(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.room.peer_id().to_string())
     }
 
     /// Subscribes to presence and the own inbox, then announces presence.
@@ -213,8 +213,8 @@ impl MqttSignaling {
     }
 
     /// Who is present now (not counting this peer).
-    pub fn peers(&self) -> Array {
-        self.inner.borrow().room.peers().map(peer_info_js).collect()
+    pub fn peers(&self) -> Result<Array, JsValue> {
+        read(&self.inner, |i| i.room.peers().map(peer_info_js).collect())
     }
 
     /// Opens a call to `peerId`: an `RtcPeer` whose signals travel through MQTT.
@@ -531,7 +531,7 @@ fn open_peer(
     }
     js::set(&opts, "polite", polite);
     let peer = RtcPeer::create(&opts.into()).map_err(MqttError::into_js)?;
-    let local_session = peer.session_id();
+    let local_session = peer.session_id()?;
     let on_signal = signal_forwarder(inner, remote)?;
     let on_close = close_watcher(inner, remote, &local_session);
     peer.on(
