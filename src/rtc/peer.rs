@@ -18,6 +18,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -319,13 +320,12 @@ async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> 
 /// How long the polite side of a collision waits at most for its own offer to gather.
 const SETTLE_MS: f64 = 1000.0;
 
-/// Waits `ms` milliseconds. The promise's own `resolve` is the timer callback, so there is
-/// no closure to own or clear and nothing to cancel: the wait always runs out within
-/// `SETTLE_MS`.
-fn sleep(ms: f64) -> JsFuture {
-    JsFuture::from(Promise::new(&mut |resolve, _| {
-        crate::web::set_timeout(&resolve, ms);
-    }))
+/// Waits `ms` milliseconds; the timer is cleared if the wait is dropped early.
+async fn sleep(ms: u32) {
+    let (promise, pending) = Pending::new();
+    let _timer = Timeout::new(ms, move || pending.resolve(&JsValue::UNDEFINED));
+    // Cannot reject: only `resolve` is ever called.
+    let _ = JsFuture::from(promise).await;
 }
 
 /// Before the polite side rolls its offer back: waits (at most `SETTLE_MS`) until that
@@ -349,7 +349,7 @@ async fn settle_local_offer(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError
         if settled || js_sys::Date::now() - started > SETTLE_MS {
             return Ok(());
         }
-        let _ = sleep(5.0).await;
+        sleep(5).await;
     }
 }
 
