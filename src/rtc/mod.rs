@@ -4,7 +4,7 @@
 //! `SignalMessage` objects the application (or `MqttSignaling`) carries to the remote side.
 //!
 //! Same rules as the MQTT driver: one `Rc<RefCell<_>>` per object, browser callbacks hold
-//! weak references, and the one re-entrancy rule of `crate::web` (state mutated through
+//! weak references, and the one re-entrancy rule of `crate::web` (state borrowed through
 //! `web::borrow`, listener calls collected in a `web::Deferred` and run once the borrow
 //! is released); closures are owned as fields and buried (never dropped inside their own
 //! call, never forgotten), timers are RAII `gloo_timers` timeouts, and nothing that
