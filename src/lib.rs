@@ -6,6 +6,7 @@
 
 pub mod error_code;
 pub mod mqtt;
+pub mod rtc_core;
 
 #[cfg(target_arch = "wasm32")]
 pub(crate) mod web;

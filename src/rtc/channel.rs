@@ -1,8 +1,8 @@
 //! `RtcChannel`: one `RTCDataChannel` with messages of any size and backpressure.
 //!
-//! Framing: every message goes out as one or more binary chunks, each starting with one
-//! header byte: bit 0 set = the message is text (UTF-8), bit 1 set = more chunks follow.
-//! A chunk is at most the connection's SCTP max message size (`pc.sctp.maxMessageSize`,
+//! Framing (`rtc_core::chunk`, pure and host-tested): every message goes out as one or
+//! more binary chunks, each starting with one header byte: bit 0 set = the message is
+//! text (UTF-8), bit 1 set = more chunks follow. A chunk is at most the connection's SCTP max message size (`pc.sctp.maxMessageSize`,
 //! 64 KiB when unknown, capped at 256 KiB so one message never hogs the association).
 //! Chunked messages need an ordered, reliable channel; on others a message must fit one
 //! chunk. A plain string message (from a peer not using this framing) is delivered as is.
@@ -21,8 +21,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
 
-use super::{bury, call_all, describe, error, get, rejected, Listeners, Pending};
+use super::{
+    borrow, bury, describe, error, get, read, rejected, report, Deferred, Listeners, Pending,
+};
 use crate::error_code::ErrorCode;
+use crate::rtc_core::chunk::{self, Reassembler};
 use crate::web::MqttError;
 
 /// Stop handing chunks to the channel while this much is buffered (the browser refuses
@@ -34,23 +37,12 @@ const LOW_WATER: u32 = 1024 * 1024;
 const FALLBACK_MESSAGE_SIZE: f64 = 64.0 * 1024.0;
 /// Chunks are never larger than this, whatever the connection allows.
 const MAX_CHUNK: f64 = 256.0 * 1024.0;
-/// A reassembled message larger than this is dropped (bounds what a peer can make us hold).
-const MAX_MESSAGE: u32 = 256 * 1024 * 1024;
-
-const FLAG_TEXT: u8 = 0x01;
-const FLAG_MORE: u8 = 0x02;
 
 struct Outgoing {
     payload: Uint8Array,
     text: bool,
     offset: u32,
     pending: Pending,
-}
-
-struct Reassembly {
-    text: bool,
-    parts: Vec<Uint8Array>,
-    len: u32,
 }
 
 struct Handlers {
@@ -79,7 +71,7 @@ pub(crate) struct ChannelInner {
     listeners: Listeners,
     handlers: Option<Handlers>,
     queue: VecDeque<Outgoing>,
-    incoming: Option<Reassembly>,
+    incoming: Reassembler,
     /// Ordered and reliable: large messages may be split.
     chunkable: bool,
     closed: bool,
@@ -103,9 +95,9 @@ impl ChannelInner {
         size.min(MAX_CHUNK) as u32
     }
 
-    /// Hands queued chunks to the channel while it is open and has room; returns the
-    /// sends to settle once the borrow is released.
-    fn pump(&mut self, done: &mut Vec<(Pending, Option<MqttError>)>) {
+    /// Hands queued chunks to the channel while it is open and has room; the sends it
+    /// settles are collected in `deferred`, to run once the borrow is released.
+    fn pump(&mut self, deferred: &mut Deferred) {
         if self.dc.ready_state() != RtcDataChannelState::Open {
             return;
         }
@@ -115,32 +107,33 @@ impl ChannelInner {
                 break; // `bufferedamountlow` resumes
             }
             let len = front.payload.length();
-            let n = (len - front.offset).min(body);
-            let last = front.offset + n == len;
+            let (n, flags) = chunk::next_chunk(
+                len as usize,
+                front.offset as usize,
+                front.text,
+                body as usize,
+            );
+            // invariant: `n` is at most `len - offset`, a u32.
+            let n = n as u32;
             let frame = Uint8Array::new_with_length(n + 1);
-            let mut flags = if front.text { FLAG_TEXT } else { 0 };
-            if !last {
-                flags |= FLAG_MORE;
-            }
             frame.set_index(0, flags);
             frame.set(&front.payload.subarray(front.offset, front.offset + n), 1);
             let sent = self.dc.send_with_js_u8_array(&frame);
             front.offset += n;
+            let last = front.offset >= len;
             match sent {
                 Err(e) => {
                     if let Some(o) = self.queue.pop_front() {
-                        done.push((
-                            o.pending,
-                            Some(error(
-                                ErrorCode::ChannelError,
-                                format!("cannot send: {}", describe(&e)),
-                            )),
-                        ));
+                        let e = error(
+                            ErrorCode::ChannelError,
+                            format!("cannot send: {}", describe(&e)),
+                        );
+                        deferred.call(&o.pending.reject, &[e.into_js()]);
                     }
                 }
                 Ok(()) if last => {
                     if let Some(o) = self.queue.pop_front() {
-                        done.push((o.pending, None));
+                        deferred.call(&o.pending.resolve, &[JsValue::UNDEFINED]);
                     }
                 }
                 Ok(()) => {}
@@ -159,70 +152,29 @@ impl ChannelInner {
                 "unexpected data channel message type",
             ));
         };
-        let frame = Uint8Array::new(buf);
-        if frame.length() == 0 {
-            return Err(error(ErrorCode::InvalidFrame, "empty frame"));
-        }
-        let flags = frame.get_index(0);
-        if flags & !(FLAG_TEXT | FLAG_MORE) != 0 {
-            self.incoming = None;
-            return Err(error(
-                ErrorCode::InvalidFrame,
-                format!("unknown frame flags {flags:#x}"),
-            ));
-        }
-        let text = flags & FLAG_TEXT != 0;
-        let body = frame.slice(1, frame.length());
-        let (text, bytes) = match self.incoming.take() {
-            None if flags & FLAG_MORE == 0 => (text, body),
-            partial => {
-                let mut r = partial.unwrap_or(Reassembly {
-                    text,
-                    parts: Vec::new(),
-                    len: 0,
-                });
-                if r.text != text {
-                    return Err(error(
-                        ErrorCode::InvalidFrame,
-                        "a chunk changed the message type",
-                    ));
-                }
-                r.len = r.len.saturating_add(body.length());
-                if r.len > MAX_MESSAGE {
-                    return Err(error(
-                        ErrorCode::MessageTooLarge,
-                        format!("a received message exceeds {MAX_MESSAGE} bytes; dropped"),
-                    ));
-                }
-                r.parts.push(body);
-                if flags & FLAG_MORE != 0 {
-                    self.incoming = Some(r);
-                    return Ok(None);
-                }
-                let whole = Uint8Array::new_with_length(r.len);
-                let mut at = 0;
-                for p in &r.parts {
-                    whole.set(p, at);
-                    at += p.length();
-                }
-                (r.text, whole)
+        let frame = Uint8Array::new(buf).to_vec();
+        let message = self
+            .incoming
+            .push(&frame)
+            .map_err(|e| error(e.code(), e.message()))?;
+        Ok(message.map(|m| {
+            if m.text {
+                JsValue::from_str(&String::from_utf8_lossy(&m.bytes))
+            } else {
+                Uint8Array::from(m.bytes.as_slice()).into()
             }
-        };
-        Ok(Some(if text {
-            JsValue::from_str(&String::from_utf8_lossy(&bytes.to_vec()))
-        } else {
-            bytes.into()
         }))
     }
 }
 
-fn settle(done: Vec<(Pending, Option<MqttError>)>) {
-    for (p, e) in done {
-        match e {
-            None => p.resolve(&JsValue::UNDEFINED),
-            Some(e) => p.reject(e),
-        }
+/// Calls the listeners of `event` with no borrow held.
+fn emit(rc: &Rc<RefCell<ChannelInner>>, event: &str, args: &[JsValue]) {
+    let mut deferred = Deferred::new();
+    match borrow(rc) {
+        Ok(inner) => deferred.emit(&inner.listeners, event, args),
+        Err(e) => return report(&e),
     }
+    deferred.run();
 }
 
 fn with(weak: &Weak<RefCell<ChannelInner>>, f: impl FnOnce(&Rc<RefCell<ChannelInner>>)) {
@@ -232,41 +184,112 @@ fn with(weak: &Weak<RefCell<ChannelInner>>, f: impl FnOnce(&Rc<RefCell<ChannelIn
 }
 
 fn pump(rc: &Rc<RefCell<ChannelInner>>) {
-    let mut done = Vec::new();
-    if let Ok(mut inner) = rc.try_borrow_mut() {
-        inner.pump(&mut done);
+    let mut deferred = Deferred::new();
+    match borrow(rc) {
+        Ok(mut inner) => inner.pump(&mut deferred),
+        Err(e) => return report(&e),
     }
-    settle(done);
+    deferred.run();
 }
 
 /// Closes the channel (if `close_dc`) and releases everything; emits `close` once.
-pub(crate) fn shutdown(rc: &Rc<RefCell<ChannelInner>>, close_dc: bool) {
-    let (listeners, queue, buried) = {
-        let Ok(mut inner) = rc.try_borrow_mut() else {
-            return;
-        };
+pub(crate) fn shutdown(rc: &Rc<RefCell<ChannelInner>>, close_dc: bool) -> Result<(), MqttError> {
+    let mut deferred = Deferred::new();
+    let buried = {
+        let mut inner = borrow(rc)?;
         if inner.closed {
-            return;
+            return Ok(());
         }
         inner.closed = true;
         if close_dc {
             inner.dc.close();
         }
-        let listeners = inner.listeners.of("close");
-        inner.listeners.clear();
-        inner.incoming = None;
-        let queue: Vec<Outgoing> = inner.queue.drain(..).collect();
-        let buried = (inner.handlers.take(), inner.keep_alive.take());
-        (listeners, queue, buried)
-    };
-    bury(Box::new(buried));
-    for o in queue {
-        o.pending.reject(error(
+        let closed = error(
             ErrorCode::Closed,
             "the data channel closed before the message was sent",
-        ));
+        );
+        // The sends are rejected before the close listeners run.
+        for o in inner.queue.drain(..) {
+            deferred.call(&o.pending.reject, &[closed.clone().into_js()]);
+        }
+        deferred.emit(&inner.listeners, "close", &[]);
+        inner.listeners.clear();
+        inner.incoming.reset();
+        (inner.handlers.take(), inner.keep_alive.take())
+    };
+    bury(Box::new(buried));
+    deferred.run();
+    Ok(())
+}
+
+/// `error` on the browser channel: reported to the `error` listeners.
+fn on_error(rc: &Rc<RefCell<ChannelInner>>, e: &JsValue) {
+    let detail = get(e, "error");
+    let text = if detail.is_object() {
+        describe(&detail)
+    } else {
+        "data channel error".into()
+    };
+    emit(
+        rc,
+        "error",
+        &[error(ErrorCode::ChannelError, text).into_js()],
+    );
+}
+
+/// `message` on the browser channel: one frame, maybe completing a message.
+fn on_message(rc: &Rc<RefCell<ChannelInner>>, e: &MessageEvent) {
+    let mut deferred = Deferred::new();
+    match borrow(rc) {
+        Ok(mut inner) => match inner.receive(e.data()) {
+            Ok(Some(m)) => deferred.emit(&inner.listeners, "message", &[m]),
+            Ok(None) => {}
+            Err(e) => deferred.emit(&inner.listeners, "error", &[e.into_js()]),
+        },
+        Err(e) => return report(&e),
     }
-    call_all(&listeners, &[]);
+    deferred.run();
+}
+
+/// Sets the browser channel's handlers, each holding a weak reference.
+fn install_handlers(rc: &Rc<RefCell<ChannelInner>>, dc: RtcDataChannel) -> Handlers {
+    let weak = Rc::downgrade(rc);
+    let w = weak.clone();
+    let open = Closure::<dyn FnMut()>::new(move || {
+        with(&w, |rc| {
+            pump(rc);
+            emit(rc, "open", &[]);
+        })
+    });
+    let w = weak.clone();
+    let close = Closure::<dyn FnMut()>::new(move || {
+        with(&w, |rc| {
+            if let Err(e) = shutdown(rc, false) {
+                report(&e);
+            }
+        })
+    });
+    let w = weak.clone();
+    let error =
+        Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| with(&w, |rc| on_error(rc, &e)));
+    let w = weak.clone();
+    let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+        with(&w, |rc| on_message(rc, &e))
+    });
+    let low = Closure::<dyn FnMut()>::new(move || with(&weak, pump));
+    dc.set_onopen(Some(open.as_ref().unchecked_ref()));
+    dc.set_onclose(Some(close.as_ref().unchecked_ref()));
+    dc.set_onerror(Some(error.as_ref().unchecked_ref()));
+    dc.set_onmessage(Some(message.as_ref().unchecked_ref()));
+    dc.set_onbufferedamountlow(Some(low.as_ref().unchecked_ref()));
+    Handlers {
+        dc,
+        _open: open,
+        _close: close,
+        _error: error,
+        _message: message,
+        _low: low,
+    }
 }
 
 impl RtcChannel {
@@ -283,73 +306,16 @@ impl RtcChannel {
             listeners: Listeners::default(),
             handlers: None,
             queue: VecDeque::new(),
-            incoming: None,
+            incoming: Reassembler::default(),
             chunkable,
             closed: false,
             keep_alive: None,
         }));
-        let weak = Rc::downgrade(&rc);
-        let w = weak.clone();
-        let open = Closure::<dyn FnMut()>::new(move || {
-            with(&w, |rc| {
-                pump(rc);
-                let listeners = rc.borrow().listeners.of("open");
-                call_all(&listeners, &[]);
-            })
-        });
-        let w = weak.clone();
-        let close = Closure::<dyn FnMut()>::new(move || with(&w, |rc| shutdown(rc, false)));
-        let w = weak.clone();
-        let on_error = Closure::<dyn FnMut(JsValue)>::new(move |e: JsValue| {
-            with(&w, |rc| {
-                let detail = get(&e, "error");
-                let text = if detail.is_object() {
-                    describe(&detail)
-                } else {
-                    "data channel error".into()
-                };
-                let listeners = rc.borrow().listeners.of("error");
-                call_all(
-                    &listeners,
-                    &[error(ErrorCode::ChannelError, text).into_js()],
-                );
-            })
-        });
-        let w = weak.clone();
-        let message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            with(&w, |rc| {
-                let (result, listeners) = {
-                    let Ok(mut inner) = rc.try_borrow_mut() else {
-                        return;
-                    };
-                    let result = inner.receive(e.data());
-                    let event = if result.is_ok() { "message" } else { "error" };
-                    (result, inner.listeners.of(event))
-                };
-                match result {
-                    Ok(Some(m)) => call_all(&listeners, &[m]),
-                    Ok(None) => {}
-                    Err(e) => call_all(&listeners, &[e.into_js()]),
-                }
-            })
-        });
-        let w = weak;
-        let low = Closure::<dyn FnMut()>::new(move || with(&w, pump));
-        dc.set_onopen(Some(open.as_ref().unchecked_ref()));
-        dc.set_onclose(Some(close.as_ref().unchecked_ref()));
-        dc.set_onerror(Some(on_error.as_ref().unchecked_ref()));
-        dc.set_onmessage(Some(message.as_ref().unchecked_ref()));
-        dc.set_onbufferedamountlow(Some(low.as_ref().unchecked_ref()));
+        let handlers = install_handlers(&rc, dc);
         {
+            // invariant: `rc` was created above and is borrowed nowhere else yet.
             let mut inner = rc.borrow_mut();
-            inner.handlers = Some(Handlers {
-                dc,
-                _open: open,
-                _close: close,
-                _error: on_error,
-                _message: message,
-                _low: low,
-            });
+            inner.handlers = Some(handlers);
             inner.keep_alive = Some(rc.clone());
         }
         RtcChannel { inner: rc }
@@ -363,6 +329,7 @@ impl RtcChannel {
         RtcChannel { inner }
     }
 
+    /// Whether the channel closed (a busy channel counts as open: it is in use).
     pub(crate) fn is_closed(inner: &Rc<RefCell<ChannelInner>>) -> bool {
         inner.try_borrow().is_ok_and(|i| i.closed)
     }
@@ -371,74 +338,85 @@ impl RtcChannel {
 #[wasm_bindgen(js_class = RtcChannel)]
 impl RtcChannel {
     #[wasm_bindgen(getter)]
-    pub fn label(&self) -> String {
-        self.inner.borrow().dc.label()
+    pub fn label(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.dc.label())
     }
 
     /// "connecting" | "open" | "closing" | "closed".
     #[wasm_bindgen(getter, js_name = readyState)]
-    pub fn ready_state(&self) -> String {
-        let inner = self.inner.borrow();
-        if inner.closed {
-            return "closed".into();
-        }
-        get(&inner.dc, "readyState")
-            .as_string()
-            .unwrap_or_else(|| "closed".into())
+    pub fn ready_state(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| {
+            if i.closed {
+                return "closed".into();
+            }
+            get(&i.dc, "readyState")
+                .as_string()
+                .unwrap_or_else(|| "closed".into())
+        })
     }
 
     /// Whether the channel is ordered and reliable (and so carries messages of any size).
     #[wasm_bindgen(getter)]
-    pub fn reliable(&self) -> bool {
-        self.inner.borrow().chunkable
+    pub fn reliable(&self) -> Result<bool, JsValue> {
+        read(&self.inner, |i| i.chunkable)
     }
 
     /// Bytes handed to the channel and not yet sent, plus those still queued here.
     #[wasm_bindgen(getter, js_name = bufferedAmount)]
-    pub fn buffered_amount(&self) -> f64 {
-        let inner = self.inner.borrow();
-        let queued: f64 = inner
-            .queue
-            .iter()
-            .map(|o| f64::from(o.payload.length() - o.offset))
-            .sum();
-        f64::from(inner.dc.buffered_amount()) + queued
+    pub fn buffered_amount(&self) -> Result<f64, JsValue> {
+        read(&self.inner, |i| {
+            let queued: f64 = i
+                .queue
+                .iter()
+                .map(|o| f64::from(o.payload.length() - o.offset))
+                .sum();
+            f64::from(i.dc.buffered_amount()) + queued
+        })
     }
 
     /// Sends a string or bytes; resolves once the whole message is handed to the channel.
     pub fn send(&self, data: JsValue) -> Promise {
-        let (payload, text) = if let Some(s) = data.as_string() {
-            (Uint8Array::from(s.as_bytes()), true)
-        } else if let Some(a) = data.dyn_ref::<Uint8Array>() {
-            (a.clone(), false)
-        } else if let Some(b) = data.dyn_ref::<ArrayBuffer>() {
-            (Uint8Array::new(b), false)
-        } else if ArrayBuffer::is_view(&data) {
-            let buffer = get(&data, "buffer");
-            let offset = get(&data, "byteOffset").as_f64().unwrap_or(0.0);
-            let len = get(&data, "byteLength").as_f64().unwrap_or(0.0);
-            match buffer.dyn_ref::<ArrayBuffer>() {
-                Some(b) => (
-                    Uint8Array::new_with_byte_offset_and_length(b, offset as u32, len as u32),
-                    false,
-                ),
-                None => {
-                    return rejected(error(
-                        ErrorCode::InvalidArgument,
-                        "cannot read this buffer view",
-                    ))
-                }
-            }
-        } else {
-            return rejected(error(
-                ErrorCode::InvalidArgument,
-                "data must be a string, a Uint8Array or an ArrayBuffer",
-            ));
-        };
+        match payload_of(&data) {
+            Ok((payload, text)) => self.enqueue(payload, text),
+            Err(e) => rejected(e),
+        }
+    }
+
+    /// Adds a listener: "message" (string | Uint8Array), "open", "close", "error".
+    pub fn on(&self, event: String, listener: Function) -> Result<RtcChannel, JsValue> {
+        let mut inner = borrow(&self.inner).map_err(MqttError::into_js)?;
+        if !inner.closed {
+            inner.listeners.add(event, listener);
+        }
+        Ok(RtcChannel {
+            inner: self.inner.clone(),
+        })
+    }
+
+    pub fn off(&self, event: String, listener: Function) -> Result<RtcChannel, JsValue> {
+        let mut inner = borrow(&self.inner).map_err(MqttError::into_js)?;
+        inner.listeners.remove(&event, &listener);
+        Ok(RtcChannel {
+            inner: self.inner.clone(),
+        })
+    }
+
+    /// Closes the channel; messages not yet handed to it are rejected with CLOSED.
+    pub fn close(&self) -> Result<(), JsValue> {
+        shutdown(&self.inner, true).map_err(MqttError::into_js)
+    }
+}
+
+impl RtcChannel {
+    /// Queues one message and hands what fits to the channel.
+    fn enqueue(&self, payload: Uint8Array, text: bool) -> Promise {
         let (promise, pending) = Pending::new();
-        let mut done = Vec::new();
+        let mut deferred = Deferred::new();
         {
-            let mut inner = self.inner.borrow_mut();
+            let mut inner = match borrow(&self.inner) {
+                Ok(inner) => inner,
+                Err(e) => return rejected(e),
+            };
             let state = inner.dc.ready_state();
             if inner.closed
                 || state == RtcDataChannelState::Closing
@@ -463,35 +441,41 @@ impl RtcChannel {
                 offset: 0,
                 pending,
             });
-            inner.pump(&mut done);
+            inner.pump(&mut deferred);
         }
-        settle(done);
+        deferred.run();
         promise
     }
+}
 
-    /// Adds a listener: "message" (string | Uint8Array), "open", "close", "error".
-    pub fn on(&self, event: String, listener: Function) -> RtcChannel {
-        if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            if !inner.closed {
-                inner.listeners.add(event, listener);
-            }
-        }
-        RtcChannel {
-            inner: self.inner.clone(),
-        }
+/// The bytes of a message to send, and whether it is text.
+fn payload_of(data: &JsValue) -> Result<(Uint8Array, bool), MqttError> {
+    if let Some(s) = data.as_string() {
+        return Ok((Uint8Array::from(s.as_bytes()), true));
     }
-
-    pub fn off(&self, event: String, listener: Function) -> RtcChannel {
-        if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            inner.listeners.remove(&event, &listener);
-        }
-        RtcChannel {
-            inner: self.inner.clone(),
-        }
+    if let Some(a) = data.dyn_ref::<Uint8Array>() {
+        return Ok((a.clone(), false));
     }
-
-    /// Closes the channel; messages not yet handed to it are rejected with CLOSED.
-    pub fn close(&self) {
-        shutdown(&self.inner, true);
+    if let Some(b) = data.dyn_ref::<ArrayBuffer>() {
+        return Ok((Uint8Array::new(b), false));
+    }
+    if !ArrayBuffer::is_view(data) {
+        return Err(error(
+            ErrorCode::InvalidArgument,
+            "data must be a string, a Uint8Array or an ArrayBuffer",
+        ));
+    }
+    let buffer = get(data, "buffer");
+    let offset = get(data, "byteOffset").as_f64().unwrap_or(0.0);
+    let len = get(data, "byteLength").as_f64().unwrap_or(0.0);
+    match buffer.dyn_ref::<ArrayBuffer>() {
+        Some(b) => Ok((
+            Uint8Array::new_with_byte_offset_and_length(b, offset as u32, len as u32),
+            false,
+        )),
+        None => Err(error(
+            ErrorCode::InvalidArgument,
+            "cannot read this buffer view",
+        )),
     }
 }

@@ -4,9 +4,12 @@
 //! `SignalMessage` objects the application (or `MqttSignaling`) carries to the remote side.
 //!
 //! Same rules as the MQTT driver: one `Rc<RefCell<_>>` per object, browser callbacks hold
-//! weak references, JS listeners run only after the borrow is released, closures are
-//! owned as fields and buried (never dropped inside their own call, never forgotten), and
-//! nothing that arrives from the network or from JS may panic.
+//! weak references, and the one re-entrancy rule of `crate::web` (state borrowed through
+//! `web::borrow`, listener calls collected in a `web::Deferred` and run once the borrow
+//! is released); closures are owned as fields and buried (never dropped inside their own
+//! call, never forgotten), timers are RAII `gloo_timers` timeouts, and nothing that
+//! arrives from the network or from JS may panic. What can be decided without JS (the
+//! presence/call state machine, chunk framing, signal values) lives in `crate::rtc_core`.
 
 mod channel;
 mod message;
@@ -20,13 +23,15 @@ pub use message::{CandidateInit, SdpKind, Signal};
 pub use peer::RtcPeer;
 pub use signaling::MqttSignaling;
 
+use std::cell::RefCell;
+
 use js_sys::Promise;
 use wasm_bindgen::prelude::*;
 
 use crate::error_code::ErrorCode;
 use crate::web::MqttError;
 
-pub(crate) use crate::web::{bury, call_all, get, is_absent, set, Listeners, Pending};
+pub(crate) use crate::web::{borrow, bury, get, is_absent, set, Deferred, Listeners, Pending};
 
 pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> MqttError {
     MqttError::from_code(code, message)
@@ -45,6 +50,18 @@ pub(crate) fn describe(e: &JsValue) -> String {
         (true, false) => message,
         (false, false) => format!("{name}: {message}"),
     }
+}
+
+/// Reports an error met in a browser callback, which has no caller to hand it to (a busy
+/// state: the re-entrancy rule was broken somewhere).
+pub(crate) fn report(e: &MqttError) {
+    sys::console_error(&format!("[mqtt-rtc] {}: {}", e.code_str(), e.text()));
+}
+
+/// Reads state for a getter under the re-entrancy rule: a busy state is a thrown `BUSY`
+/// error, never a panic.
+pub(crate) fn read<T, R>(rc: &RefCell<T>, f: impl FnOnce(&T) -> R) -> Result<R, JsValue> {
+    borrow(rc).map(|i| f(&i)).map_err(MqttError::into_js)
 }
 
 fn rejected(e: MqttError) -> Promise {

@@ -10,12 +10,15 @@
 //! first remote one seen are dropped, which discards stale signals of an earlier call.
 //!
 //! The peer keeps itself alive until `close()`, like the connection it wraps; browser
-//! callbacks hold weak references, and no borrow is held across an `await` or a JS call.
+//! callbacks hold weak references, and no borrow is held across an `await` or a JS call:
+//! state is borrowed through `web::borrow` (busy: a `BUSY` error, rejected to a caller or
+//! logged in a browser callback) and listeners run from a `web::Deferred` afterwards.
 
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::{Rc, Weak};
 
+use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -29,8 +32,8 @@ use web_sys::{
 use super::channel::{self, ChannelInner, RtcChannel};
 use super::message::{CandidateInit, SdpKind, Signal};
 use super::{
-    bury, call_all, describe, error, get, is_absent, random_id, rejected, set, sys, Listeners,
-    Pending,
+    borrow, bury, describe, error, get, is_absent, random_id, read, rejected, report, set, sys,
+    Deferred, Listeners, Pending,
 };
 use crate::error_code::ErrorCode;
 use crate::web::MqttError;
@@ -103,10 +106,6 @@ fn invalid(message: impl Into<String>) -> MqttError {
 
 fn closed_error() -> MqttError {
     error(ErrorCode::Closed, "the peer is closed")
-}
-
-fn copy(e: &MqttError) -> MqttError {
-    e.clone()
 }
 
 fn u16_option(options: &JsValue, key: &str) -> Result<Option<u16>, MqttError> {
@@ -227,31 +226,36 @@ impl Inner {
     }
 }
 
+/// Calls the listeners of `event` with no borrow held.
 fn emit(rc: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
-    let listeners = match rc.try_borrow() {
-        Ok(inner) => inner.listeners.of(event),
-        Err(_) => return,
-    };
-    call_all(&listeners, args);
+    let mut deferred = Deferred::new();
+    match borrow(rc) {
+        Ok(inner) => deferred.emit(&inner.listeners, event, args),
+        Err(e) => return report(&e),
+    }
+    deferred.run();
 }
 
 fn emit_error(rc: &Rc<RefCell<Inner>>, e: MqttError) {
     emit(rc, "error", &[e.into_js()]);
 }
 
-/// The peer, unless it is gone or closed.
+/// The peer, unless it is gone or closed (or busy: a `BUSY` error).
 fn live(weak: &Weak<RefCell<Inner>>) -> Result<Rc<RefCell<Inner>>, MqttError> {
-    weak.upgrade()
-        .filter(|rc| rc.try_borrow().is_ok_and(|i| !i.closed))
-        .ok_or_else(closed_error)
+    let rc = weak.upgrade().ok_or_else(closed_error)?;
+    if borrow(&rc)?.closed {
+        return Err(closed_error());
+    }
+    Ok(rc)
 }
 
 /// `negotiationneeded`: make an offer and send it.
 async fn negotiate(weak: Weak<RefCell<Inner>>) {
     let pc = {
         let Ok(rc) = live(&weak) else { return };
-        let Ok(mut inner) = rc.try_borrow_mut() else {
-            return;
+        let mut inner = match borrow(&rc) {
+            Ok(inner) => inner,
+            Err(e) => return report(&e),
         };
         // Only from a stable state: otherwise setLocalDescription() would make a second
         // answer; the browser fires negotiationneeded again once back in stable.
@@ -265,7 +269,10 @@ async fn negotiate(weak: Weak<RefCell<Inner>>) {
     let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
     let Some(rc) = weak.upgrade() else { return };
     let outcome = {
-        let mut inner = rc.borrow_mut();
+        let mut inner = match borrow(&rc) {
+            Ok(inner) => inner,
+            Err(e) => return report(&e),
+        };
         inner.making_offer = false;
         if inner.closed {
             return;
@@ -292,7 +299,7 @@ async fn add_candidate_now(pc: &RtcPeerConnection, c: &CandidateInit) -> Result<
 async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> {
     let (pc, queued) = {
         let rc = live(weak)?;
-        let mut inner = rc.borrow_mut();
+        let mut inner = borrow(&rc)?;
         (
             inner.pc.clone(),
             std::mem::take(&mut inner.queued_candidates),
@@ -313,10 +320,12 @@ async fn flush_candidates(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError> 
 /// How long the polite side of a collision waits at most for its own offer to gather.
 const SETTLE_MS: f64 = 1000.0;
 
-fn sleep(ms: f64) -> JsFuture {
-    JsFuture::from(Promise::new(&mut |resolve, _| {
-        crate::web::set_timeout(&resolve, ms);
-    }))
+/// Waits `ms` milliseconds; the timer is cleared if the wait is dropped early.
+async fn sleep(ms: u32) {
+    let (promise, pending) = Pending::new();
+    let _timer = Timeout::new(ms, move || pending.resolve(&JsValue::UNDEFINED));
+    // Cannot reject: only `resolve` is ever called.
+    let _ = JsFuture::from(promise).await;
 }
 
 /// Before the polite side rolls its offer back: waits (at most `SETTLE_MS`) until that
@@ -330,7 +339,7 @@ async fn settle_local_offer(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError
     loop {
         let settled = {
             let rc = live(weak)?;
-            let inner = rc.borrow();
+            let inner = borrow(&rc)?;
             let offering = inner.making_offer
                 || inner.pc.signaling_state() == RtcSignalingState::HaveLocalOffer;
             !offering
@@ -340,7 +349,7 @@ async fn settle_local_offer(weak: &Weak<RefCell<Inner>>) -> Result<(), MqttError
         if settled || js_sys::Date::now() - started > SETTLE_MS {
             return Ok(());
         }
-        let _ = sleep(5.0).await;
+        sleep(5).await;
     }
 }
 
@@ -351,7 +360,7 @@ async fn apply_description(
 ) -> Result<(), MqttError> {
     let (pc, collision) = {
         let rc = live(weak)?;
-        let mut inner = rc.borrow_mut();
+        let mut inner = borrow(&rc)?;
         let stable = inner.pc.signaling_state() == RtcSignalingState::Stable;
         let ready_for_offer = !inner.making_offer && (stable || inner.answer_pending);
         let collision = kind == SdpKind::Offer && !ready_for_offer;
@@ -374,7 +383,8 @@ async fn apply_description(
     // With an offer in have-local-offer (the polite side of a collision), this rolls the
     // local offer back implicitly.
     let result = JsFuture::from(pc.set_remote_description(&init)).await;
-    live(weak)?.borrow_mut().answer_pending = false;
+    let rc = live(weak)?;
+    borrow(&rc)?.answer_pending = false;
     result.map_err(|e| {
         error(
             ErrorCode::NegotiationFailed,
@@ -387,18 +397,24 @@ async fn apply_description(
     })?;
     flush_candidates(weak).await?;
     if kind == SdpKind::Offer {
-        let result = JsFuture::from(sys::set_local_description_implicit(&pc)).await;
-        let rc = live(weak)?;
-        result.map_err(|e| {
-            error(
-                ErrorCode::NegotiationFailed,
-                format!("cannot make an answer: {}", describe(&e)),
-            )
-        })?;
-        let signal = rc.borrow().local_signal();
-        if let Some(signal) = signal {
-            emit(&rc, "signal", &[signal.to_js()]);
-        }
+        answer(weak, &pc).await?;
+    }
+    Ok(())
+}
+
+/// After a remote offer is set: makes the answer and sends it.
+async fn answer(weak: &Weak<RefCell<Inner>>, pc: &RtcPeerConnection) -> Result<(), MqttError> {
+    let result = JsFuture::from(sys::set_local_description_implicit(pc)).await;
+    let rc = live(weak)?;
+    result.map_err(|e| {
+        error(
+            ErrorCode::NegotiationFailed,
+            format!("cannot make an answer: {}", describe(&e)),
+        )
+    })?;
+    let signal = borrow(&rc)?.local_signal();
+    if let Some(signal) = signal {
+        emit(&rc, "signal", &[signal.to_js()]);
     }
     Ok(())
 }
@@ -409,7 +425,7 @@ async fn apply_candidate(
 ) -> Result<(), MqttError> {
     let (pc, ignoring) = {
         let rc = live(weak)?;
-        let mut inner = rc.borrow_mut();
+        let mut inner = borrow(&rc)?;
         if inner.pc.remote_description().is_none() {
             inner.queued_candidates.push(candidate);
             return Ok(());
@@ -434,8 +450,11 @@ async fn process_incoming(weak: Weak<RefCell<Inner>>) {
     loop {
         let next = {
             let Some(rc) = weak.upgrade() else { return };
-            let Ok(mut inner) = rc.try_borrow_mut() else {
-                return;
+            let mut inner = match borrow(&rc) {
+                Ok(inner) => inner,
+                // The queue stays marked as processing: a later signal cannot start a
+                // second drain beside this one, whatever broke the rule.
+                Err(e) => return report(&e),
             };
             match inner.incoming.pop_front() {
                 Some(next) => next,
@@ -454,7 +473,7 @@ async fn process_incoming(weak: Weak<RefCell<Inner>>) {
             Ok(()) => pending.resolve(&JsValue::UNDEFINED),
             Err(e) => {
                 if let Ok(rc) = live(&weak) {
-                    emit_error(&rc, copy(&e));
+                    emit_error(&rc, e.clone());
                 }
                 pending.reject(e);
             }
@@ -465,8 +484,9 @@ async fn process_incoming(weak: Weak<RefCell<Inner>>) {
 fn on_state_change(weak: &Weak<RefCell<Inner>>) {
     let Ok(rc) = live(weak) else { return };
     let (state, connected) = {
-        let Ok(mut inner) = rc.try_borrow_mut() else {
-            return;
+        let mut inner = match borrow(&rc) {
+            Ok(inner) => inner,
+            Err(e) => return report(&e),
         };
         let state = get(&inner.pc, "connectionState")
             .as_string()
@@ -488,81 +508,121 @@ fn on_state_change(weak: &Weak<RefCell<Inner>>) {
     }
 }
 
-fn close_peer(rc: &Rc<RefCell<Inner>>) {
-    let (channels, incoming, listeners, buried) = {
-        let Ok(mut inner) = rc.try_borrow_mut() else {
-            return;
-        };
+fn close_peer(rc: &Rc<RefCell<Inner>>) -> Result<(), MqttError> {
+    let mut deferred = Deferred::new();
+    let (channels, buried) = {
+        let mut inner = borrow(rc)?;
         if inner.closed {
-            return;
+            return Ok(());
         }
         inner.closed = true;
         inner.state = "closed".into();
         inner.queued_candidates.clear();
         let channels = std::mem::take(&mut inner.channels);
-        let incoming: Vec<_> = inner.incoming.drain(..).collect();
-        let listeners = inner.listeners.of("close");
+        for (_, pending) in inner.incoming.drain(..) {
+            deferred.call(&pending.reject, &[closed_error().into_js()]);
+        }
+        deferred.emit(&inner.listeners, "close", &[]);
         inner.listeners.clear();
         let handlers = inner.handlers.take();
         inner.pc.close();
-        (
-            channels,
-            incoming,
-            listeners,
-            (handlers, inner.keep_alive.take()),
-        )
+        (channels, (handlers, inner.keep_alive.take()))
     };
     for ch in &channels {
-        channel::shutdown(ch, true);
-    }
-    for (_, pending) in incoming {
-        pending.reject(closed_error());
-    }
-    bury(Box::new(buried));
-    call_all(&listeners, &[]);
-}
-
-fn peer_stats(report: &JsValue) -> JsValue {
-    let mut pairs: HashMap<String, JsValue> = HashMap::new();
-    let mut candidates: HashMap<String, JsValue> = HashMap::new();
-    let mut selected_id: Option<String> = None;
-    let mut transport: Option<JsValue> = None;
-    let mut lost = 0.0;
-    for entry in Array::from(report).iter() {
-        let v = Array::from(&entry).get(1);
-        let id = get(&v, "id").as_string().unwrap_or_default();
-        match get(&v, "type").as_string().as_deref() {
-            Some("candidate-pair") => {
-                pairs.insert(id, v);
-            }
-            Some("local-candidate") | Some("remote-candidate") => {
-                candidates.insert(id, v);
-            }
-            Some("transport") => {
-                if let Some(s) = get(&v, "selectedCandidatePairId").as_string() {
-                    selected_id = Some(s);
-                }
-                transport = Some(v);
-            }
-            Some("inbound-rtp") => lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
-            _ => {}
+        if let Err(e) = channel::shutdown(ch, true) {
+            report(&e);
         }
     }
-    let pair = selected_id
-        .and_then(|id| pairs.get(&id).cloned())
-        .or_else(|| {
-            pairs
-                .values()
-                .find(|p| {
-                    get(p, "nominated").as_bool() == Some(true)
-                        && get(p, "state").as_string().as_deref() == Some("succeeded")
-                })
-                .cloned()
-        });
+    bury(Box::new(buried));
+    deferred.run();
+    Ok(())
+}
+
+/// The entries of a `getStats()` report that the summary reads.
+#[derive(Default)]
+struct StatsEntries {
+    pairs: HashMap<String, JsValue>,
+    candidates: HashMap<String, JsValue>,
+    selected_id: Option<String>,
+    transport: Option<JsValue>,
+    /// Packets lost, summed over received media streams.
+    lost: f64,
+}
+
+impl StatsEntries {
+    fn read(report: &JsValue) -> StatsEntries {
+        let mut s = StatsEntries::default();
+        for entry in Array::from(report).iter() {
+            let v = Array::from(&entry).get(1);
+            let id = get(&v, "id").as_string().unwrap_or_default();
+            match get(&v, "type").as_string().as_deref() {
+                Some("candidate-pair") => {
+                    s.pairs.insert(id, v);
+                }
+                Some("local-candidate") | Some("remote-candidate") => {
+                    s.candidates.insert(id, v);
+                }
+                Some("transport") => {
+                    if let Some(id) = get(&v, "selectedCandidatePairId").as_string() {
+                        s.selected_id = Some(id);
+                    }
+                    s.transport = Some(v);
+                }
+                Some("inbound-rtp") => s.lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
+                _ => {}
+            }
+        }
+        s
+    }
+
+    /// The selected candidate pair: the transport's, else a nominated succeeded one.
+    fn selected_pair(&self) -> Option<JsValue> {
+        self.selected_id
+            .as_ref()
+            .and_then(|id| self.pairs.get(id).cloned())
+            .or_else(|| {
+                self.pairs
+                    .values()
+                    .find(|p| {
+                        get(p, "nominated").as_bool() == Some(true)
+                            && get(p, "state").as_string().as_deref() == Some("succeeded")
+                    })
+                    .cloned()
+            })
+    }
+
+    /// `CandidateInfo` of the candidate that `pair[key]` names.
+    fn candidate_info(&self, pair: &JsValue, key: &str) -> Option<JsValue> {
+        let c = self.candidates.get(&get(pair, key).as_string()?)?;
+        let out = Object::new();
+        for (from, to) in [
+            ("candidateType", "type"),
+            ("address", "address"),
+            ("port", "port"),
+            ("protocol", "protocol"),
+        ] {
+            let v = get(c, from);
+            if !is_absent(&v) {
+                set(&out, to, v);
+            }
+        }
+        Some(out.into())
+    }
+}
+
+/// The `PeerStats` summary of a `getStats()` report.
+fn peer_stats(report: &JsValue) -> JsValue {
+    let entries = StatsEntries::read(report);
+    let pair = entries.selected_pair();
     let number = |key: &str| -> f64 {
         pair.as_ref()
             .and_then(|p| get(p, key).as_f64())
-            .or_else(|| transport.as_ref().and_then(|t| get(t, key).as_f64()))
+            .or_else(|| {
+                entries
+                    .transport
+                    .as_ref()
+                    .and_then(|t| get(t, key).as_f64())
+            })
             .unwrap_or(0.0)
     };
     let o = Object::new();
@@ -570,43 +630,34 @@ fn peer_stats(report: &JsValue) -> JsValue {
     set(&o, "bytesReceived", number("bytesReceived"));
     set(&o, "packetsSent", number("packetsSent"));
     set(&o, "packetsReceived", number("packetsReceived"));
-    set(&o, "packetsLost", lost);
-    if let Some(p) = &pair {
-        if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
-            set(&o, "rtt", rtt * 1000.0);
-        }
-        let info = |key: &str| -> Option<JsValue> {
-            let c = candidates.get(&get(p, key).as_string()?)?;
-            let out = Object::new();
-            for (from, to) in [
-                ("candidateType", "type"),
-                ("address", "address"),
-                ("port", "port"),
-                ("protocol", "protocol"),
-            ] {
-                let v = get(c, from);
-                if !is_absent(&v) {
-                    set(&out, to, v);
-                }
-            }
-            Some(out.into())
-        };
-        if let (Some(local), Some(remote)) = (info("localCandidateId"), info("remoteCandidateId")) {
-            set(&o, "localCandidateType", get(&local, "type"));
-            set(&o, "remoteCandidateType", get(&remote, "type"));
-            let selected = Object::new();
-            set(&selected, "local", local);
-            set(&selected, "remote", remote);
-            set(&o, "selectedPair", selected);
-        }
+    set(&o, "packetsLost", entries.lost);
+    let Some(p) = &pair else { return o.into() };
+    if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
+        set(&o, "rtt", rtt * 1000.0);
+    }
+    let local = entries.candidate_info(p, "localCandidateId");
+    let remote = entries.candidate_info(p, "remoteCandidateId");
+    if let (Some(local), Some(remote)) = (local, remote) {
+        set(&o, "localCandidateType", get(&local, "type"));
+        set(&o, "remoteCandidateType", get(&remote, "type"));
+        let selected = Object::new();
+        set(&selected, "local", local);
+        set(&selected, "remote", remote);
+        set(&o, "selectedPair", selected);
     }
     o.into()
 }
 
-impl RtcPeer {
-    /// Creates a peer from `RtcPeerOptions` (for Rust callers such as the signaling layer).
-    pub fn create(options: &JsValue) -> Result<RtcPeer, MqttError> {
-        console_error_panic_hook::set_once();
+/// `RtcPeerOptions`, read and checked before anything is created.
+struct PeerOptions {
+    ice_servers: JsValue,
+    polite: Option<bool>,
+    stream: Option<MediaStream>,
+    channels: Vec<ChannelSpec>,
+}
+
+impl PeerOptions {
+    fn parse(options: &JsValue) -> Result<PeerOptions, MqttError> {
         if !is_absent(options) && !options.is_object() {
             return Err(invalid("options must be an object"));
         }
@@ -632,27 +683,47 @@ impl RtcPeer {
                     .map_err(|_| invalid("stream must be a MediaStream"))?,
             ),
         };
-        let mut specs = Vec::new();
-        let channels = get(options, "channels");
-        if !is_absent(&channels) {
-            if !Array::is_array(&channels) {
-                return Err(invalid("channels must be an array"));
+        Ok(PeerOptions {
+            ice_servers,
+            polite,
+            stream,
+            channels: channel_specs(&get(options, "channels"))?,
+        })
+    }
+}
+
+/// The `channels` option: label strings or options objects with a label.
+fn channel_specs(channels: &JsValue) -> Result<Vec<ChannelSpec>, MqttError> {
+    if is_absent(channels) {
+        return Ok(Vec::new());
+    }
+    if !Array::is_array(channels) {
+        return Err(invalid("channels must be an array"));
+    }
+    Array::from(channels)
+        .iter()
+        .map(|c| {
+            if c.is_string() {
+                ChannelSpec::parse(&c, &JsValue::UNDEFINED)
+            } else {
+                ChannelSpec::parse(&get(&c, "label"), &c)
             }
-            for c in Array::from(&channels).iter() {
-                specs.push(if c.is_string() {
-                    ChannelSpec::parse(&c, &JsValue::UNDEFINED)?
-                } else {
-                    ChannelSpec::parse(&get(&c, "label"), &c)?
-                });
-            }
-        }
-        let config = Object::new();
-        set(&config, "iceServers", ice_servers);
-        set(&config, "iceCandidatePoolSize", 1);
-        let pc = RtcPeerConnection::new_with_configuration(config.unchecked_ref())
-            .map_err(|e| invalid(format!("cannot create the connection: {}", describe(&e))))?;
-        let rc = Rc::new(RefCell::new(Inner {
-            pc: pc.clone(),
+        })
+        .collect()
+}
+
+fn new_connection(ice_servers: &JsValue) -> Result<RtcPeerConnection, MqttError> {
+    let config = Object::new();
+    set(&config, "iceServers", ice_servers);
+    set(&config, "iceCandidatePoolSize", 1);
+    RtcPeerConnection::new_with_configuration(config.unchecked_ref())
+        .map_err(|e| invalid(format!("cannot create the connection: {}", describe(&e))))
+}
+
+impl Inner {
+    fn new(pc: RtcPeerConnection, polite: Option<bool>) -> Inner {
+        Inner {
+            pc,
             session: random_id(),
             remote_session: None,
             polite,
@@ -669,128 +740,159 @@ impl RtcPeer {
             state: "new".into(),
             closed: false,
             keep_alive: None,
-        }));
-        let weak = Rc::downgrade(&rc);
-        let w = weak.clone();
-        let negotiation = Closure::<dyn FnMut()>::new(move || {
-            wasm_bindgen_futures::spawn_local(negotiate(w.clone()));
-        });
-        let w = weak.clone();
-        let candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
-            move |e: RtcPeerConnectionIceEvent| {
-                let Ok(rc) = live(&w) else { return };
-                let candidate = match e.candidate() {
-                    Some(c) => CandidateInit {
-                        candidate: c.candidate(),
-                        sdp_mid: c.sdp_mid(),
-                        sdp_m_line_index: c.sdp_m_line_index(),
-                        username_fragment: get(&c, "usernameFragment").as_string(),
-                    },
-                    // End of candidates: sent as an empty candidate line.
-                    None => CandidateInit::default(),
-                };
-                let session = {
-                    let mut inner = rc.borrow_mut();
-                    inner.offer_candidates += 1;
-                    inner.session.clone()
-                };
-                let signal = Signal::Candidate { candidate, session };
-                emit(&rc, "signal", &[signal.to_js()]);
-            },
-        );
-        let w = weak.clone();
-        let state = Closure::<dyn FnMut()>::new(move || on_state_change(&w));
-        let w = weak.clone();
-        let channel =
-            Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| {
-                let dc = e.channel();
-                let Ok(rc) = live(&w) else {
-                    dc.close();
-                    return;
-                };
-                let ch = {
-                    let mut inner = rc.borrow_mut();
-                    let ch = RtcChannel::wrap(dc, inner.pc.clone());
-                    inner.keep_channel(ch.handle());
-                    ch
-                };
-                emit(&rc, "channel", &[ch.into()]);
-            });
-        let w = weak.clone();
-        let track = Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| {
-            let Ok(rc) = live(&w) else { return };
-            let track = e.track();
-            let stream = e
-                .streams()
-                .get(0)
-                .dyn_into::<MediaStream>()
-                .or_else(|_| MediaStream::new_with_tracks(&Array::of1(&track)));
-            let stream = stream.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
-            emit(&rc, "track", &[track.into(), stream]);
-        });
-        pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
-        pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
-        pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
-        pc.set_ondatachannel(Some(channel.as_ref().unchecked_ref()));
-        pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
-        let peer = RtcPeer { inner: rc.clone() };
-        let started = (|| -> Result<(), MqttError> {
-            let mut inner = rc.borrow_mut();
-            inner.handlers = Some(Handlers {
-                pc: pc.clone(),
-                _negotiation: negotiation,
-                _candidate: candidate,
-                _state: state,
-                _channel: channel,
-                _track: track,
-            });
-            inner.keep_alive = Some(rc.clone());
-            if let Some(stream) = &stream {
-                for t in stream.get_tracks().iter() {
-                    let t: MediaStreamTrack = t.unchecked_into();
-                    sys::add_track_checked(&pc, &t, stream)
-                        .map_err(|e| invalid(format!("cannot add a track: {}", describe(&e))))?;
-                }
-            }
-            for spec in &specs {
-                inner.add_channel(spec)?;
-            }
-            Ok(())
-        })();
-        if let Err(e) = started {
-            close_peer(&rc);
-            return Err(e);
         }
-        Ok(peer)
-    }
-
-    /// This peer's session id (sent with every signal).
-    pub fn session_id(&self) -> String {
-        self.inner.borrow().session.clone()
     }
 }
 
-#[wasm_bindgen(js_class = RtcPeer)]
+/// `icecandidate`: a local candidate (or the end of them) to send.
+fn on_local_candidate(weak: &Weak<RefCell<Inner>>, e: &RtcPeerConnectionIceEvent) {
+    let Ok(rc) = live(weak) else { return };
+    let candidate = match e.candidate() {
+        Some(c) => CandidateInit {
+            candidate: c.candidate(),
+            sdp_mid: c.sdp_mid(),
+            sdp_m_line_index: c.sdp_m_line_index(),
+            username_fragment: get(&c, "usernameFragment").as_string(),
+        },
+        // End of candidates: sent as an empty candidate line.
+        None => CandidateInit::default(),
+    };
+    let session = match borrow(&rc) {
+        Ok(mut inner) => {
+            inner.offer_candidates += 1;
+            inner.session.clone()
+        }
+        Err(e) => return report(&e),
+    };
+    let signal = Signal::Candidate { candidate, session };
+    emit(&rc, "signal", &[signal.to_js()]);
+}
+
+/// `datachannel`: a channel the remote side created.
+fn on_remote_channel(weak: &Weak<RefCell<Inner>>, e: &RtcDataChannelEvent) {
+    let dc = e.channel();
+    let Ok(rc) = live(weak) else {
+        dc.close();
+        return;
+    };
+    let ch = match borrow(&rc) {
+        Ok(mut inner) => {
+            let ch = RtcChannel::wrap(dc, inner.pc.clone());
+            inner.keep_channel(ch.handle());
+            ch
+        }
+        Err(e) => {
+            dc.close();
+            return report(&e);
+        }
+    };
+    emit(&rc, "channel", &[ch.into()]);
+}
+
+/// `track`: a remote track, with its stream (or a stream made for it).
+fn on_track(weak: &Weak<RefCell<Inner>>, e: &RtcTrackEvent) {
+    let Ok(rc) = live(weak) else { return };
+    let track = e.track();
+    let stream = e
+        .streams()
+        .get(0)
+        .dyn_into::<MediaStream>()
+        .or_else(|_| MediaStream::new_with_tracks(&Array::of1(&track)));
+    let stream = stream.map(JsValue::from).unwrap_or(JsValue::UNDEFINED);
+    emit(&rc, "track", &[track.into(), stream]);
+}
+
+/// Sets the connection's handlers, each holding a weak reference to the peer.
+fn install_handlers(rc: &Rc<RefCell<Inner>>, pc: &RtcPeerConnection) -> Handlers {
+    let weak = Rc::downgrade(rc);
+    let w = weak.clone();
+    let negotiation = Closure::<dyn FnMut()>::new(move || {
+        wasm_bindgen_futures::spawn_local(negotiate(w.clone()));
+    });
+    let w = weak.clone();
+    let candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
+        move |e: RtcPeerConnectionIceEvent| on_local_candidate(&w, &e),
+    );
+    let w = weak.clone();
+    let state = Closure::<dyn FnMut()>::new(move || on_state_change(&w));
+    let w = weak.clone();
+    let channel = Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |e: RtcDataChannelEvent| {
+        on_remote_channel(&w, &e)
+    });
+    let track =
+        Closure::<dyn FnMut(RtcTrackEvent)>::new(move |e: RtcTrackEvent| on_track(&weak, &e));
+    pc.set_onnegotiationneeded(Some(negotiation.as_ref().unchecked_ref()));
+    pc.set_onicecandidate(Some(candidate.as_ref().unchecked_ref()));
+    pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
+    pc.set_ondatachannel(Some(channel.as_ref().unchecked_ref()));
+    pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
+    Handlers {
+        pc: pc.clone(),
+        _negotiation: negotiation,
+        _candidate: candidate,
+        _state: state,
+        _channel: channel,
+        _track: track,
+    }
+}
+
+/// Keeps the peer alive, then adds the initial tracks and channels of the options.
+fn start(
+    rc: &Rc<RefCell<Inner>>,
+    handlers: Handlers,
+    options: &PeerOptions,
+) -> Result<(), MqttError> {
+    let mut inner = borrow(rc)?;
+    inner.handlers = Some(handlers);
+    inner.keep_alive = Some(rc.clone());
+    if let Some(stream) = &options.stream {
+        for t in stream.get_tracks().iter() {
+            let t: MediaStreamTrack = t.unchecked_into();
+            sys::add_track_checked(&inner.pc, &t, stream)
+                .map_err(|e| invalid(format!("cannot add a track: {}", describe(&e))))?;
+        }
+    }
+    for spec in &options.channels {
+        inner.add_channel(spec)?;
+    }
+    Ok(())
+}
+
 impl RtcPeer {
-    #[wasm_bindgen(constructor)]
-    pub fn new(options: JsValue) -> Result<RtcPeer, JsValue> {
-        RtcPeer::create(&options).map_err(MqttError::into_js)
+    /// Creates a peer from `RtcPeerOptions` (for Rust callers such as the signaling layer).
+    pub fn create(options: &JsValue) -> Result<RtcPeer, MqttError> {
+        console_error_panic_hook::set_once();
+        let options = PeerOptions::parse(options)?;
+        let pc = new_connection(&options.ice_servers)?;
+        let rc = Rc::new(RefCell::new(Inner::new(pc.clone(), options.polite)));
+        let handlers = install_handlers(&rc, &pc);
+        if let Err(e) = start(&rc, handlers, &options) {
+            // The close of a half-started peer cannot meet a busy state: nothing else
+            // holds it yet.
+            let _ = close_peer(&rc);
+            return Err(e);
+        }
+        Ok(RtcPeer { inner: rc })
     }
 
-    /// Feeds a signal from the remote side; rejects (and emits "error") when it is
-    /// malformed or cannot be applied. Signals of another session are ignored.
-    pub fn signal(&self, message: JsValue) -> Promise {
-        let signal = match Signal::parse(&message) {
-            Ok(s) => s,
-            Err(e) => {
-                emit_error(&self.inner, copy(&e));
-                return rejected(e);
-            }
-        };
+    /// This peer's session id (sent with every signal).
+    pub fn session_id(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.session.clone())
+    }
+
+    /// Whether `close()` ran (a busy peer counts as open: it is in use).
+    pub(crate) fn is_closed(&self) -> bool {
+        self.inner.try_borrow().is_ok_and(|i| i.closed)
+    }
+
+    /// Feeds a typed signal from the remote side (already read and validated); the promise
+    /// settles once it is applied, in order with the others.
+    pub(crate) fn accept(&self, signal: Signal) -> Promise {
         let (promise, pending) = Pending::new();
         let start = {
-            let Ok(mut inner) = self.inner.try_borrow_mut() else {
-                return rejected(error(ErrorCode::Busy, "the peer is busy"));
+            let mut inner = match borrow(&self.inner) {
+                Ok(inner) => inner,
+                Err(e) => return rejected(e),
             };
             if inner.closed {
                 return rejected(closed_error());
@@ -816,26 +918,45 @@ impl RtcPeer {
         }
         promise
     }
+}
+
+#[wasm_bindgen(js_class = RtcPeer)]
+impl RtcPeer {
+    #[wasm_bindgen(constructor)]
+    pub fn new(options: JsValue) -> Result<RtcPeer, JsValue> {
+        RtcPeer::create(&options).map_err(MqttError::into_js)
+    }
+
+    /// Feeds a signal from the remote side; rejects (and emits "error") when it is
+    /// malformed or cannot be applied. Signals of another session are ignored.
+    pub fn signal(&self, message: JsValue) -> Promise {
+        match Signal::parse(&message) {
+            Ok(signal) => self.accept(signal),
+            Err(e) => {
+                emit_error(&self.inner, e.clone());
+                rejected(e)
+            }
+        }
+    }
 
     /// Creates a data channel (negotiated in-band; the remote side gets a "channel" event).
     #[wasm_bindgen(js_name = createChannel)]
     pub fn create_channel(&self, label: JsValue, options: JsValue) -> Result<RtcChannel, JsValue> {
         let spec = ChannelSpec::parse(&label, &options).map_err(MqttError::into_js)?;
-        self.inner
-            .borrow_mut()
-            .add_channel(&spec)
+        borrow(&self.inner)
+            .and_then(|mut inner| inner.add_channel(&spec))
             .map_err(MqttError::into_js)
     }
 
     /// The data channels of this peer that are not closed (created here or remotely).
-    pub fn channels(&self) -> Array {
-        let mut inner = self.inner.borrow_mut();
+    pub fn channels(&self) -> Result<Array, JsValue> {
+        let mut inner = borrow(&self.inner).map_err(MqttError::into_js)?;
         inner.channels.retain(|c| !RtcChannel::is_closed(c));
-        inner
+        Ok(inner
             .channels
             .iter()
             .map(|c| JsValue::from(RtcChannel::from_handle(c.clone())))
-            .collect()
+            .collect())
     }
 
     /// Sends `track` (renegotiates).
@@ -848,7 +969,7 @@ impl RtcPeer {
             let stream = stream
                 .dyn_into::<MediaStream>()
                 .map_err(|_| invalid("stream must be a MediaStream"))?;
-            let inner = self.inner.borrow();
+            let inner = borrow(&self.inner)?;
             if inner.closed {
                 return Err(closed_error());
             }
@@ -863,7 +984,7 @@ impl RtcPeer {
     #[wasm_bindgen(js_name = removeTrack)]
     pub fn remove_track(&self, track: JsValue) -> Result<(), JsValue> {
         let result = (|| {
-            let inner = self.inner.borrow();
+            let inner = borrow(&self.inner)?;
             if inner.closed {
                 return Err(closed_error());
             }
@@ -879,7 +1000,10 @@ impl RtcPeer {
     /// Sends `next` (or nothing, when null) in place of `old`, without renegotiating.
     #[wasm_bindgen(js_name = replaceTrack)]
     pub fn replace_track(&self, old: JsValue, next: JsValue) -> Promise {
-        let inner = self.inner.borrow();
+        let inner = match borrow(&self.inner) {
+            Ok(inner) => inner,
+            Err(e) => return rejected(e),
+        };
         if inner.closed {
             return rejected(closed_error());
         }
@@ -905,17 +1029,21 @@ impl RtcPeer {
 
     /// Restarts ICE (new candidates, same session and channels).
     #[wasm_bindgen(js_name = restartIce)]
-    pub fn restart_ice(&self) {
-        let inner = self.inner.borrow();
+    pub fn restart_ice(&self) -> Result<(), JsValue> {
+        let inner = borrow(&self.inner).map_err(MqttError::into_js)?;
         if !inner.closed {
             sys::restart_ice(&inner.pc);
         }
+        Ok(())
     }
 
     /// A summary of `getStats()`: rtt (ms), bytes, packets, the selected candidate pair.
     pub fn stats(&self) -> Promise {
         let pc = {
-            let inner = self.inner.borrow();
+            let inner = match borrow(&self.inner) {
+                Ok(inner) => inner,
+                Err(e) => return rejected(e),
+            };
             if inner.closed {
                 return rejected(closed_error());
             }
@@ -934,51 +1062,52 @@ impl RtcPeer {
     }
 
     /// Closes channels and the connection, removes every listener; emits "close" once.
-    pub fn close(&self) {
-        close_peer(&self.inner);
+    pub fn close(&self) -> Result<(), JsValue> {
+        close_peer(&self.inner).map_err(MqttError::into_js)
     }
 
     #[wasm_bindgen(getter, js_name = connectionState)]
-    pub fn connection_state(&self) -> String {
-        let inner = self.inner.borrow();
-        if inner.closed {
-            return "closed".into();
-        }
-        get(&inner.pc, "connectionState")
-            .as_string()
-            .unwrap_or_else(|| "new".into())
+    pub fn connection_state(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| {
+            if i.closed {
+                return "closed".into();
+            }
+            get(&i.pc, "connectionState")
+                .as_string()
+                .unwrap_or_else(|| "new".into())
+        })
     }
 
     #[wasm_bindgen(getter)]
-    pub fn session(&self) -> String {
+    pub fn session(&self) -> Result<String, JsValue> {
         self.session_id()
     }
 
     /// The remote session this peer accepts signals from, once one was seen.
     #[wasm_bindgen(getter, js_name = remoteSession)]
-    pub fn remote_session(&self) -> Option<String> {
-        self.inner.borrow().remote_session.clone()
+    pub fn remote_session(&self) -> Result<Option<String>, JsValue> {
+        read(&self.inner, |i| i.remote_session.clone())
     }
 
     /// Whether this side is the polite one (rolls back on an offer collision).
     #[wasm_bindgen(getter)]
-    pub fn polite(&self) -> bool {
-        self.inner.borrow().polite()
+    pub fn polite(&self) -> Result<bool, JsValue> {
+        read(&self.inner, Inner::polite)
     }
 
-    pub fn on(&self, event: String, listener: Function) -> RtcPeer {
-        if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            if !inner.closed {
-                inner.listeners.add(event, listener);
-            }
+    pub fn on(&self, event: String, listener: Function) -> Result<RtcPeer, JsValue> {
+        let mut inner = borrow(&self.inner).map_err(MqttError::into_js)?;
+        if !inner.closed {
+            inner.listeners.add(event, listener);
         }
-        self.clone()
+        Ok(self.clone())
     }
 
-    pub fn off(&self, event: String, listener: Function) -> RtcPeer {
-        if let Ok(mut inner) = self.inner.try_borrow_mut() {
-            inner.listeners.remove(&event, &listener);
-        }
-        self.clone()
+    pub fn off(&self, event: String, listener: Function) -> Result<RtcPeer, JsValue> {
+        borrow(&self.inner)
+            .map_err(MqttError::into_js)?
+            .listeners
+            .remove(&event, &listener);
+        Ok(self.clone())
     }
 }

@@ -4,81 +4,67 @@
 //! Topics, under `<prefix>/<room>/` (prefix defaults to `mqtt-rtc`):
 //! - `presence/<peerId>`: retained JSON `{"peerId","meta","since","ts"}`, republished as a
 //!   heartbeat; an empty retained payload (sent by `stop()`, or by the broker as the Will
-//!   from [`MqttSignaling::will`]) means the peer left. A peer whose heartbeat is older than
-//!   [`PEER_TIMEOUT_MS`] is considered gone.
+//!   from [`MqttSignaling::will`]) means the peer left. A peer not heard of for
+//!   `rtc_core::room::PEER_TIMEOUT_MS` (by this side's clock: `ts` is informative only)
+//!   is gone.
 //! - `inbox/<peerId>`: QoS 1, never retained, JSON `{"from","signal"}` where `signal` is a
 //!   `SignalMessage` (its `session` names the sender's peer connection).
 //!
-//! Own messages are never processed as remote ones; signals of sessions that were closed
-//! are dropped; malformed or oversized signals become `error` events, never panics. JS
-//! callbacks run with no borrow held, so a listener may call back into this object.
+//! The decisions (roster, expiry, heartbeat, which call a signal belongs to, stale and own
+//! signals) are made by the pure [`Room`] of `rtc_core::room`; this driver only reads
+//! messages into its inputs (each signal parsed once into a typed `Signal`), acts on its
+//! outputs with no borrow held (so a listener may call back into this object), and calls
+//! the `RtcPeer`s of its calls in Rust. Malformed or oversized signals become `error`
+//! events, never panics.
 
 use std::any::Any;
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Object, Promise, Reflect, JSON};
+use gloo_timers::callback::Timeout;
+use js_sys::{Array, Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::RtcPeer;
+use super::{borrow, bury, read, report, sys, Deferred, RtcPeer, Signal};
 use crate::client::{MqttClient, MqttError};
 use crate::error_code::ErrorCode;
+use crate::rtc_core::room::{
+    check_signal_size, validate_name, Output, PeerInfo, Presence, Room, MAX_SIGNAL_BYTES,
+};
 use crate::web::{self as js, Listeners};
 
-/// How often presence is republished, milliseconds.
-pub const HEARTBEAT_MS: f64 = 15_000.0;
-/// A peer not heard of for this long has left.
-pub const PEER_TIMEOUT_MS: f64 = 3.0 * HEARTBEAT_MS;
-/// Largest signal accepted (an SDP with many candidates is well below).
-const MAX_SIGNAL_BYTES: usize = 256 * 1024;
 const DEFAULT_PREFIX: &str = "mqtt-rtc";
 
-#[derive(Clone)]
-struct PeerInfo {
-    peer_id: String,
-    meta: JsValue,
-    since: f64,
-    last_seen: f64,
+/// The peer of one call, with the listeners this object gave it.
+struct CallPeer {
+    peer: RtcPeer,
+    /// The `signal` and `close` listeners; they go with the call.
+    _listeners: Vec<Box<dyn Any>>,
 }
 
-impl PeerInfo {
-    fn to_js(&self) -> JsValue {
-        let o = Object::new();
-        js::set(&o, "peerId", self.peer_id.as_str());
-        js::set(&o, "meta", self.meta.clone());
-        js::set(&o, "since", self.since);
-        o.into()
-    }
+/// The message callbacks given to the client while subscribed (presence, inbox).
+struct Subscriptions {
+    _presence: Closure<dyn FnMut(JsValue)>,
+    _inbox: Closure<dyn FnMut(JsValue)>,
 }
 
-struct Call {
-    peer: JsValue,
-    /// The `signal` and `close` listeners given to the peer; dropped with the call.
-    listeners: Vec<Box<dyn Any>>,
-    /// The first session the remote side used in this call.
-    remote_session: Option<String>,
-    /// Our own peer's session id.
-    local_session: String,
-}
+/// The handle the room keeps per call: released (buried) when the call ends.
+type Handle = Rc<CallPeer>;
 
 struct Inner {
     client: MqttClient,
-    room: String,
-    peer_id: String,
+    room_name: String,
     prefix: String,
     meta: JsValue,
     since: f64,
-    peers: BTreeMap<String, PeerInfo>,
-    calls: HashMap<String, Call>,
-    closed_sessions: HashSet<String>,
+    room: Room<JsValue, Handle>,
     listeners: Listeners,
-    on_presence: Option<Closure<dyn FnMut(JsValue)>>,
-    on_inbox: Option<Closure<dyn FnMut(JsValue)>>,
-    heartbeat: Option<(JsValue, Closure<dyn FnMut()>)>,
-    started: bool,
+    /// The presence and inbox message callbacks, while subscribed.
+    subscriptions: Option<Subscriptions>,
+    /// Fires at the room's next deadline (heartbeat or expiry); cleared on drop.
+    timer: Option<Timeout>,
 }
 
 /// Presence and signaling over an `MqttClient`; see the type definitions.
@@ -91,74 +77,87 @@ fn topic(prefix: &str, room: &str, kind: &str, peer: &str) -> String {
     format!("{prefix}/{room}/{kind}/{peer}")
 }
 
-fn call_method(target: &JsValue, name: &str, args: &[JsValue]) -> Result<JsValue, JsValue> {
-    let f: Function = Reflect::get(target, &JsValue::from_str(name))?.dyn_into()?;
-    f.apply(target, &args.iter().collect::<Array>())
+impl Inner {
+    fn topic(&self, kind: &str, peer: &str) -> String {
+        topic(&self.prefix, &self.room_name, kind, peer)
+    }
+
+    fn presence_filter(&self) -> String {
+        format!("{}/{}/presence/+", self.prefix, self.room_name)
+    }
+}
+
+fn peer_info_js(p: &PeerInfo<JsValue>) -> JsValue {
+    let o = Object::new();
+    js::set(&o, "peerId", p.peer_id.as_str());
+    js::set(&o, "meta", p.meta.clone());
+    js::set(&o, "since", p.since);
+    o.into()
+}
+
+fn invalid_argument(message: impl Into<String>) -> JsValue {
+    MqttError::from_code(ErrorCode::InvalidArgument, message).into_js()
 }
 
 fn invalid_signal(message: impl Into<String>) -> JsValue {
     MqttError::from_code(ErrorCode::InvalidSignal, message).into_js()
 }
 
+/// Calls the listeners of `event` with no borrow held.
 fn emit(inner: &Rc<RefCell<Inner>>, event: &str, args: &[JsValue]) {
-    // Collected first: a listener may call back into this object.
-    let listeners = inner.borrow().listeners.of(event);
-    js::call_all(&listeners, args);
+    let mut deferred = Deferred::new();
+    match borrow(inner) {
+        Ok(i) => deferred.emit(&i.listeners, event, args),
+        Err(e) => return report(&e),
+    }
+    deferred.run();
 }
 
-fn validate_name(what: &str, v: &str) -> Result<(), JsValue> {
-    if v.is_empty() || v.contains(['/', '+', '#', '\0']) {
-        return Err(MqttError::from_code(
-            ErrorCode::InvalidArgument,
-            format!("{what} must be non-empty and contain no '/', '+' or '#'"),
-        )
-        .into_js());
+/// An object's plain-object field, or an empty object.
+fn object_or_empty(v: JsValue) -> JsValue {
+    if v.is_object() {
+        v
+    } else {
+        Object::new().into()
     }
-    Ok(())
+}
+
+/// The text of a received message (its payload as UTF-8, invalid bytes replaced).
+fn text_of(m: &JsValue) -> String {
+    js::bytes_of(&js::get(m, "payload"))
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
 }
 
 #[wasm_bindgen(js_class = MqttSignaling)]
 impl MqttSignaling {
     #[wasm_bindgen(constructor)]
     pub fn new(client: &MqttClient, options: JsValue) -> Result<MqttSignaling, JsValue> {
-        let room = js::get(&options, "room").as_string().ok_or_else(|| {
-            MqttError::from_code(ErrorCode::InvalidArgument, "room is required").into_js()
-        })?;
-        validate_name("room", &room)?;
+        let room = js::get(&options, "room")
+            .as_string()
+            .ok_or_else(|| invalid_argument("room is required"))?;
+        validate_name("room", &room).map_err(invalid_argument)?;
         let peer_id = js::get(&options, "peerId")
             .as_string()
             .unwrap_or_else(|| client.client_id());
-        validate_name("peerId", &peer_id)?;
+        validate_name("peerId", &peer_id).map_err(invalid_argument)?;
         let prefix = js::get(&options, "prefix")
             .as_string()
             .unwrap_or_else(|| DEFAULT_PREFIX.into());
         if prefix.is_empty() || prefix.contains(['+', '#', '\0']) {
-            return Err(
-                MqttError::from_code(ErrorCode::InvalidArgument, "invalid prefix").into_js(),
-            );
+            return Err(invalid_argument("invalid prefix"));
         }
-        let meta = js::get(&options, "meta");
-        let meta = if meta.is_object() {
-            meta
-        } else {
-            Object::new().into()
-        };
         Ok(MqttSignaling {
             inner: Rc::new(RefCell::new(Inner {
                 client: client.handle(),
-                room,
-                peer_id,
+                room_name: room,
                 prefix,
-                meta,
+                meta: object_or_empty(js::get(&options, "meta")),
                 since: js_sys::Date::now(),
-                peers: BTreeMap::new(),
-                calls: HashMap::new(),
-                closed_sessions: HashSet::new(),
+                room: Room::new(peer_id),
                 listeners: Listeners::default(),
-                on_presence: None,
-                on_inbox: None,
-                heartbeat: None,
-                started: false,
+                subscriptions: None,
+                timer: None,
             })),
         })
     }
@@ -176,37 +175,28 @@ impl MqttSignaling {
     }
 
     #[wasm_bindgen(getter, js_name = peerId)]
-    pub fn peer_id(&self) -> String {
-        self.inner.borrow().peer_id.clone()
+    pub fn peer_id(&self) -> Result<String, JsValue> {
+        read(&self.inner, |i| i.room.peer_id().to_string())
     }
 
     /// Subscribes to presence and the own inbox, then announces presence.
     pub fn start(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let weak = Rc::downgrade(&inner);
-            let on_presence = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
-                if let Some(rc) = weak.upgrade() {
-                    handle_presence(&rc, &m);
-                }
-            });
-            let weak = Rc::downgrade(&inner);
-            let on_inbox = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
-                if let Some(rc) = weak.upgrade() {
-                    handle_inbox(&rc, &m);
-                }
-            });
             let (client, presence_filter, inbox, presence_fn, inbox_fn) = {
-                let mut i = inner.borrow_mut();
-                let presence_fn: JsValue = on_presence.as_ref().clone();
-                let inbox_fn: JsValue = on_inbox.as_ref().clone();
-                i.on_presence = Some(on_presence);
-                i.on_inbox = Some(on_inbox);
-                i.started = true;
+                let mut i = borrow(&inner).map_err(MqttError::into_js)?;
+                let (presence_fn, inbox_fn, callbacks) = message_callbacks(&inner);
+                // Replacing the callbacks of an earlier start: the client no longer
+                // routes to them once re-subscribed, but may be calling one now.
+                if let Some(old) = i.subscriptions.replace(callbacks) {
+                    bury(Box::new(old));
+                }
+                i.room.start(js::now());
+                let inbox = i.topic("inbox", i.room.peer_id());
                 (
                     i.client.handle(),
-                    format!("{}/{}/presence/+", i.prefix, i.room),
-                    topic(&i.prefix, &i.room, "inbox", &i.peer_id),
+                    i.presence_filter(),
+                    inbox,
                     presence_fn,
                     inbox_fn,
                 )
@@ -217,99 +207,85 @@ impl MqttSignaling {
             JsFuture::from(client.subscribe(presence_filter.into(), qos1.into(), presence_fn))
                 .await?;
             announce(&inner).await?;
-            start_heartbeat(&inner);
+            schedule(&inner);
             Ok(JsValue::UNDEFINED)
         })
     }
 
     /// Who is present now (not counting this peer).
-    pub fn peers(&self) -> Array {
-        self.inner
-            .borrow()
-            .peers
-            .values()
-            .map(PeerInfo::to_js)
-            .collect()
+    pub fn peers(&self) -> Result<Array, JsValue> {
+        read(&self.inner, |i| i.room.peers().map(peer_info_js).collect())
     }
 
     /// Opens a call to `peerId`: an `RtcPeer` whose signals travel through MQTT.
     pub fn call(&self, peer_id: String, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            if !inner.borrow().started {
-                return Err(
-                    MqttError::from_code(ErrorCode::NotStarted, "call start() first").into_js(),
-                );
-            }
-            if peer_id == inner.borrow().peer_id {
-                return Err(MqttError::from_code(
-                    ErrorCode::InvalidArgument,
-                    "cannot call yourself",
-                )
-                .into_js());
-            }
-            validate_name("peerId", &peer_id)?;
-            let old = inner.borrow_mut().calls.remove(&peer_id);
-            if let Some(old) = old {
-                close_call(&inner, old);
-            }
-            let peer = create_peer(&inner, &peer_id, &options)?;
-            Ok(peer)
+            let polite = borrow(&inner)
+                .map_err(MqttError::into_js)?
+                .room
+                .open_call(&peer_id)
+                .map_err(|e| MqttError::from_code(e.code(), e.message()).into_js())?;
+            // Closes the previous call with this peer, if any.
+            run_outputs(&inner);
+            let peer = open_peer(&inner, &peer_id, polite, &options, None)?;
+            // Nothing, unless a call was created between `open_call` and here (then
+            // that one is closed).
+            run_outputs(&inner);
+            Ok(peer.into())
         })
     }
 
-    pub fn on(&self, event: String, listener: Function) -> MqttSignaling {
-        self.inner.borrow_mut().listeners.add(event, listener);
-        MqttSignaling {
+    pub fn on(&self, event: String, listener: Function) -> Result<MqttSignaling, JsValue> {
+        borrow(&self.inner)
+            .map_err(MqttError::into_js)?
+            .listeners
+            .add(event, listener);
+        Ok(MqttSignaling {
             inner: self.inner.clone(),
-        }
+        })
     }
 
-    pub fn off(&self, event: String, listener: Function) -> MqttSignaling {
-        self.inner.borrow_mut().listeners.remove(&event, &listener);
-        MqttSignaling {
+    pub fn off(&self, event: String, listener: Function) -> Result<MqttSignaling, JsValue> {
+        borrow(&self.inner)
+            .map_err(MqttError::into_js)?
+            .listeners
+            .remove(&event, &listener);
+        Ok(MqttSignaling {
             inner: self.inner.clone(),
-        }
+        })
     }
 
     /// Clears presence, unsubscribes, and closes every peer of this object.
     pub fn stop(&self) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let (client, presence, inbox, presence_filter, calls, heartbeat, closures) = {
-                let mut i = inner.borrow_mut();
-                if !i.started {
+            let (client, presence, filters, subscriptions) = {
+                let mut i = borrow(&inner).map_err(MqttError::into_js)?;
+                if !i.room.stop() {
                     return Ok(JsValue::UNDEFINED);
                 }
-                i.started = false;
-                let calls: Vec<Call> = i.calls.drain().map(|(_, c)| c).collect();
-                i.peers.clear();
+                i.timer = None;
+                let own = i.room.peer_id().to_string();
+                let filters =
+                    Array::of2(&i.topic("inbox", &own).into(), &i.presence_filter().into());
                 (
                     i.client.handle(),
-                    topic(&i.prefix, &i.room, "presence", &i.peer_id),
-                    topic(&i.prefix, &i.room, "inbox", &i.peer_id),
-                    format!("{}/{}/presence/+", i.prefix, i.room),
-                    calls,
-                    i.heartbeat.take(),
-                    (i.on_presence.take(), i.on_inbox.take()),
+                    i.topic("presence", &own),
+                    filters,
+                    i.subscriptions.take(),
                 )
             };
-            if let Some((handle, _cb)) = &heartbeat {
-                js::clear_timeout(handle);
-            }
-            for c in calls {
-                close_call(&inner, c);
-            }
+            // Closes every call.
+            run_outputs(&inner);
             let retained = Object::new();
             js::set(&retained, "qos", 1);
             js::set(&retained, "retain", true);
             let cleared =
                 JsFuture::from(client.publish(presence.into(), "".into(), retained.into())).await;
-            let filters = Array::of2(&inbox.into(), &presence_filter.into());
             let unsubscribed = JsFuture::from(client.unsubscribe(filters.into())).await;
             // The message closures may only go once the client no longer routes to them.
-            drop(closures);
-            drop(heartbeat);
+            drop(subscriptions);
             cleared?;
             unsubscribed?;
             Ok(JsValue::UNDEFINED)
@@ -317,17 +293,44 @@ impl MqttSignaling {
     }
 }
 
+/// The presence and inbox message callbacks (holding weak references), as the functions
+/// to subscribe with and the closures to keep.
+fn message_callbacks(inner: &Rc<RefCell<Inner>>) -> (JsValue, JsValue, Subscriptions) {
+    let weak = Rc::downgrade(inner);
+    let on_presence = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        if let Some(rc) = weak.upgrade() {
+            handle_presence(&rc, &m);
+        }
+    });
+    let weak = Rc::downgrade(inner);
+    let on_inbox = Closure::<dyn FnMut(JsValue)>::new(move |m: JsValue| {
+        if let Some(rc) = weak.upgrade() {
+            handle_inbox(&rc, &m);
+        }
+    });
+    (
+        on_presence.as_ref().clone(),
+        on_inbox.as_ref().clone(),
+        Subscriptions {
+            _presence: on_presence,
+            _inbox: on_inbox,
+        },
+    )
+}
+
+/// Publishes this peer's presence (retained).
 async fn announce(inner: &Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
     let (client, presence, body) = {
-        let i = inner.borrow();
+        let i = borrow(inner).map_err(MqttError::into_js)?;
         let body = Object::new();
-        js::set(&body, "peerId", i.peer_id.as_str());
+        js::set(&body, "peerId", i.room.peer_id());
         js::set(&body, "meta", i.meta.clone());
         js::set(&body, "since", i.since);
+        // Informative only: receivers judge liveness by their own clock.
         js::set(&body, "ts", js_sys::Date::now());
         (
             i.client.handle(),
-            topic(&i.prefix, &i.room, "presence", &i.peer_id),
+            i.topic("presence", i.room.peer_id()),
             JSON::stringify(&body)?,
         )
     };
@@ -337,325 +340,277 @@ async fn announce(inner: &Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
     JsFuture::from(client.publish(presence.into(), body.into(), opts.into())).await
 }
 
-fn start_heartbeat(inner: &Rc<RefCell<Inner>>) {
+/// Arms the timer for the room's next deadline (or none).
+fn schedule(inner: &Rc<RefCell<Inner>>) {
+    let mut i = match borrow(inner) {
+        Ok(i) => i,
+        Err(e) => return report(&e),
+    };
+    let Some(at) = i.room.poll_timeout() else {
+        i.timer = None;
+        return;
+    };
+    let delay = at.saturating_sub(js::now()).min(u64::from(u32::MAX)) as u32;
     let weak = Rc::downgrade(inner);
-    let cb = Closure::<dyn FnMut()>::new(move || {
-        let Some(rc) = weak.upgrade() else { return };
-        if !rc.borrow().started {
-            return;
-        }
-        expire_peers(&rc);
-        let r = rc.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            let _ = announce(&r).await;
-        });
-        start_heartbeat(&rc);
-    });
-    let handle = js::set_timeout(cb.as_ref().unchecked_ref(), HEARTBEAT_MS);
-    // Replacing the previous closure from inside its own call: keep it alive until the
-    // next tick replaces this one (the old one is the one running now).
-    let old = inner.borrow_mut().heartbeat.replace((handle, cb));
-    if let Some(old) = old {
-        js::bury(Box::new(old));
-    }
+    i.timer = Some(Timeout::new(delay, move || on_timer(&weak)));
 }
 
-fn expire_peers(inner: &Rc<RefCell<Inner>>) {
-    let now = js_sys::Date::now();
-    let gone: Vec<PeerInfo> = {
-        let mut i = inner.borrow_mut();
-        let ids: Vec<String> = i
-            .peers
-            .values()
-            .filter(|p| now - p.last_seen > PEER_TIMEOUT_MS)
-            .map(|p| p.peer_id.clone())
-            .collect();
-        ids.iter().filter_map(|id| i.peers.remove(id)).collect()
-    };
-    for p in gone {
-        emit(inner, "peer-left", &[p.to_js()]);
+fn on_timer(weak: &Weak<RefCell<Inner>>) {
+    let Some(rc) = weak.upgrade() else { return };
+    match borrow(&rc) {
+        Ok(mut i) => {
+            // This timer is the one running now: bury it rather than drop it in its call.
+            if let Some(spent) = i.timer.take() {
+                bury(Box::new(spent));
+            }
+            i.room.handle_timeout(js::now());
+        }
+        Err(e) => return report(&e),
     }
+    run_outputs(&rc);
+    schedule(&rc);
+}
+
+/// Reads a presence message into the room's input.
+fn read_presence(m: &JsValue) -> (String, Presence<JsValue>) {
+    let topic = js::get(m, "topic").as_string().unwrap_or_default();
+    let peer_id = topic.rsplit('/').next().unwrap_or_default().to_string();
+    let text = text_of(m);
+    if text.is_empty() {
+        return (peer_id, Presence::Left);
+    }
+    if text.len() > MAX_SIGNAL_BYTES {
+        return (peer_id, Presence::Malformed);
+    }
+    let Ok(body) = JSON::parse(&text) else {
+        return (peer_id, Presence::Malformed);
+    };
+    let since = js::get(&body, "since")
+        .as_f64()
+        .unwrap_or_else(js_sys::Date::now);
+    let meta = object_or_empty(js::get(&body, "meta"));
+    (peer_id, Presence::Announce { meta, since })
 }
 
 fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
-    let topic = js::get(m, "topic").as_string().unwrap_or_default();
-    let Some(peer_id) = topic.rsplit('/').next().map(str::to_string) else {
-        return;
-    };
-    if peer_id == inner.borrow().peer_id {
-        return;
+    let (peer_id, presence) = read_presence(m);
+    match borrow(inner) {
+        Ok(mut i) => i.room.handle_presence(js::now(), &peer_id, presence),
+        Err(e) => return report(&e),
     }
-    let text = call_method(m, "text", &[])
-        .ok()
-        .and_then(|t| t.as_string())
-        .unwrap_or_default();
-    if text.is_empty() {
-        let left = inner.borrow_mut().peers.remove(&peer_id);
-        if let Some(p) = left {
-            emit(inner, "peer-left", &[p.to_js()]);
-        }
-        return;
-    }
-    let parsed = if text.len() > MAX_SIGNAL_BYTES {
-        Err(JsValue::NULL)
-    } else {
-        JSON::parse(&text)
-    };
-    let Ok(body) = parsed else {
-        emit(
-            inner,
-            "error",
-            &[invalid_signal(format!("malformed presence of {peer_id}"))],
-        );
-        return;
-    };
-    let now = js_sys::Date::now();
-    let ts = js::get(&body, "ts").as_f64().unwrap_or(now);
-    if now - ts > PEER_TIMEOUT_MS {
-        // A retained announcement of a peer that stopped sending heartbeats long ago.
-        let left = inner.borrow_mut().peers.remove(&peer_id);
-        if let Some(p) = left {
-            emit(inner, "peer-left", &[p.to_js()]);
-        }
-        return;
-    }
-    let meta = js::get(&body, "meta");
-    let info = PeerInfo {
-        peer_id: peer_id.clone(),
-        meta: if meta.is_object() {
-            meta
-        } else {
-            Object::new().into()
-        },
-        since: js::get(&body, "since").as_f64().unwrap_or(now),
-        last_seen: now.min(ts.max(now - PEER_TIMEOUT_MS)).max(ts),
-    };
-    let joined = inner
-        .borrow_mut()
-        .peers
-        .insert(peer_id, info.clone())
-        .is_none();
-    if joined {
-        emit(inner, "peer-joined", &[info.to_js()]);
-    }
+    run_outputs(inner);
+    // A new peer may bring the first expiry forward; re-arming is cheap.
+    schedule(inner);
 }
 
-/// Parses and checks an inbox message: `(from, signal, session, type)`.
-fn parse_envelope(text: &str) -> Result<(String, JsValue, String, String), String> {
-    if text.len() > MAX_SIGNAL_BYTES {
-        return Err(format!(
-            "signal of {} bytes exceeds {MAX_SIGNAL_BYTES}",
-            text.len()
-        ));
-    }
+/// Reads an inbox message: the sender and its signal, parsed once.
+fn read_envelope(text: &str) -> Result<(String, Signal), String> {
+    check_signal_size(text.len())?;
     let v = JSON::parse(text).map_err(|_| "signal is not json".to_string())?;
     let from = js::get(&v, "from")
         .as_string()
         .ok_or("signal without from")?;
-    let signal = js::get(&v, "signal");
-    let session = js::get(&signal, "session")
-        .as_string()
-        .ok_or("signal without session")?;
-    let kind = js::get(&signal, "type")
-        .as_string()
-        .ok_or("signal without type")?;
-    match kind.as_str() {
-        "offer" | "answer" if js::get(&signal, "sdp").as_string().is_some() => {}
-        "candidate" if js::get(&signal, "candidate").is_object() => {}
-        _ => return Err(format!("malformed {kind} signal")),
-    }
-    Ok((from, signal, session, kind))
+    let signal = Signal::parse(&js::get(&v, "signal")).map_err(|e| e.text().to_string())?;
+    Ok((from, signal))
 }
 
 fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
-    let text = call_method(m, "text", &[])
-        .ok()
-        .and_then(|t| t.as_string())
-        .unwrap_or_default();
-    let (from, signal, session, kind) = match parse_envelope(&text) {
-        Ok(v) => v,
-        Err(e) => {
-            emit(inner, "error", &[invalid_signal(e)]);
-            return;
-        }
+    let envelope = read_envelope(&text_of(m));
+    let ended = {
+        let mut i = match borrow(inner) {
+            Ok(i) => i,
+            Err(e) => return report(&e),
+        };
+        // A call whose peer was closed locally, its close event not seen yet: over.
+        let ended = match &envelope {
+            Ok((from, _)) if i.room.call_peer(from).is_some_and(|c| c.peer.is_closed()) => {
+                i.room.end_call(from)
+            }
+            _ => None,
+        };
+        i.room.handle_inbox(envelope);
+        ended
     };
-    let (own, stale) = {
-        let i = inner.borrow();
-        (from == i.peer_id, i.closed_sessions.contains(&session))
-    };
-    if own || stale {
-        return;
+    if let Some(call) = ended {
+        bury(Box::new(call));
     }
-    let target = {
-        let mut i = inner.borrow_mut();
-        let closed = i.calls.get(&from).is_some_and(|c| {
-            js::get(&c.peer, "connectionState").as_string().as_deref() == Some("closed")
-        });
-        if closed {
-            // Closed locally but its close event not seen yet: the call is over.
-            if let Some(c) = i.calls.remove(&from) {
-                let same = c.remote_session.as_deref() == Some(session.as_str());
-                i.closed_sessions.extend(c.remote_session);
-                js::bury(Box::new(c.listeners));
-                if same {
-                    return;
-                }
-            }
-        }
-        match i.calls.get_mut(&from) {
-            Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => {
-                Some(c.peer.clone())
-            }
-            Some(c) if c.remote_session.is_none() => {
-                c.remote_session = Some(session.clone());
-                Some(c.peer.clone())
-            }
-            // A new offer under another session: the remote side started over.
-            Some(_) if kind == "offer" => None,
-            // A late signal of a session this call does not use.
-            Some(_) => return,
-            None if kind == "offer" => None,
-            None => return,
-        }
-    };
-    let peer = match target {
-        Some(p) => p,
-        None => {
-            let old = inner.borrow_mut().calls.remove(&from);
-            if let Some(old) = old {
-                close_call(inner, old);
-            }
-            let peer = match create_peer(inner, &from, &JsValue::UNDEFINED) {
-                Ok(p) => p,
-                Err(e) => {
-                    emit(inner, "error", &[e]);
-                    return;
-                }
-            };
-            if let Some(c) = inner.borrow_mut().calls.get_mut(&from) {
-                c.remote_session = Some(session.clone());
-            }
-            let info = inner
-                .borrow()
-                .peers
-                .get(&from)
-                .map(PeerInfo::to_js)
-                .unwrap_or_else(|| {
-                    PeerInfo {
-                        peer_id: from.clone(),
-                        meta: Object::new().into(),
-                        since: js_sys::Date::now(),
-                        last_seen: 0.0,
-                    }
-                    .to_js()
-                });
-            emit(inner, "incoming", &[peer.clone(), info]);
-            peer
-        }
-    };
-    match call_method(&peer, "signal", &[signal]) {
-        Ok(p) => {
-            if let Ok(p) = p.dyn_into::<Promise>() {
-                let weak = Rc::downgrade(inner);
+    run_outputs(inner);
+}
+
+/// Acts on the room's outputs, one at a time, with no borrow held.
+fn run_outputs(inner: &Rc<RefCell<Inner>>) {
+    loop {
+        let output = match borrow(inner) {
+            Ok(mut i) => i.room.poll(),
+            Err(e) => return report(&e),
+        };
+        let Some(output) = output else { return };
+        match output {
+            Output::Announce => {
+                let rc = inner.clone();
                 wasm_bindgen_futures::spawn_local(async move {
-                    if let Err(e) = JsFuture::from(p).await {
-                        // A signal racing with a close is expected, not worth an error.
-                        let closing = js::get(&e, "code").as_string().as_deref()
-                            == Some(ErrorCode::Closed.as_str());
-                        if let Some(rc) = weak.upgrade().filter(|_| !closing) {
-                            emit(&rc, "error", &[e]);
-                        }
-                    }
+                    // A missed heartbeat is retried at the next one.
+                    let _ = announce(&rc).await;
                 });
             }
+            Output::PeerJoined(p) => emit(inner, "peer-joined", &[peer_info_js(&p)]),
+            Output::PeerLeft(p) => emit(inner, "peer-left", &[peer_info_js(&p)]),
+            Output::CreatePeer {
+                remote,
+                polite,
+                signal,
+            } => incoming_call(inner, &remote, polite, signal),
+            Output::Deliver { peer, signal } => deliver(inner, &peer.peer, signal),
+            Output::ClosePeer(call) => {
+                // Its close event finds the call gone from the room already.
+                if let Err(e) = call.peer.close() {
+                    emit(inner, "error", &[e]);
+                }
+                bury(Box::new(call));
+            }
+            Output::Dropped { from, reason } => {
+                sys::console_debug(&format!("[mqtt-rtc] signal of {from} dropped: {reason:?}"))
+            }
+            Output::Invalid(message) => emit(inner, "error", &[invalid_signal(message)]),
         }
-        Err(e) => emit(inner, "error", &[e]),
     }
 }
 
-/// Creates an `RtcPeer` for a call with `remote`, wired to publish its signals to the
-/// remote inbox. Roles for perfect negotiation come from the ids, so both sides agree.
-fn create_peer(
+/// An offer opened a call: a peer for it, `incoming`, then the offer.
+fn incoming_call(inner: &Rc<RefCell<Inner>>, remote: &str, polite: bool, signal: Signal) {
+    let session = signal.session().to_string();
+    let peer = match open_peer(inner, remote, polite, &JsValue::UNDEFINED, Some(session)) {
+        Ok(p) => p,
+        Err(e) => return emit(inner, "error", &[e]),
+    };
+    let info = match borrow(inner) {
+        Ok(i) => i.room.peer(remote).map(peer_info_js),
+        Err(e) => return report(&e),
+    };
+    let info = info.unwrap_or_else(|| {
+        peer_info_js(&PeerInfo {
+            peer_id: remote.to_string(),
+            meta: Object::new().into(),
+            since: js_sys::Date::now(),
+            last_seen: 0,
+        })
+    });
+    emit(inner, "incoming", &[peer.clone().into(), info]);
+    deliver(inner, &peer, signal);
+}
+
+/// Hands a signal to a peer; its failure is an `error` event (unless the peer closed).
+fn deliver(inner: &Rc<RefCell<Inner>>, peer: &RtcPeer, signal: Signal) {
+    let applied = peer.accept(signal);
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = JsFuture::from(applied).await {
+            // A signal racing with a close is expected, not worth an error.
+            let closing =
+                js::get(&e, "code").as_string().as_deref() == Some(ErrorCode::Closed.as_str());
+            if let Some(rc) = weak.upgrade().filter(|_| !closing) {
+                emit(&rc, "error", &[e]);
+            }
+        }
+    });
+}
+
+/// Creates the `RtcPeer` of a call with `remote`, wired to publish its signals to the
+/// remote inbox, and records it in the room. `polite` comes from the two ids (the room
+/// decides), so a `polite` in `options` is overridden.
+fn open_peer(
     inner: &Rc<RefCell<Inner>>,
     remote: &str,
+    polite: bool,
     options: &JsValue,
-) -> Result<JsValue, JsValue> {
-    let (own_id, inbox) = {
-        let i = inner.borrow();
-        (
-            i.peer_id.clone(),
-            topic(&i.prefix, &i.room, "inbox", remote),
-        )
-    };
+    remote_session: Option<String>,
+) -> Result<RtcPeer, JsValue> {
     let opts = Object::new();
     if options.is_object() {
         Object::assign(&opts, options.unchecked_ref());
     }
-    js::set(&opts, "polite", own_id.as_str() < remote);
-    let peer: JsValue = RtcPeer::new(opts.into())?.into();
-    let local_session = js::get(&peer, "session").as_string().unwrap_or_default();
-
-    let weak = Rc::downgrade(inner);
-    let from = own_id.clone();
-    let on_signal = Closure::<dyn FnMut(JsValue)>::new(move |signal: JsValue| {
-        let Some(rc) = weak.upgrade() else { return };
-        let client = rc.borrow().client.handle();
-        let envelope = Object::new();
-        js::set(&envelope, "from", from.as_str());
-        js::set(&envelope, "signal", signal);
-        let Ok(body) = JSON::stringify(&envelope) else {
-            return;
-        };
-        let opts = Object::new();
-        js::set(&opts, "qos", 1);
-        let p = client.publish(inbox.clone().into(), body.into(), opts.into());
-        let weak = Rc::downgrade(&rc);
-        wasm_bindgen_futures::spawn_local(async move {
-            if let Err(e) = JsFuture::from(p).await {
-                if let Some(rc) = weak.upgrade() {
-                    emit(&rc, "error", &[e]);
-                }
-            }
-        });
+    js::set(&opts, "polite", polite);
+    let peer = RtcPeer::create(&opts.into()).map_err(MqttError::into_js)?;
+    let local_session = peer.session_id()?;
+    let on_signal = signal_forwarder(inner, remote)?;
+    let on_close = close_watcher(inner, remote, &local_session);
+    peer.on(
+        "signal".into(),
+        on_signal.as_ref().unchecked_ref::<Function>().clone(),
+    )?;
+    peer.on(
+        "close".into(),
+        on_close.as_ref().unchecked_ref::<Function>().clone(),
+    )?;
+    let call = Rc::new(CallPeer {
+        peer: peer.clone(),
+        _listeners: vec![Box::new(on_signal), Box::new(on_close)],
     });
-    let weak = Rc::downgrade(inner);
-    let remote_id = remote.to_string();
-    let closed_session = local_session.clone();
-    let on_close = Closure::<dyn FnMut()>::new(move || {
-        let Some(rc) = weak.upgrade() else { return };
-        let mut i = rc.borrow_mut();
-        let ours = i
-            .calls
-            .get(&remote_id)
-            .is_some_and(|c| c.local_session == closed_session);
-        if ours {
-            if let Some(c) = i.calls.remove(&remote_id) {
-                i.closed_sessions.extend(c.remote_session);
-                // This listener is running now: drop it (and its sibling) on a later tick.
-                js::bury(Box::new(c.listeners));
-            }
-        }
-    });
-    call_method(&peer, "on", &["signal".into(), on_signal.as_ref().clone()])?;
-    call_method(&peer, "on", &["close".into(), on_close.as_ref().clone()])?;
-    inner.borrow_mut().calls.insert(
-        remote.to_string(),
-        Call {
-            peer: peer.clone(),
-            listeners: vec![Box::new(on_signal), Box::new(on_close)],
-            remote_session: None,
-            local_session,
-        },
-    );
+    borrow(inner)
+        .map_err(MqttError::into_js)?
+        .room
+        .call_created(remote, call, local_session, remote_session);
     Ok(peer)
 }
 
-fn close_call(inner: &Rc<RefCell<Inner>>, call: Call) {
-    if let Some(s) = call.remote_session {
-        inner.borrow_mut().closed_sessions.insert(s);
-    }
-    let _ = call_method(&call.peer, "close", &[]);
-    js::bury(Box::new(call.listeners));
+/// The `signal` listener of a call's peer: publishes each signal to the remote inbox.
+fn signal_forwarder(
+    inner: &Rc<RefCell<Inner>>,
+    remote: &str,
+) -> Result<Closure<dyn FnMut(JsValue)>, JsValue> {
+    let (from, inbox) = {
+        let i = borrow(inner).map_err(MqttError::into_js)?;
+        (i.room.peer_id().to_string(), i.topic("inbox", remote))
+    };
+    let weak = Rc::downgrade(inner);
+    Ok(Closure::<dyn FnMut(JsValue)>::new(
+        move |signal: JsValue| {
+            let Some(rc) = weak.upgrade() else { return };
+            let client = match borrow(&rc) {
+                Ok(i) => i.client.handle(),
+                Err(e) => return report(&e),
+            };
+            let envelope = Object::new();
+            js::set(&envelope, "from", from.as_str());
+            js::set(&envelope, "signal", signal);
+            let Ok(body) = JSON::stringify(&envelope) else {
+                return;
+            };
+            let opts = Object::new();
+            js::set(&opts, "qos", 1);
+            let p = client.publish(inbox.clone().into(), body.into(), opts.into());
+            let weak = Rc::downgrade(&rc);
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Err(e) = JsFuture::from(p).await {
+                    if let Some(rc) = weak.upgrade() {
+                        emit(&rc, "error", &[e]);
+                    }
+                }
+            });
+        },
+    ))
+}
+
+/// The `close` listener of a call's peer: the call ends with it.
+fn close_watcher(
+    inner: &Rc<RefCell<Inner>>,
+    remote: &str,
+    local_session: &str,
+) -> Closure<dyn FnMut()> {
+    let weak = Rc::downgrade(inner);
+    let remote = remote.to_string();
+    let local_session = local_session.to_string();
+    Closure::<dyn FnMut()>::new(move || {
+        let Some(rc) = weak.upgrade() else { return };
+        let ended = match borrow(&rc) {
+            Ok(mut i) => i.room.peer_closed(&remote, &local_session),
+            Err(e) => return report(&e),
+        };
+        // This listener is running now: its call (which owns it) goes on a later tick.
+        if let Some(call) = ended {
+            bury(Box::new(call));
+        }
+    })
 }
 
 #[wasm_bindgen(typescript_custom_section)]

@@ -49,6 +49,9 @@ extern "C" {
 
     #[wasm_bindgen(js_namespace = console, js_name = debug)]
     pub fn console_debug(s: &str);
+
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(s: &str);
 }
 
 fn pc(p: &RtcPeerConnection) -> &Pc {
