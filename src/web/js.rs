@@ -213,30 +213,8 @@ impl Listeners {
         }
     }
 
-    /// The listeners of `event`, to call once the borrow that holds `self` is released.
-    pub fn of(&self, event: &str) -> Vec<Function> {
-        self.0
-            .iter()
-            .filter(|(e, _)| e == event)
-            .map(|(_, f)| f.clone())
-            .collect()
-    }
-
     pub fn clear(&mut self) {
         self.0.clear();
-    }
-}
-
-/// Calls each listener with `args`; a listener that throws is reported, not propagated.
-pub(crate) fn call_all(listeners: &[Function], args: &[JsValue]) {
-    if listeners.is_empty() {
-        return;
-    }
-    let args: Array = args.iter().collect();
-    for f in listeners {
-        if let Err(e) = f.apply(&JsValue::NULL, &args) {
-            console_error2("[mqtt-rtc] a listener threw:", &e);
-        }
     }
 }
 
