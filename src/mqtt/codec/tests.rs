@@ -2028,6 +2028,7 @@ fn packet_identifiers_inconsistent_with_the_qos_are_refused_on_encode() {
     }
 }
 
+// Long by design: one flat list of cases, each a packet and the value it must refuse.
 #[test]
 fn values_the_packet_cannot_carry_are_refused_on_encode() {
     let refused_value = |packet: Packet, version| {
@@ -2186,6 +2187,7 @@ fn values_the_packet_cannot_carry_are_refused_on_encode() {
 // ---------------------------------------------------------------------------------------
 
 /// One packet of every kind, both versions, with as many fields set as each allows.
+/// Long by design: a literal list of packets, one per kind and version.
 fn corpus() -> Vec<(Packet, ProtocolVersion)> {
     let full = Properties {
         payload_format_indicator: Some(1),
