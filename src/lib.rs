@@ -1,8 +1,11 @@
 //! mqtt-rtc: MQTT 5.0 / 3.1.1 over WebSocket and WebRTC signaled over MQTT, for web pages.
 //!
-//! The protocol core lives in [`mqtt`] and is pure (no I/O, no clock, no randomness), so it
-//! builds and is tested on the host as well as on `wasm32-unknown-unknown`. The browser
-//! driver, WebRTC and storage layers sit on top of it and are only built for wasm32.
+//! The pure parts build and are tested on the host as well as on `wasm32-unknown-unknown`
+//! (no I/O, no clock, no randomness): the MQTT protocol core in [`mqtt`], the signaling
+//! state machine and data-channel framing in [`rtc_core`], and the error codes in
+//! [`error_code`]. The browser layers sit on top and are only built for wasm32: `web`
+//! (JS interop both share, and the re-entrancy rule), `client` (`MqttClient`) and `rtc`
+//! (`RtcPeer`, `RtcChannel`, `MqttSignaling`).
 
 pub mod error_code;
 pub mod mqtt;
