@@ -4,11 +4,12 @@
 // Watch connects to it, its telemetry streams over the data channel and a command typed
 // in the dashboard gets its reply; a page using the package directly checks the same
 // exchange message by message (reply ids, a command large enough to be split into several
-// chunks of the RtcChannel framing); SIGTERM clears its presence.
+// chunks of the RtcChannel framing); SIGTERM clears its presence. A screenshot goes to
+// .test-run/screenshots/.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { useBrowser } from '../lib/harness.js';
 import { REPO_ROOT } from '../lib/server.js';
@@ -17,6 +18,7 @@ const browser = useBrowser();
 const RUN = `nat${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const CAMERA = `${RUN}-camera-1`;
 const T = { timeout: 60_000 };
+const SHOTS = join(REPO_ROOT, '.test-run', 'screenshots');
 
 const sims = [];
 const pages = [];
@@ -101,6 +103,9 @@ test('a native camera (devsim, str0m) answers the dashboard and the package thro
       await dash.click('#chat-send');
       await dash.waitForFunction(() => document.getElementById('chat-log').textContent.includes('"ok":false,"error":"malformed command'), null, { timeout: 5000 });
       assert.match(await dash.textContent('#cam-stats'), /^connected · data only/);
+      mkdirSync(SHOTS, { recursive: true });
+      await dash.locator('#viewer').scrollIntoViewIfNeeded();
+      await dash.screenshot({ path: join(SHOTS, 'dashboard-native-camera.png') });
       await dash.click('#hangup');
       assert.equal(await dash.isHidden('#viewer'), true);
       const errors = dash.logs.filter((l) => l.startsWith('[pageerror]'));
