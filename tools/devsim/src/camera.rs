@@ -5,9 +5,11 @@
 //! heartbeat, an empty retained Will), answers every offer (never offers itself, so it
 //! never meets glare), and on each data channel the caller opens it streams its telemetry
 //! as JSON once an interval and runs JSON commands, replying on the channel; messages use
-//! the chunk framing of `RtcChannel` (`crate::chunk`). No video: see the README. It must
-//! never send UDP anywhere but where ICE points (a loopback-bound socket), and never let a
-//! remote peer's input panic the thread.
+//! the chunk framing of `RtcChannel` (`crate::chunk`). Once connected it offers a video
+//! track itself (perfect negotiation: the polite side is `own id < remote id`) and sends a
+//! generated test picture as H.264 (`crate::h264`). It must never send UDP anywhere but
+//! where ICE points (a loopback-bound socket), and never let a remote peer's input panic
+//! the thread.
 
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
@@ -20,13 +22,16 @@ use mqtt_rtc::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, Subscribe
 use mqtt_rtc::mqtt::session::{
     ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, State, Token,
 };
-use str0m::change::SdpOffer;
+use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
+use str0m::format::Codec;
+use str0m::media::{Direction, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
 
 use crate::chunk::{self, Reassembler};
 use crate::device::{Device, Kind};
+use crate::h264;
 use crate::json::{self, Json};
 use crate::link::Link;
 use crate::signal::{
@@ -45,6 +50,24 @@ const CHUNK_BODY: usize = 16 * 1024 - 1;
 const UDP_SLICE: Duration = Duration::from_millis(10);
 /// UDP datagrams read in one go before MQTT gets a turn.
 const UDP_BURST: usize = 64;
+/// The video: QCIF (176×144) at 10 frames a second, about 38 KiB a frame (raw samples).
+const VIDEO_WIDTH: usize = 176;
+const VIDEO_HEIGHT: usize = 144;
+const FRAME_MS: u64 = 100;
+
+/// Where the video of a call stands.
+enum Video {
+    /// Not connected yet.
+    None,
+    /// Connected: the camera offers its track at the next turn of the loop.
+    Wanted,
+    /// The offer is out; the answer completes it.
+    Offered { mid: Mid, pending: SdpPendingOffer },
+    /// Negotiated: frames go out with this payload type.
+    Sending { mid: Mid, pt: Pt },
+    /// The caller takes no H.264 (or the offer failed): data only.
+    Refused,
+}
 
 /// One call: a str0m peer connection and its open data channels.
 struct Call {
@@ -54,6 +77,7 @@ struct Call {
     channels: Vec<(ChannelId, Reassembler)>,
     /// When str0m wants `Input::Timeout` next.
     next_timeout: Instant,
+    video: Video,
     /// ICE gave up, str0m failed, or the peer closed.
     over: bool,
 }
@@ -68,6 +92,10 @@ struct Camera {
     calls: Calls<Call>,
     sessions: SplitMix64,
     seq: u64,
+    /// When the next video frame is due, and the clock of the video's media time.
+    next_frame: Instant,
+    video_epoch: Instant,
+    frames: u32,
     next_heartbeat: Option<Millis>,
     /// The presence-clearing publish of a stopping camera, until the broker acknowledges it.
     leaving: Option<Token>,
@@ -171,7 +199,11 @@ impl Camera {
                     Ok(c) => c,
                     Err(e) => return note!("{}: cannot answer {from}: {e}", self.id),
                 };
-                self.send_signal(session, now, &from, &call.local_session, answer);
+                let answer = Signal::Answer {
+                    sdp: answer,
+                    session: call.local_session.clone(),
+                };
+                self.send_signal(session, now, &from, &answer);
                 if let Some(mut old) = self.calls.insert(&from, &remote_session, call) {
                     close_call(&mut old, &self.socket);
                 }
@@ -184,20 +216,9 @@ impl Camera {
     }
 
     /// Publishes one signal of a call to `remote`'s inbox.
-    fn send_signal(
-        &self,
-        session: &mut Session,
-        now: Millis,
-        remote: &str,
-        local_session: &str,
-        answer_sdp: String,
-    ) {
-        let signal = Signal::Answer {
-            sdp: answer_sdp,
-            session: local_session.to_string(),
-        };
+    fn send_signal(&self, session: &mut Session, now: Millis, remote: &str, signal: &Signal) {
         let topic = inbox_topic(DEFAULT_PREFIX, ROOM, remote);
-        let body = envelope_json(&self.id, &signal);
+        let body = envelope_json(&self.id, signal);
         self.publish(
             session,
             now,
@@ -225,6 +246,7 @@ impl Camera {
             local_session,
             channels: Vec::new(),
             next_timeout: Instant::now(),
+            video: Video::None,
             over: false,
         };
         drive(
@@ -244,6 +266,14 @@ impl Camera {
         };
         match signal {
             Signal::Offer { sdp, .. } => {
+                if matches!(call.video, Video::Offered { .. }) {
+                    // Glare: both sides offered. The impolite side ignores the other's
+                    // offer; the polite one drops its own and answers (and offers again).
+                    if !polite(&self.id, from) {
+                        return note!("{}: offer collision with {from}: ignored", self.id);
+                    }
+                    call.video = Video::Wanted;
+                }
                 let answer = SdpOffer::from_sdp_string(&sdp)
                     .map_err(|e| e.to_string())
                     .and_then(|o| {
@@ -256,7 +286,11 @@ impl Camera {
                 drive(call, &self.socket, &mut self.device, &self.id, self.seq);
                 match answer {
                     Ok(a) => {
-                        self.send_signal(session, now, from, &local_session, a.to_sdp_string())
+                        let answer = Signal::Answer {
+                            sdp: a.to_sdp_string(),
+                            session: local_session,
+                        };
+                        self.send_signal(session, now, from, &answer)
                     }
                     Err(e) => note!("{}: cannot answer the new offer of {from}: {e}", self.id),
                 }
@@ -271,7 +305,89 @@ impl Camera {
                 Ok(_) => {}
                 Err(e) => note!("{}: bad candidate from {from}: {e}", self.id),
             },
-            Signal::Answer { .. } => note!("{}: unexpected answer from {from}", self.id),
+            Signal::Answer { sdp, .. } => {
+                let Video::Offered { mid, pending } =
+                    std::mem::replace(&mut call.video, Video::Refused)
+                else {
+                    return note!("{}: unexpected answer from {from}", self.id);
+                };
+                let accepted = SdpAnswer::from_sdp_string(&sdp)
+                    .map_err(|e| e.to_string())
+                    .and_then(|a| {
+                        let api = call.rtc.sdp_api();
+                        api.accept_answer(pending, a).map_err(|e| e.to_string())
+                    });
+                match accepted {
+                    Ok(()) => match h264_pt(&mut call.rtc, mid) {
+                        Some(pt) => call.video = Video::Sending { mid, pt },
+                        None => note!("{}: {from} takes no H.264: data only", self.id),
+                    },
+                    Err(e) => note!("{}: bad answer from {from}: {e}", self.id),
+                }
+                drive(call, &self.socket, &mut self.device, &self.id, self.seq);
+            }
+        }
+    }
+
+    /// Offers the video track on every call that is connected and has none yet.
+    fn offer_video(&mut self, session: &mut Session, now: Millis) {
+        let mut offers = Vec::new();
+        for (remote, call) in self.calls.iter_mut() {
+            if !matches!(call.video, Video::Wanted) {
+                continue;
+            }
+            let mut change = call.rtc.sdp_api();
+            let stream = Some(format!("{}-video", self.id));
+            let mid = change.add_media(MediaKind::Video, Direction::SendOnly, stream, None, None);
+            call.video = match change.apply() {
+                Some((offer, pending)) => {
+                    let signal = Signal::Offer {
+                        sdp: offer.to_sdp_string(),
+                        session: call.local_session.clone(),
+                    };
+                    offers.push((remote.to_string(), signal));
+                    Video::Offered { mid, pending }
+                }
+                None => Video::Refused,
+            };
+            drive(call, &self.socket, &mut self.device, &self.id, self.seq);
+        }
+        for (remote, offer) in offers {
+            self.send_signal(session, now, &remote, &offer);
+        }
+    }
+
+    /// Sends the next video frame to every call whose video is negotiated, when it is due.
+    fn send_video(&mut self) {
+        let now = Instant::now();
+        if now < self.next_frame {
+            return;
+        }
+        self.next_frame = (self.next_frame + Duration::from_millis(FRAME_MS)).max(now);
+        let sending = self
+            .calls
+            .iter_mut()
+            .any(|(_, c)| matches!(c.video, Video::Sending { .. }));
+        if !sending {
+            return;
+        }
+        let elapsed = now.duration_since(self.video_epoch).as_millis() as u64;
+        let picture = h264::test_card(VIDEO_WIDTH, VIDEO_HEIGHT, elapsed);
+        let frame: Arc<[u8]> = h264::encode(&picture, self.frames).into();
+        self.frames = self.frames.wrapping_add(1);
+        for (_, call) in self.calls.iter_mut() {
+            let Video::Sending { mid, pt } = call.video else {
+                continue;
+            };
+            let Some(writer) = call.rtc.writer(mid) else {
+                continue;
+            };
+            let media_time = MediaTime::from_90khz(elapsed * 90);
+            if let Err(e) = writer.write(pt, now, media_time, frame.clone()) {
+                note!("{}: video frame not sent: {e}", self.id);
+                call.video = Video::Refused;
+            }
+            drive(call, &self.socket, &mut self.device, &self.id, self.seq);
         }
     }
 
@@ -383,6 +499,7 @@ fn drive(call: &mut Call, socket: &UdpSocket, device: &mut Device, id: &str, seq
 fn on_rtc_event(call: &mut Call, device: &mut Device, id: &str, seq: u64, event: RtcEvent) {
     match event {
         RtcEvent::IceConnectionStateChange(IceConnectionState::Disconnected) => call.over = true,
+        RtcEvent::Connected if matches!(call.video, Video::None) => call.video = Video::Wanted,
         RtcEvent::ChannelOpen(cid, label) => {
             note!("{id}: channel {label:?} open");
             call.channels
@@ -434,6 +551,21 @@ fn reply_to(device: &mut Device, command: &[u8]) -> String {
     // `Device::command` always answers with a JSON object.
     let fields = reply.strip_prefix('{').unwrap_or("}");
     format!(r#"{{"type":"reply","id":{id},{fields}"#)
+}
+
+/// The payload type to send H.264 with on `mid`, as negotiated: packetization mode 1
+/// (fragmented NAL units), Constrained Baseline 42e01f preferred.
+fn h264_pt(rtc: &mut Rtc, mid: Mid) -> Option<Pt> {
+    let writer = rtc.writer(mid)?;
+    let h264: Vec<_> = writer
+        .payload_params()
+        .filter(|p| p.spec().codec == Codec::H264 && p.spec().format.packetization_mode == Some(1))
+        .map(|p| (p.pt(), p.spec().format.profile_level_id))
+        .collect();
+    h264.iter()
+        .find(|(_, profile)| *profile == Some(0x42e01f))
+        .or(h264.first())
+        .map(|(pt, _)| *pt)
 }
 
 /// Sends one text message on a channel, framed.
@@ -516,6 +648,9 @@ pub fn run(opts: Arc<Options>, number: u32, seed: u64) {
         socket,
         local,
         seq: 0,
+        next_frame: Instant::now(),
+        video_epoch: Instant::now(),
+        frames: 0,
         next_heartbeat: None,
         leaving: None,
         buf: vec![0; 2048],
@@ -559,6 +694,9 @@ pub fn run(opts: Arc<Options>, number: u32, seed: u64) {
         }
         let until = Instant::now() + Duration::from_millis(deadline.saturating_sub(link.now()));
         cam.run_calls(until);
+        let now = link.now();
+        cam.offer_video(&mut link.session, now);
+        cam.send_video();
         pump(&mut link, &mut cam);
     }
     stop(&mut link, &mut cam);

@@ -37,6 +37,7 @@ macro_rules! note {
 mod camera;
 mod chunk;
 mod device;
+mod h264;
 mod json;
 mod link;
 mod signal;
