@@ -551,7 +551,7 @@ function renderCameras() {
     row.dataset.peer = p.peerId;
     const watching = call?.peerId === p.peerId;
     row.classList.toggle("active", watching);
-    row.innerHTML = `<span class="cam-name"><b>${esc(p.meta.name || p.peerId)}</b><small>live since ${new Date(p.since).toLocaleTimeString()}${p.meta.native === "true" ? " · native device, data only" : ""}</small></span>`;
+    row.innerHTML = `<span class="cam-name"><b>${esc(p.meta.name || p.peerId)}</b><small>live since ${new Date(p.since).toLocaleTimeString()}${p.meta.native === "true" ? " · native device" : ""}</small></span>`;
     const b = document.createElement("button");
     b.textContent = watching ? "Watching" : "Watch";
     b.className = watching ? "" : "primary";
@@ -583,9 +583,8 @@ async function watch(p) {
   ui.chatLog.textContent = "";
   ui.camStats.textContent = "connecting…";
   ui.chatSend.disabled = true;
-  // A native camera (tools/devsim) has no video; it streams telemetry and takes JSON commands.
+  // A native camera (tools/devsim) also streams telemetry and takes JSON commands.
   const native = p.meta.native === "true";
-  ui.remote.classList.toggle("hidden", native);
   ui.camTelemetry.textContent = "";
   ui.camTelemetry.classList.toggle("hidden", !native);
   ui.chat.placeholder = native ? 'command, e.g. {"action":"setpoint","value":22}' : "message over the data channel";
@@ -605,7 +604,7 @@ async function watch(p) {
     try {
       const s = await peer.stats();
       const v = ui.remote;
-      const size = native ? "data only" : v.videoWidth ? `${v.videoWidth}×${v.videoHeight}` : "no video yet";
+      const size = v.videoWidth ? `${v.videoWidth}×${v.videoHeight}` : "no video yet";
       ui.camStats.textContent = `${peer.connectionState} · ${size} · rtt ${s.rtt === undefined ? "–" : `${Math.round(s.rtt)} ms`} · in ${fmtBytes(s.bytesReceived ?? 0)} · lost ${s.packetsLost ?? 0} · ${s.localCandidateType ?? "?"}/${s.remoteCandidateType ?? "?"}`;
     } catch { /* closed meanwhile */ }
   }, 1000);

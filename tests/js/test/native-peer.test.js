@@ -1,8 +1,9 @@
 // The native camera of the device simulator (tools/devsim, `camera` kind: str0m, no
 // browser) called from headless Chromium through the test broker, over the library's
 // signaling protocol: it shows in the dashboard's camera list like a browser camera,
-// Watch connects to it, its telemetry streams over the data channel and a command typed
-// in the dashboard gets its reply; a page using the package directly checks the same
+// Watch connects to it and plays its video (it offers an H.264 track once connected), its
+// telemetry streams over the data channel and a command typed in the dashboard gets its
+// reply; a page using the package directly checks the same
 // exchange message by message (reply ids, a command large enough to be split into several
 // chunks of the RtcChannel framing); SIGTERM clears its presence. A screenshot goes to
 // .test-run/screenshots/.
@@ -87,7 +88,13 @@ test('a native camera (devsim, str0m) answers the dashboard and the package thro
       // The data channel opens (the Send button), the peer connection is connected.
       await dash.waitForSelector('#chat-send:not([disabled])', { timeout: 15_000 });
       await dash.waitForFunction(() => document.getElementById('cam-stats').dataset.state === 'connected', null, { timeout: 10_000 });
-      assert.equal(await dash.isHidden('#remote'), true, 'a native camera has no video element shown');
+      // Its video (H.264 made by devsim) plays: currentTime moves on, frames have its size.
+      await dash.waitForFunction(() => document.getElementById('remote').currentTime > 0.5, null, { timeout: 15_000 });
+      const t1 = await dash.$eval('#remote', (v) => v.currentTime);
+      await dash.waitForTimeout(1000);
+      const v = await dash.$eval('#remote', (e) => ({ t: e.currentTime, w: e.videoWidth, h: e.videoHeight, paused: e.paused }));
+      assert.ok(v.t > t1 + 0.5, `currentTime ${t1} -> ${v.t}`);
+      assert.deepEqual([v.w, v.h, v.paused], [176, 144, false]);
       // Telemetry: the line fills in, and its sequence number moves on (300 ms interval).
       await dash.waitForFunction(() => /^temperature -?\d+(\.\d+)? °C · humidity/.test(document.getElementById('cam-telemetry').textContent), null, { timeout: 5000 });
       const seq0 = Number(await dash.$eval('#cam-telemetry', (e) => e.dataset.seq));
@@ -102,7 +109,7 @@ test('a native camera (devsim, str0m) answers the dashboard and the package thro
       await dash.fill('#chat', 'hello');
       await dash.click('#chat-send');
       await dash.waitForFunction(() => document.getElementById('chat-log').textContent.includes('"ok":false,"error":"malformed command'), null, { timeout: 5000 });
-      assert.match(await dash.textContent('#cam-stats'), /^connected · data only/);
+      await dash.waitForFunction(() => /^connected · 176×144 · rtt/.test(document.getElementById('cam-stats').textContent), null, { timeout: 5000 });
       mkdirSync(SHOTS, { recursive: true });
       await dash.locator('#viewer').scrollIntoViewIfNeeded();
       await dash.screenshot({ path: join(SHOTS, 'dashboard-native-camera.png') });
