@@ -306,27 +306,34 @@ impl Camera {
                 Err(e) => note!("{}: bad candidate from {from}: {e}", self.id),
             },
             Signal::Answer { sdp, .. } => {
-                let Video::Offered { mid, pending } =
-                    std::mem::replace(&mut call.video, Video::Refused)
-                else {
-                    return note!("{}: unexpected answer from {from}", self.id);
-                };
-                let accepted = SdpAnswer::from_sdp_string(&sdp)
-                    .map_err(|e| e.to_string())
-                    .and_then(|a| {
-                        let api = call.rtc.sdp_api();
-                        api.accept_answer(pending, a).map_err(|e| e.to_string())
-                    });
-                match accepted {
-                    Ok(()) => match h264_pt(&mut call.rtc, mid) {
-                        Some(pt) => call.video = Video::Sending { mid, pt },
-                        None => note!("{}: {from} takes no H.264: data only", self.id),
-                    },
-                    Err(e) => note!("{}: bad answer from {from}: {e}", self.id),
-                }
-                drive(call, &self.socket, &mut self.device, &self.id, self.seq);
+                self.accept_video_answer(from, &sdp);
             }
         }
+    }
+
+    /// The answer to the camera's video offer: the track is on once it is accepted.
+    fn accept_video_answer(&mut self, from: &str, sdp: &str) {
+        let Some(call) = self.calls.get_mut(from) else {
+            return;
+        };
+        let Video::Offered { mid, pending } = std::mem::replace(&mut call.video, Video::Refused)
+        else {
+            return note!("{}: unexpected answer from {from}", self.id);
+        };
+        let accepted = SdpAnswer::from_sdp_string(sdp)
+            .map_err(|e| e.to_string())
+            .and_then(|a| {
+                let api = call.rtc.sdp_api();
+                api.accept_answer(pending, a).map_err(|e| e.to_string())
+            });
+        match accepted {
+            Ok(()) => match h264_pt(&mut call.rtc, mid) {
+                Some(pt) => call.video = Video::Sending { mid, pt },
+                None => note!("{}: {from} takes no H.264: data only", self.id),
+            },
+            Err(e) => note!("{}: bad answer from {from}: {e}", self.id),
+        }
+        drive(call, &self.socket, &mut self.device, &self.id, self.seq);
     }
 
     /// Offers the video track on every call that is connected and has none yet.

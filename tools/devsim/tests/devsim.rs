@@ -830,6 +830,18 @@ fn the_native_camera_answers_a_call_streams_telemetry_and_takes_commands() {
         "{telemetry:#?}"
     );
 
+    // Once connected, the camera offers its video track in the same session.
+    let offer = sub.expect("the camera's video offer", |m| {
+        m.topic == caller_inbox && m.payload.contains(r#""type":"offer""#)
+    });
+    assert_eq!(string_field(&offer.payload, "session"), Some(session));
+    let sdp = string_field(&offer.payload, "sdp").unwrap();
+    assert!(
+        sdp.contains("m=video") && sdp.contains("H264/90000"),
+        "{sdp}"
+    );
+    assert!(sdp.contains("a=sendonly"), "{sdp}");
+
     // SIGTERM: the calls close, the presence is cleared (empty, retained).
     sim.signal("-TERM");
     assert!(sim.wait_exit(Duration::from_secs(5)).success());
