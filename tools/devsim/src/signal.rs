@@ -46,8 +46,8 @@ pub fn presence_json(peer_id: &str, meta: &[(&str, &str)], since_ms: u64, now_ms
 }
 
 /// The perfect-negotiation role on a call between `own` and `remote`: both sides compute
-/// it from the two ids, so exactly one of them is polite. The camera never makes an offer,
-/// so it never collides; it is here so the rule is written down once on this side too.
+/// it from the two ids, so exactly one of them is polite. When two offers cross, the
+/// impolite side ignores the other's and the polite side gives up its own.
 pub fn polite(own: &str, remote: &str) -> bool {
     own < remote
 }
