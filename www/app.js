@@ -16,6 +16,7 @@ const ui = {
   deviceCount: $("device-count"), showOffline: $("show-offline"), log: $("log"), logInfo: $("log-info"),
   logFilter: $("log-filter"), cameras: $("cameras"), viewer: $("viewer"), viewerName: $("viewer-name"),
   remote: $("remote"), camStats: $("cam-stats"), chat: $("chat"), chatSend: $("chat-send"), chatLog: $("chat-log"),
+  camTelemetry: $("cam-telemetry"),
 };
 
 let lib = null; // the mqtt-rtc module
@@ -550,7 +551,7 @@ function renderCameras() {
     row.dataset.peer = p.peerId;
     const watching = call?.peerId === p.peerId;
     row.classList.toggle("active", watching);
-    row.innerHTML = `<span class="cam-name"><b>${esc(p.meta.name || p.peerId)}</b><small>live since ${new Date(p.since).toLocaleTimeString()}</small></span>`;
+    row.innerHTML = `<span class="cam-name"><b>${esc(p.meta.name || p.peerId)}</b><small>live since ${new Date(p.since).toLocaleTimeString()}${p.meta.native === "true" ? " · native device" : ""}</small></span>`;
     const b = document.createElement("button");
     b.textContent = watching ? "Watching" : "Watch";
     b.className = watching ? "" : "primary";
@@ -582,13 +583,23 @@ async function watch(p) {
   ui.chatLog.textContent = "";
   ui.camStats.textContent = "connecting…";
   ui.chatSend.disabled = true;
+  // A native camera (tools/devsim) also streams telemetry and takes JSON commands.
+  const native = p.meta.native === "true";
+  ui.camTelemetry.textContent = "";
+  ui.camTelemetry.classList.toggle("hidden", !native);
+  ui.chat.placeholder = native ? 'command, e.g. {"action":"setpoint","value":22}' : "message over the data channel";
   peer.on("track", (track, stream) => { ui.remote.srcObject = stream; ui.remote.play().catch(() => {}); })
     .on("state", (s) => { ui.camStats.dataset.state = s; if (s === "failed") chatLine("the connection failed", "err"); })
     .on("error", (e) => console.warn("peer:", e.code, e.message))
     .on("close", () => { if (call?.peer === peer) { hangUp(); camNote(`The call to ${ui.viewerName.textContent} ended.`); } });
   channel.on("open", () => { ui.chatSend.disabled = false; chatLine("data channel open", "muted"); })
     .on("close", () => { ui.chatSend.disabled = true; })
-    .on("message", (data) => chatLine(`camera: ${typeof data === "string" ? data : `${data.length} bytes`}`));
+    .on("message", (data) => {
+      const text = typeof data === "string" ? data : `${data.length} bytes`;
+      const telemetry = native ? parseJson(text) : null;
+      if (telemetry?.type === "telemetry") showTelemetry(telemetry);
+      else chatLine(`camera: ${text}`);
+    });
   call.timer = setInterval(async () => {
     try {
       const s = await peer.stats();
@@ -598,6 +609,19 @@ async function watch(p) {
     } catch { /* closed meanwhile */ }
   }, 1000);
   renderCameras();
+}
+
+function parseJson(text) {
+  try { return JSON.parse(text); } catch { return null; }
+}
+
+/** The latest telemetry of a native camera, one line under the viewer's head. */
+function showTelemetry(m) {
+  const state = m.state && typeof m.state === "object" ? m.state : {};
+  const unit = { temperature: " °C", humidity: " %", setpoint: " °C" };
+  ui.camTelemetry.textContent = Object.entries(state).map(([k, v]) => `${k} ${v}${unit[k] ?? ""}`).join(" · ");
+  ui.camTelemetry.dataset.seq = String(m.seq ?? "");
+  ui.camTelemetry.dataset.state = JSON.stringify(state);
 }
 
 function hangUp() {

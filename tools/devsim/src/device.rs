@@ -13,16 +13,20 @@ pub enum Kind {
     Thermostat,
     Air,
     Lock,
+    /// The native WebRTC camera (`crate::camera`): thermostat-like sensors, read and
+    /// commanded over a data channel instead of MQTT topics.
+    Camera,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 3] = [Kind::Thermostat, Kind::Air, Kind::Lock];
+    pub const ALL: [Kind; 4] = [Kind::Thermostat, Kind::Air, Kind::Lock, Kind::Camera];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Thermostat => "thermostat",
             Kind::Air => "air",
             Kind::Lock => "lock",
+            Kind::Camera => "camera",
         }
     }
 
@@ -31,13 +35,16 @@ impl Kind {
             Kind::Thermostat => "Thermostat",
             Kind::Air => "Air quality",
             Kind::Lock => "Door lock",
+            Kind::Camera => "Native camera",
         }
     }
 
     /// Telemetry metrics (each on `<prefix>/<id>/<metric>`) and their units, in order.
     pub fn metrics(self) -> &'static [(&'static str, &'static str)] {
         match self {
-            Kind::Thermostat => &[("temperature", "°C"), ("humidity", "%"), ("setpoint", "°C")],
+            Kind::Thermostat | Kind::Camera => {
+                &[("temperature", "°C"), ("humidity", "%"), ("setpoint", "°C")]
+            }
             Kind::Air => &[("co2", "ppm"), ("pm25", "µg/m³"), ("voc", "ppb")],
             Kind::Lock => &[("locked", ""), ("battery", "%")],
         }
@@ -46,7 +53,7 @@ impl Kind {
     /// The command actions this kind accepts.
     pub fn commands(self) -> &'static [&'static str] {
         match self {
-            Kind::Thermostat => &["setpoint", "ping", "calibrate"],
+            Kind::Thermostat | Kind::Camera => &["setpoint", "ping", "calibrate"],
             Kind::Air => &["ping", "calibrate"],
             Kind::Lock => &["lock", "unlock", "ping"],
         }
@@ -59,7 +66,7 @@ impl std::str::FromStr for Kind {
         Kind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown device kind {s:?} (thermostat, air or lock)"))
+            .ok_or_else(|| format!("unknown device kind {s:?} (thermostat, air, lock or camera)"))
     }
 }
 
@@ -104,7 +111,7 @@ impl Device {
     pub fn new(kind: Kind, number: u32, seed: u64) -> Device {
         let mut rng = SplitMix64::new(seed);
         let model = match kind {
-            Kind::Thermostat => {
+            Kind::Thermostat | Kind::Camera => {
                 let setpoint = 20.0 + 0.5 * (rng.next_u64() % 6) as f64;
                 Model::Thermostat {
                     temperature: setpoint + uniform(&mut rng, -1.5, 1.5),
@@ -224,7 +231,7 @@ impl Device {
             .map(|c| json::quote(c))
             .collect();
         let limits = match self.kind {
-            Kind::Thermostat => {
+            Kind::Thermostat | Kind::Camera => {
                 format!(
                     r#","limits":{{"setpoint":{{"min":{SETPOINT_MIN:.1},"max":{SETPOINT_MAX:.1}}}}}"#
                 )

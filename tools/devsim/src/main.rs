@@ -9,16 +9,38 @@
 //! is handled by the session's reconnect policy. SIGINT/SIGTERM publish `offline` and
 //! disconnect cleanly; SIGKILL leaves it to the broker's Will.
 //!
-//! Usage: devsim [--host 127.0.0.1] [--port N] [--devices thermostat:3,air:2,lock:1]
+//! A `camera` is a native WebRTC peer instead (module `camera`, str0m): it announces itself
+//! through the library's MQTT signaling, answers the dashboard's calls, and serves its
+//! telemetry and commands over a data channel.
+//!
+//! Usage: devsim [--host 127.0.0.1] [--port N] [--devices thermostat:3,air:2,lock:1,camera:1]
 //!               [--interval-ms 1000] [--prefix sensors] [--id-prefix devsim] [--seed N]
 //! `--port` defaults to `$MQTT_RTC_TCP_PORT`.
 
 #[cfg(target_arch = "wasm32")]
 compile_error!("devsim is a host program (TCP sockets, threads); build it for the host");
 
+/// `println!` / `eprintln!` that never panic: a closed pipe must not kill a device.
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+mod camera;
+mod chunk;
 mod device;
+mod h264;
 mod json;
 mod link;
+mod signal;
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,7 +62,8 @@ usage: devsim [--host HOST] [--port PORT] [--devices KIND:COUNT,...] [--interval
 
   --host         broker host (default 127.0.0.1)
   --port         broker MQTT/TCP port (default: $MQTT_RTC_TCP_PORT)
-  --devices      kinds thermostat, air, lock with counts (default thermostat:3,air:2,lock:1)
+  --devices      kinds thermostat, air, lock, camera with counts
+                 (default thermostat:3,air:2,lock:1,camera:1)
   --interval-ms  telemetry period (default 1000)
   --prefix       topic prefix (default sensors): topics are PREFIX/ID/...
   --id-prefix    client id prefix (default devsim): ids are ID_PREFIX-KIND-N
@@ -67,7 +90,7 @@ struct Options {
 fn parse_args(args: &[String]) -> Result<Options, String> {
     let mut host = "127.0.0.1".to_string();
     let mut port = None;
-    let mut devices = "thermostat:3,air:2,lock:1".to_string();
+    let mut devices = "thermostat:3,air:2,lock:1,camera:1".to_string();
     let mut interval_ms = 1000;
     let mut prefix = "sensors".to_string();
     let mut id_prefix = "devsim".to_string();
@@ -158,20 +181,6 @@ fn parse_devices(spec: &str) -> Result<Vec<(Kind, u32)>, String> {
         return Err("no devices".into());
     }
     Ok(out)
-}
-
-/// `println!` / `eprintln!` that never panic: a closed pipe must not kill a device.
-macro_rules! out {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-macro_rules! note {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
 }
 
 // ----- signals (std has no API for them; libc is linked anyway) -----
@@ -472,8 +481,16 @@ fn main() -> ExitCode {
         let seed = seeds.next_u64();
         let spawned = std::thread::Builder::new()
             .name(format!("{kind}-{number}"))
-            .stack_size(256 * 1024)
-            .spawn(move || run_device(opts, kind, number, seed));
+            // str0m keeps large buffers on the stack of the thread driving it.
+            .stack_size(if kind == Kind::Camera {
+                8 << 20
+            } else {
+                256 * 1024
+            })
+            .spawn(move || match kind {
+                Kind::Camera => camera::run(opts, number, seed),
+                _ => run_device(opts, kind, number, seed),
+            });
         match spawned {
             Ok(t) => threads.push(t),
             Err(e) => {

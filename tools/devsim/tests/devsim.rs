@@ -6,8 +6,9 @@
 //! broker's own command-line clients (`mosquitto_sub` / `mosquitto_pub`, MQTT 5), so what
 //! is checked is what any dashboard sees: retained status and meta, changing telemetry,
 //! request/response commands with correlation data, `offline` on SIGTERM, the Will on
-//! SIGKILL, and reconnecting after the connection drops. Every test uses its own topic
-//! prefix and client ids, so they run in parallel on one broker.
+//! SIGKILL, and reconnecting after the connection drops; for the native camera, a str0m
+//! peer standing in for a dashboard calls it through the broker. Every test uses its own
+//! topic prefix and client ids, so they run in parallel on one broker.
 
 use std::io::{BufRead, BufReader};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -609,4 +610,253 @@ fn reconnects_after_the_connection_drops() {
         "corr-cal",
     );
     assert!(reply.contains(r#""co2":420"#), "{reply}");
+}
+
+// ----- the native camera: called by a str0m peer standing in for a dashboard -----
+
+/// `s` as a JSON string literal.
+fn quote(s: &str) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The value of string field `key` in a flat JSON text (enough for the camera's answer).
+fn string_field(json: &str, key: &str) -> Option<String> {
+    let start = json.find(&format!("\"{key}\":\""))? + key.len() + 4;
+    let mut out = String::new();
+    let mut chars = json[start..].chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Some(out),
+            '\\' => match chars.next()? {
+                'n' => out.push('\n'),
+                'r' => out.push('\r'),
+                't' => out.push('\t'),
+                c => out.push(c),
+            },
+            c => out.push(c),
+        }
+    }
+    None
+}
+
+/// A str0m peer driven on its own UDP socket, as the camera's caller.
+struct Caller {
+    rtc: str0m::Rtc,
+    socket: std::net::UdpSocket,
+    buf: Vec<u8>,
+}
+
+impl Caller {
+    /// Polls, sends and receives until `until`; `events` sees each event and may write
+    /// to the peer; it returns true to stop early.
+    fn run(
+        &mut self,
+        timeout: Duration,
+        mut events: impl FnMut(&mut str0m::Rtc, str0m::Event) -> bool,
+    ) -> bool {
+        use str0m::net::{Protocol, Receive};
+        use str0m::{Input, Output};
+        let until = Instant::now() + timeout;
+        loop {
+            let next = loop {
+                match self.rtc.poll_output().expect("caller poll") {
+                    Output::Timeout(t) => break t,
+                    Output::Transmit(t) => {
+                        let _ = self.socket.send_to(&t.contents, t.destination);
+                    }
+                    Output::Event(e) => {
+                        if events(&mut self.rtc, e) {
+                            return true;
+                        }
+                    }
+                }
+            };
+            let now = Instant::now();
+            if now >= until {
+                return false;
+            }
+            let wait = next.min(until).saturating_duration_since(now);
+            self.socket
+                .set_read_timeout(Some(wait.max(Duration::from_millis(1))))
+                .unwrap();
+            self.buf.resize(2048, 0);
+            let input = match self.socket.recv_from(&mut self.buf) {
+                Ok((n, source)) => Input::Receive(
+                    Instant::now(),
+                    Receive {
+                        proto: Protocol::Udp,
+                        source,
+                        destination: self.socket.local_addr().unwrap(),
+                        contents: self.buf[..n].try_into().expect("a WebRTC datagram"),
+                    },
+                ),
+                Err(_) => Input::Timeout(Instant::now()),
+            };
+            self.rtc.handle_input(input).expect("caller input");
+        }
+    }
+}
+
+/// One text message in the RtcChannel framing (header 0x01: text, last chunk).
+fn frame(text: &str) -> Vec<u8> {
+    let mut f = vec![0x01];
+    f.extend_from_slice(text.as_bytes());
+    f
+}
+
+#[test]
+fn the_native_camera_answers_a_call_streams_telemetry_and_takes_commands() {
+    use str0m::change::SdpAnswer;
+    use str0m::{Candidate, Event, Rtc};
+
+    let port = broker_port();
+    let mut sim = Devsim::start(port, "camera", "camera:1", 1);
+    let camera = sim.id("camera");
+    let caller_id = format!("{}-caller", sim.prefix);
+    let presence = format!("mqtt-rtc/cameras/presence/{camera}");
+    let caller_inbox = format!("mqtt-rtc/cameras/inbox/{caller_id}");
+    let sub = Sub::start(port, &sim.prefix, &[&presence, &caller_inbox]);
+    let announced = sub.expect("retained presence", |m| m.topic == presence && m.retained);
+    for field in [
+        format!(r#""peerId":"{camera}""#),
+        r#""kind":"camera""#.into(),
+        r#""native":"true""#.into(),
+    ] {
+        assert!(announced.payload.contains(&field), "{}", announced.payload);
+    }
+
+    // Garbage in the inbox is logged and dropped; the camera keeps answering.
+    let camera_inbox = format!("mqtt-rtc/cameras/inbox/{camera}");
+    publish(port, &camera_inbox, "not json", None);
+    publish(
+        port,
+        &camera_inbox,
+        r#"{"from":"x","signal":{"type":"candidate","candidate":null,"session":"nope"}}"#,
+        None,
+    );
+
+    str0m::crypto::from_feature_flags().install_process_default();
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut rtc = Rtc::new(Instant::now());
+    rtc.add_local_candidate(Candidate::host(socket.local_addr().unwrap(), "udp").unwrap());
+    let mut change = rtc.sdp_api();
+    let cid = change.add_channel("control".into());
+    let (offer, pending) = change.apply().expect("an offer");
+    let envelope = format!(
+        r#"{{"from":{},"signal":{{"type":"offer","sdp":{},"session":"caller-s1"}}}}"#,
+        quote(&caller_id),
+        quote(&offer.to_sdp_string())
+    );
+    publish(port, &camera_inbox, &envelope, None);
+    let reply = sub.expect("the answer", |m| m.topic == caller_inbox);
+    assert_eq!(
+        string_field(&reply.payload, "from").as_deref(),
+        Some(camera.as_str())
+    );
+    assert_eq!(
+        string_field(&reply.payload, "type").as_deref(),
+        Some("answer")
+    );
+    let session = string_field(&reply.payload, "session").expect("a session");
+    assert!(session.starts_with(&camera), "{session}");
+    let sdp = string_field(&reply.payload, "sdp").expect("an answer sdp");
+    let answer = SdpAnswer::from_sdp_string(&sdp).expect("a valid answer");
+    rtc.sdp_api().accept_answer(pending, answer).unwrap();
+
+    let mut caller = Caller {
+        rtc,
+        socket,
+        buf: Vec::new(),
+    };
+    // Connect, then collect telemetry and the replies to two commands.
+    let mut telemetry = Vec::new();
+    let mut replies = Vec::new();
+    let mut sent = false;
+    let done = caller.run(Duration::from_secs(15), |rtc, event| {
+        match event {
+            Event::ChannelOpen(id, _) if id == cid && !sent => {
+                let mut ch = rtc.channel(cid).unwrap();
+                ch.write(
+                    true,
+                    &frame(r#"{"action":"setpoint","value":24,"id":"c1"}"#),
+                )
+                .unwrap();
+                // Also a plain text message (no framing): it is read as is.
+                ch.write(false, br#"{"action":"ping","id":"c2"}"#).unwrap();
+                sent = true;
+            }
+            Event::ChannelData(d) => {
+                assert!(d.binary, "the camera frames every message");
+                assert_eq!(d.data[0], 0x01, "one text chunk");
+                let text = String::from_utf8(d.data[1..].to_vec()).unwrap();
+                if text.contains(r#""type":"telemetry""#) {
+                    telemetry.push(text);
+                } else {
+                    replies.push(text);
+                }
+            }
+            _ => {}
+        }
+        telemetry.len() >= 3 && replies.len() >= 2
+    });
+    assert!(
+        done,
+        "telemetry {telemetry:#?}, replies {replies:#?} after 15 s"
+    );
+    assert!(
+        replies[0].starts_with(r#"{"type":"reply","id":"c1","ok":true"#),
+        "{}",
+        replies[0]
+    );
+    assert!(replies[0].contains(r#""setpoint":24.0"#), "{}", replies[0]);
+    assert!(
+        replies[1].starts_with(r#"{"type":"reply","id":"c2","ok":true"#),
+        "{}",
+        replies[1]
+    );
+    assert!(
+        telemetry.last().unwrap().contains(r#""viewers":1"#),
+        "{telemetry:#?}"
+    );
+
+    // Once connected, the camera offers its video track in the same session.
+    let offer = sub.expect("the camera's video offer", |m| {
+        m.topic == caller_inbox && m.payload.contains(r#""type":"offer""#)
+    });
+    assert_eq!(string_field(&offer.payload, "session"), Some(session));
+    let sdp = string_field(&offer.payload, "sdp").unwrap();
+    assert!(
+        sdp.contains("m=video") && sdp.contains("H264/90000"),
+        "{sdp}"
+    );
+    assert!(sdp.contains("a=sendonly"), "{sdp}");
+
+    // SIGTERM: the calls close, the presence is cleared (empty, retained).
+    sim.signal("-TERM");
+    assert!(sim.wait_exit(Duration::from_secs(5)).success());
+    sub.expect("presence cleared", |m| {
+        m.topic == presence && m.payload.is_empty()
+    });
+}
+
+#[test]
+fn a_killed_camera_leaves_through_its_will() {
+    let port = broker_port();
+    let sim = Devsim::start(port, "camwill", "camera:1", 1);
+    let presence = format!("mqtt-rtc/cameras/presence/{}", sim.id("camera"));
+    let sub = Sub::start(port, &sim.prefix, &[&presence]);
+    sub.expect("retained presence", |m| m.retained && !m.payload.is_empty());
+    sim.signal("-KILL");
+    sub.expect("the empty Will", |m| m.payload.is_empty());
 }
