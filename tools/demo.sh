@@ -42,7 +42,7 @@ start_broker() {
 
 # Simulated devices on the broker's TCP listener; their log is $RUN_DIR/devsim.log.
 start_devices() {
-  local devices="${MQTT_RTC_DEVSIM_DEVICES:-thermostat:3,air:2,lock:1}"
+  local devices="${MQTT_RTC_DEVSIM_DEVICES:-thermostat:3,air:2,lock:1,camera:1}"
   log "device simulator (tools/devsim): $devices"
   cargo build --quiet -p mqtt-rtc-devsim
   "${CARGO_TARGET_DIR:-$MQTT_RTC_ROOT/target}/debug/devsim" \
