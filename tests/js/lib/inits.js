@@ -1,0 +1,44 @@
+// Scripts run in a test page before any other script (pass one as `init` to
+// `browser.page` / `withPage`). They wrap browser APIs so a test can see or steer what
+// the package does with them, without touching the package.
+
+/**
+ * A network switch for WebSockets (window.net): `net.block(url)` makes new sockets to
+ * `url` fail as a refused connection would, `net.cut(url)` closes the open ones (the
+ * client sees the connection drop; the broker sees no DISCONNECT), `net.unblock(url)`
+ * lets them through again. `net.lastRx(url)` is when the open socket last received data
+ * (performance.now()), `net.opened` counts sockets created.
+ */
+export function netGate() {
+  const Ws = window.WebSocket;
+  const blocked = new Set();
+  const open = new Set();
+  const net = {
+    opened: 0,
+    block(url) { blocked.add(url); },
+    unblock(url) { blocked.delete(url); },
+    cut(url) {
+      let n = 0;
+      for (const s of open) if (s.__target === url && s.readyState <= 1) { s.close(); n += 1; }
+      return n;
+    },
+    lastRx(url) {
+      let at = null;
+      for (const s of open) if (s.__target === url && s.readyState === 1) at = s.__lastRx;
+      return at;
+    },
+  };
+  window.net = net;
+  window.WebSocket = class extends Ws {
+    constructor(url, ...rest) {
+      // Port 9 (discard) is closed on this machine: the socket fails at once.
+      super(blocked.has(String(url)) ? 'ws://127.0.0.1:9' : url, ...rest);
+      this.__target = String(url);
+      this.__lastRx = null;
+      net.opened += 1;
+      open.add(this);
+      this.addEventListener('message', () => { this.__lastRx = performance.now(); });
+      this.addEventListener('close', () => { open.delete(this); });
+    }
+  };
+}
