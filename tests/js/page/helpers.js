@@ -119,7 +119,7 @@ export async function waitFor(fn, ms = 5000, what = 'condition') {
   for (;;) {
     const v = await fn();
     if (v) return v;
-    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`);
     await sleep(20);
   }
 }
