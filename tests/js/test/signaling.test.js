@@ -137,8 +137,7 @@ test('call(): the callee gets "incoming", a data channel works both ways, video 
         document.body.append(el);
         await el.play();
         const t1 = el.currentTime;
-        await t.sleep(1000);
-        const advanced = el.currentTime > t1;
+        const advanced = await t.waitFor(() => el.currentTime > t1, 10_000, 'remote video frames').then(() => true);
         stream.getTracks().forEach((x) => x.stop());
         peerA.close();
         await sig.until(() => peerB.connectionState === 'closed' || peerB.connectionState === 'failed' || peerB.connectionState === 'disconnected', 15_000, 'remote close noticed').catch(() => {});
@@ -169,21 +168,27 @@ test('glare: both peers call each other at once and end with one working connect
       try {
         await sig.until(() => a.s.peers().length === 1 && b.s.peers().length === 1, 5000, 'roster');
         const [pa, pb] = await Promise.all([a.s.call(b.peerId), b.s.call(a.peerId)]);
+        // Each side's channel is announced to the other once the one connection is up;
+        // the listeners exist before the channels do.
+        const atB = sig.rtc.nextChannel(pb, 15_000);
+        const atA = sig.rtc.nextChannel(pa, 15_000);
         const ca = pa.createChannel('a');
         const cb = pb.createChannel('b');
         await Promise.all([sig.rtc.connected(pa, 15_000), sig.rtc.connected(pb, 15_000)]);
         await Promise.all([sig.rtc.opened(ca), sig.rtc.opened(cb)]);
-        const atB = sig.rtc.nextChannel(pb).catch(() => null);
-        const inbox = sig.rtc.inbox(cb);
-        await ca.send('over the one connection');
-        const remoteA = await atB;
-        const got = remoteA ? await sig.rtc.inbox(remoteA).until(1).catch(() => []) : [];
-        await t.sleep(300);
+        const [remoteA, remoteB] = await Promise.all([atB, atA]);
+        const [inB, inA] = [sig.rtc.inbox(remoteA), sig.rtc.inbox(remoteB)];
+        await Promise.all([sig.rtc.opened(remoteA), sig.rtc.opened(remoteB)]);
+        await ca.send('a to b');
+        await cb.send('b to a');
+        const [gotB] = await inB.until(1);
+        const [gotA] = await inA.until(1);
         return {
           states: [pa.connectionState, pb.connectionState],
           incoming: [a.incoming.length, b.incoming.length],
           polite: [pa.polite, pb.polite],
-          got: got[0] ?? inbox.items[0] ?? null,
+          labels: [remoteA.label, remoteB.label],
+          got: [gotB, gotA],
           errors: [...a.errors, ...b.errors],
         };
       } finally {
@@ -193,6 +198,8 @@ test('glare: both peers call each other at once and end with one working connect
     assert.deepEqual(r.states, ['connected', 'connected']);
     assert.deepEqual(r.incoming, [0, 0], 'each side kept its own call: no second connection');
     assert.notEqual(r.polite[0], r.polite[1], 'one polite, one impolite');
+    assert.deepEqual(r.labels, ['a', 'b'], 'each side sees the other side\'s channel');
+    assert.deepEqual(r.got, ['a to b', 'b to a'], 'data flows both ways over the one connection');
     assert.deepEqual(r.errors, []);
   }));
 
@@ -212,17 +219,19 @@ test('stale, malformed, oversized and own signals are never processed as calls',
         pa.createChannel('x');
         await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
         await sig.rtc.connected(b.incoming[0].peer);
+        const calleeClosed = new Promise((ok) => b.incoming[0].peer.on('close', ok));
         b.incoming[0].peer.close();
-        await t.sleep(200);
+        await t.within(calleeClosed, 5000, 'the callee closes');
         const staleOffer = JSON.stringify({ from: a.peerId, signal: offers[0] });
         await raw.publish(inboxB, staleOffer, { qos: 1 });
-        // Malformed: not JSON, wrong shape, oversized.
+        // Own: an offer that claims to come from b itself.
+        await raw.publish(inboxB, JSON.stringify({ from: b.peerId, signal: { ...offers[0], session: 'own' } }), { qos: 1 });
+        // Malformed: not JSON, wrong shape, oversized. One publisher on one topic: b
+        // handles them in this order, so their three errors come after the two above.
         await raw.publish(inboxB, 'not json', { qos: 1 });
         await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', session: 'x' } }), { qos: 1 });
         await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', sdp: 'v=0'.padEnd(300 * 1024, ' '), session: 'y' } }), { qos: 1 });
-        // Own: an offer that claims to come from b itself.
-        await raw.publish(inboxB, JSON.stringify({ from: b.peerId, signal: { ...offers[0], session: 'own' } }), { qos: 1 });
-        await t.sleep(800);
+        await sig.until(() => b.errors.length >= 3, 10_000, 'three INVALID_SIGNAL errors');
         return { incoming: b.incoming.length, errors: b.errors };
       } finally {
         await t.endAll(raw);
