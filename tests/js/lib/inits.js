@@ -7,13 +7,16 @@
  * `url` fail as a refused connection would, `net.cut(url)` closes the open ones (the
  * client sees the connection drop; the broker sees no DISCONNECT), `net.unblock(url)`
  * lets them through again. `net.lastRx(url)` is when the open socket last received data
- * (performance.now()), `net.opened` counts sockets created.
+ * (performance.now()), `net.opened` counts sockets created, `net.states(url)` lists the
+ * readyState of every socket created for `url`.
  */
 export function netGate() {
   const Ws = window.WebSocket;
   const blocked = new Set();
   const open = new Set();
+  const all = [];
   const net = {
+    states(url) { return all.filter((s) => s.__target === url).map((s) => s.readyState); },
     opened: 0,
     block(url) { blocked.add(url); },
     unblock(url) { blocked.delete(url); },
@@ -37,6 +40,7 @@ export function netGate() {
       this.__lastRx = null;
       net.opened += 1;
       open.add(this);
+      all.push(this);
       this.addEventListener('message', () => { this.__lastRx = performance.now(); });
       this.addEventListener('close', () => { open.delete(this); });
     }
