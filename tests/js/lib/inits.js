@@ -46,3 +46,22 @@ export function netGate() {
     }
   };
 }
+
+/**
+ * Records every RTCPeerConnection the page creates (window.pcs, in creation order) and
+ * every data channel each one announces (`pc.remoteChannels`), so a test can compare
+ * what the package reports with what the browser did.
+ */
+export function pcRecorder() {
+  const Original = window.RTCPeerConnection;
+  window.pcs = [];
+  window.RTCPeerConnection = class extends Original {
+    constructor(...args) {
+      super(...args);
+      this.config = args[0];
+      this.remoteChannels = [];
+      this.addEventListener('datachannel', (e) => this.remoteChannels.push(e.channel));
+      window.pcs.push(this);
+    }
+  };
+}
