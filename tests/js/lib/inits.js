@@ -65,3 +65,17 @@ export function pcRecorder() {
     }
   };
 }
+
+/** Tracks pending setTimeout timers (window.liveTimers, a Set of ids). */
+export function timerTracker() {
+  const live = new Set();
+  window.liveTimers = live;
+  const st = window.setTimeout.bind(window);
+  const ct = window.clearTimeout.bind(window);
+  window.setTimeout = (fn, ms, ...a) => {
+    const id = st((...x) => { live.delete(id); if (typeof fn === 'function') fn(...x); }, ms, ...a);
+    live.add(id);
+    return id;
+  };
+  window.clearTimeout = (id) => { live.delete(id); ct(id); };
+}
