@@ -58,6 +58,8 @@ test('a fake-camera stream given to the constructor plays on the other side; rep
         const senderTrackAfterRemove = sender()?.track ?? null;
         const remoteRemoved = await t.within(removed, 10_000, 'removetrack on the remote stream');
         const remoteMuted = await t.waitFor(() => track.muted || track.readyState === 'ended', 10_000, 'the remote track muted or ended').then(() => true);
+        // The renegotiation completes: b answered the offer that removed the track.
+        await t.waitFor(() => p.info.signals - signalsBefore >= 2, 10_000, 'the answer to the removing offer');
 
         // Refusals: a track that is not being sent.
         const notSent = await t.rejection(p.a.replaceTrack(cam, null));
