@@ -109,3 +109,24 @@ export async function rejection(promise) {
 export async function endAll(...clients) {
   await Promise.all(clients.filter(Boolean).map((c) => within(c.end({ force: true }), 3000, 'end').catch(() => {})));
 }
+
+/**
+ * Resolves once `fn()` is truthy (checked every 20 ms), with its value; rejects with a
+ * readable error after `ms`. For conditions no event announces.
+ */
+export async function waitFor(fn, ms = 5000, what = 'condition') {
+  const t0 = performance.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (performance.now() - t0 > ms) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`);
+    await sleep(20);
+  }
+}
+
+/** Records every `state` event with the `state` getter read inside the listener. */
+export function states(client) {
+  const seen = [];
+  client.on('state', (s) => seen.push([s, client.state]));
+  return seen;
+}

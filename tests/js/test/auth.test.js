@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { useBrowser, withPage } from '../lib/harness.js';
+import { timerTracker } from '../lib/inits.js';
 
 const browser = useBrowser();
 const T = { timeout: 30_000 };
@@ -19,8 +20,9 @@ test('a wrong password rejects connect with MqttError NOT_AUTHORIZED and, with r
           const err = await t.rejection(t.within(MqttClient.connect(env.wsAuth, {
             username: env.user, password: 'wrong', reconnect: false, protocolVersion,
           }), 5000, 'connect'));
-          await t.sleep(1500);
-          out[protocolVersion] = { err, sockets };
+          // No second attempt: no socket, and no timer left that could start one.
+          const idle = await t.waitFor(() => window.liveTimers.size === 0, 5000, 'no pending timer').then(() => true, (e) => e.message);
+          out[protocolVersion] = { err, sockets, idle };
         } finally {
           window.WebSocket = Ws;
         }
@@ -43,7 +45,8 @@ test('a wrong password rejects connect with MqttError NOT_AUTHORIZED and, with r
       // 3.1.1's return code 5 is reported as its MQTT 5 equivalent, 0x87.
       assert.equal(err.reasonCode, 0x87, `v${v}: reason code`);
       assert.equal(sockets, 1, `v${v}: exactly one connection attempt`);
+      assert.equal(r[v].idle, true, `v${v}: nothing left to retry with`);
     }
     assert.equal(r.ok, 'connected');
     assert.equal(r.okBytes, 'connected');
-  }));
+  }, { init: timerTracker }));

@@ -139,8 +139,10 @@ test('retained message: set, delivered on subscribe with retain flag, cleared by
         const c = await MqttClient.connect(env.ws, { clientId: t.uid('rc') });
         const after = t.sink();
         await c.subscribe(topic, { qos: 1 }, after.fn);
-        await t.sleep(500);
-        out.afterClear = after.items.length;
+        // A retained message is sent right after the SUBACK, before this marker.
+        await c.publish(topic, 'marker', { qos: 1 });
+        await t.waitFor(() => after.items.some((m) => m.text() === 'marker'), 5000, 'the marker');
+        out.afterClear = after.items.length - 1;
         await c.end();
       } finally {
         await t.endAll(a);

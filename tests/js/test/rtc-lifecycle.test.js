@@ -19,17 +19,21 @@ const countConnections = () => {
   };
 };
 
-test('a fake-camera stream given to the constructor plays on the other side; replaceTrack and removeTrack work', T, () =>
+test('a fake-camera stream given to the constructor plays on the other side; replaceTrack swaps the sent track, removeTrack stops it', T, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async () => {
       const rtc = await import('/rtc.js');
       const stream = await navigator.mediaDevices.getUserMedia({ video: true });
       const other = await navigator.mediaDevices.getUserMedia({ video: true });
+      const [cam] = stream.getVideoTracks();
+      const [next] = other.getVideoTracks();
       const p = rtc.pair({ stream });
       try {
         const gotTrack = new Promise((ok) => p.b.on('track', (track, s) => ok({ track, s })));
         await Promise.all([rtc.connected(p.a), rtc.connected(p.b)]);
         const { track, s } = await t.within(gotTrack, 10_000, 'track event');
+        // a's RTCPeerConnection (the first one created), to see what its sender sends.
+        const sender = () => window.pcCount.all[0].getSenders().find((x) => x.track === null || x.track.kind === 'video');
         const video = document.createElement('video');
         video.muted = true;
         video.srcObject = s;
@@ -37,18 +41,34 @@ test('a fake-camera stream given to the constructor plays on the other side; rep
         let frames = 0;
         const counting = () => video.requestVideoFrameCallback(() => { frames += 1; counting(); });
         counting();
-        await t.sleep(1500);
-        const framesBefore = frames;
-        await p.a.replaceTrack(stream.getVideoTracks()[0], other.getVideoTracks()[0]);
-        await t.sleep(1000);
-        const framesAfterReplace = frames - framesBefore;
-        await p.a.replaceTrack(other.getVideoTracks()[0], null).catch((e) => `rejected ${e.code}`);
-        const notSent = await t.rejection(p.a.replaceTrack(stream.getVideoTracks()[0], null));
+        await t.waitFor(() => frames >= 10, 10_000, () => `10 remote frames (have ${frames})`);
+
+        await p.a.replaceTrack(cam, next);
+        const sentAfterReplace = sender().track === next;
+        // The old track stops: frames that still arrive come from the new one.
+        cam.stop();
+        const framesAtReplace = frames;
+        await t.waitFor(() => frames >= framesAtReplace + 10, 10_000, () => `10 frames after replaceTrack (have ${frames - framesAtReplace})`);
+
+        // removeTrack: the sender stops sending, renegotiation tells the other side, whose
+        // stream loses the track.
+        const signalsBefore = p.info.signals;
+        const removed = new Promise((ok) => s.addEventListener('removetrack', (e) => ok(e.track === track), { once: true }));
+        p.a.removeTrack(next);
+        const senderTrackAfterRemove = sender()?.track ?? null;
+        const remoteRemoved = await t.within(removed, 10_000, 'removetrack on the remote stream');
+        const remoteMuted = await t.waitFor(() => track.muted || track.readyState === 'ended', 10_000, 'the remote track muted or ended').then(() => true);
+        // The renegotiation completes: b answered the offer that removed the track.
+        await t.waitFor(() => p.info.signals - signalsBefore >= 2, 10_000, 'the answer to the removing offer');
+
+        // Refusals: a track that is not being sent.
+        const notSent = await t.rejection(p.a.replaceTrack(cam, null));
+        const removeUnknown = (() => { try { p.a.removeTrack(cam); return 'ok'; } catch (e) { return e.code; } })();
         const stats = await p.b.stats();
-        // removeTrack of the (replaced) track is refused: it is not being sent any more.
-        const removeUnknown = (() => { try { p.a.removeTrack(stream.getVideoTracks()[0]); return 'ok'; } catch (e) { return e.code; } })();
         return {
-          kind: track.kind, framesBefore, framesAfterReplace, notSent: notSent.code, removeUnknown,
+          kind: track.kind, sentAfterReplace, senderTrackAfterRemove, remoteRemoved, remoteMuted,
+          renegotiated: p.info.signals - signalsBefore, remoteTracks: s.getTracks().length,
+          notSent: notSent.code, removeUnknown, states: [p.a.connectionState, p.b.connectionState],
           bytesReceived: stats.bytesReceived, errors: [...p.info.errors], rejections: [...p.info.rejections],
         };
       } finally {
@@ -57,14 +77,19 @@ test('a fake-camera stream given to the constructor plays on the other side; rep
       }
     });
     assert.equal(r.kind, 'video');
-    assert.ok(r.framesBefore >= 10, `remote frames advance (${r.framesBefore} in 1.5 s)`);
-    assert.ok(r.framesAfterReplace >= 5, `frames keep coming after replaceTrack (${r.framesAfterReplace})`);
+    assert.equal(r.sentAfterReplace, true, 'the sender sends the new track after replaceTrack');
+    assert.equal(r.senderTrackAfterRemove, null, 'the sender sends nothing after removeTrack');
+    assert.equal(r.remoteRemoved, true, 'the remote stream lost the track');
+    assert.equal(r.remoteTracks, 0);
+    assert.equal(r.remoteMuted, true);
+    assert.ok(r.renegotiated >= 2, `removeTrack renegotiated (${r.renegotiated} signals)`);
+    assert.deepEqual(r.states, ['connected', 'connected']);
     assert.equal(r.notSent, 'INVALID_ARGUMENT');
     assert.equal(r.removeUnknown, 'INVALID_ARGUMENT');
     assert.ok(r.bytesReceived > 10_000, `stats count media bytes (${r.bytesReceived})`);
     assert.deepEqual(r.errors, []);
     assert.deepEqual(r.rejections, []);
-  }));
+  }, { init: countConnections }));
 
 test('close() emits "close" once, closes channels on both sides, removes listeners, rejects later calls', T, () =>
   withPage(browser, async (page) => {
@@ -108,7 +133,7 @@ test('200 peers connected and closed in a loop leave no open connection', T, () 
         await p.ca.send(`hello ${i}`);
         p.close();
       }
-      await t.sleep(500);
+      await t.waitFor(() => closeEvents >= 200, 5000, () => `200 close events (have ${closeEvents})`);
       const states = window.pcCount.all.map((pc) => pc.connectionState);
       return {
         created: window.pcCount.created, closed: window.pcCount.closed, closeEvents,

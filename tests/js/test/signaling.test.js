@@ -137,8 +137,7 @@ test('call(): the callee gets "incoming", a data channel works both ways, video 
         document.body.append(el);
         await el.play();
         const t1 = el.currentTime;
-        await t.sleep(1000);
-        const advanced = el.currentTime > t1;
+        const advanced = await t.waitFor(() => el.currentTime > t1, 10_000, 'remote video frames').then(() => true);
         stream.getTracks().forEach((x) => x.stop());
         peerA.close();
         await sig.until(() => peerB.connectionState === 'closed' || peerB.connectionState === 'failed' || peerB.connectionState === 'disconnected', 15_000, 'remote close noticed').catch(() => {});
@@ -169,21 +168,27 @@ test('glare: both peers call each other at once and end with one working connect
       try {
         await sig.until(() => a.s.peers().length === 1 && b.s.peers().length === 1, 5000, 'roster');
         const [pa, pb] = await Promise.all([a.s.call(b.peerId), b.s.call(a.peerId)]);
+        // Each side's channel is announced to the other once the one connection is up;
+        // the listeners exist before the channels do.
+        const atB = sig.rtc.nextChannel(pb, 15_000);
+        const atA = sig.rtc.nextChannel(pa, 15_000);
         const ca = pa.createChannel('a');
         const cb = pb.createChannel('b');
         await Promise.all([sig.rtc.connected(pa, 15_000), sig.rtc.connected(pb, 15_000)]);
         await Promise.all([sig.rtc.opened(ca), sig.rtc.opened(cb)]);
-        const atB = sig.rtc.nextChannel(pb).catch(() => null);
-        const inbox = sig.rtc.inbox(cb);
-        await ca.send('over the one connection');
-        const remoteA = await atB;
-        const got = remoteA ? await sig.rtc.inbox(remoteA).until(1).catch(() => []) : [];
-        await t.sleep(300);
+        const [remoteA, remoteB] = await Promise.all([atB, atA]);
+        const [inB, inA] = [sig.rtc.inbox(remoteA), sig.rtc.inbox(remoteB)];
+        await Promise.all([sig.rtc.opened(remoteA), sig.rtc.opened(remoteB)]);
+        await ca.send('a to b');
+        await cb.send('b to a');
+        const [gotB] = await inB.until(1);
+        const [gotA] = await inA.until(1);
         return {
           states: [pa.connectionState, pb.connectionState],
           incoming: [a.incoming.length, b.incoming.length],
           polite: [pa.polite, pb.polite],
-          got: got[0] ?? inbox.items[0] ?? null,
+          labels: [remoteA.label, remoteB.label],
+          got: [gotB, gotA],
           errors: [...a.errors, ...b.errors],
         };
       } finally {
@@ -193,6 +198,8 @@ test('glare: both peers call each other at once and end with one working connect
     assert.deepEqual(r.states, ['connected', 'connected']);
     assert.deepEqual(r.incoming, [0, 0], 'each side kept its own call: no second connection');
     assert.notEqual(r.polite[0], r.polite[1], 'one polite, one impolite');
+    assert.deepEqual(r.labels, ['a', 'b'], 'each side sees the other side\'s channel');
+    assert.deepEqual(r.got, ['a to b', 'b to a'], 'data flows both ways over the one connection');
     assert.deepEqual(r.errors, []);
   }));
 
@@ -212,17 +219,19 @@ test('stale, malformed, oversized and own signals are never processed as calls',
         pa.createChannel('x');
         await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
         await sig.rtc.connected(b.incoming[0].peer);
+        const calleeClosed = new Promise((ok) => b.incoming[0].peer.on('close', ok));
         b.incoming[0].peer.close();
-        await t.sleep(200);
+        await t.within(calleeClosed, 5000, 'the callee closes');
         const staleOffer = JSON.stringify({ from: a.peerId, signal: offers[0] });
         await raw.publish(inboxB, staleOffer, { qos: 1 });
-        // Malformed: not JSON, wrong shape, oversized.
+        // Own: an offer that claims to come from b itself.
+        await raw.publish(inboxB, JSON.stringify({ from: b.peerId, signal: { ...offers[0], session: 'own' } }), { qos: 1 });
+        // Malformed: not JSON, wrong shape, oversized. One publisher on one topic: b
+        // handles them in this order, so their three errors come after the two above.
         await raw.publish(inboxB, 'not json', { qos: 1 });
         await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', session: 'x' } }), { qos: 1 });
         await raw.publish(inboxB, JSON.stringify({ from: a.peerId, signal: { type: 'offer', sdp: 'v=0'.padEnd(300 * 1024, ' '), session: 'y' } }), { qos: 1 });
-        // Own: an offer that claims to come from b itself.
-        await raw.publish(inboxB, JSON.stringify({ from: b.peerId, signal: { ...offers[0], session: 'own' } }), { qos: 1 });
-        await t.sleep(800);
+        await sig.until(() => b.errors.length >= 3, 10_000, 'three INVALID_SIGNAL errors');
         return { incoming: b.incoming.length, errors: b.errors };
       } finally {
         await t.endAll(raw);
@@ -231,4 +240,126 @@ test('stale, malformed, oversized and own signals are never processed as calls',
     }, browser.env);
     assert.equal(r.incoming, 1, 'only the real call became "incoming"');
     assert.deepEqual(r.errors, ['INVALID_SIGNAL', 'INVALID_SIGNAL', 'INVALID_SIGNAL']);
+  }));
+
+test('prefix: presence and calls travel under the given prefix only; will() uses it; invalid prefixes throw', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient, MqttSignaling } = sig.pkg;
+      const prefix = t.uid('pfx');
+      const room = t.uid('room');
+      const raw = await MqttClient.connect(env.ws, { clientId: t.uid('raw') });
+      const seen = [];
+      await raw.subscribe([`${prefix}/${room}/#`, `mqtt-rtc/${room}/#`], { qos: 1 }, (m) => seen.push(m.topic));
+      const made = [];
+      try {
+        for (const name of ['a', 'b']) {
+          const peerId = `${name}-${t.uid('p')}`;
+          const client = await MqttClient.connect(env.ws, { clientId: peerId, reconnect: false });
+          const s = new MqttSignaling(client, { room, peerId, prefix });
+          const incoming = [];
+          s.on('incoming', (peer) => incoming.push(peer));
+          made.push({ client, s, peerId, incoming });
+        }
+        const [a, b] = made;
+        for (const p of made) await p.s.start();
+        await sig.until(() => a.s.peers().length === 1 && b.s.peers().length === 1, 5000, 'roster');
+        const pa = await a.s.call(b.peerId);
+        pa.createChannel('x');
+        await sig.until(() => b.incoming.length === 1, 10_000, 'incoming');
+        await Promise.all([sig.rtc.connected(pa), sig.rtc.connected(b.incoming[0])]);
+        await raw.publish(`mqtt-rtc/${room}/marker`, 'marker', { qos: 1 });
+        await sig.until(() => seen.includes(`mqtt-rtc/${room}/marker`), 5000, 'the marker');
+        const invalid = ['', 'a/+', 'a#', 'a\u0000'].map((p) => {
+          try { new MqttSignaling(raw, { room, prefix: p }); return 'ok'; } catch (e) { return e.code; }
+        });
+        return {
+          presence: [...new Set(seen.filter((x) => x.includes('/presence/')))].sort(),
+          inbox: seen.some((x) => x === `${prefix}/${room}/inbox/${b.peerId}`),
+          outside: seen.filter((x) => !x.startsWith(`${prefix}/`) && x !== `mqtt-rtc/${room}/marker`),
+          expected: made.map((p) => `${prefix}/${room}/presence/${p.peerId}`).sort(),
+          will: MqttSignaling.will(room, 'z', prefix).topic, willTopic: `${prefix}/${room}/presence/z`,
+          defaultWill: MqttSignaling.will(room, 'z').topic, invalid,
+        };
+      } finally {
+        await t.endAll(raw);
+        await sig.cleanup(made);
+      }
+    }, browser.env);
+    assert.deepEqual(r.presence, r.expected);
+    assert.ok(r.inbox, 'signals went to the inbox under the prefix');
+    assert.deepEqual(r.outside, [], 'nothing under the default prefix');
+    assert.equal(r.will, r.willTopic);
+    assert.match(r.defaultWill, /^mqtt-rtc\//);
+    assert.deepEqual(r.invalid, Array(4).fill('INVALID_ARGUMENT'));
+  }));
+
+test('off(): a removed signaling listener is not called again; call() before start() rejects NOT_STARTED', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient, MqttSignaling } = sig.pkg;
+      const [a, b] = await sig.peers(env, 2);
+      const extra = [];
+      try {
+        await sig.until(() => a.s.peers().length === 1, 5000, 'roster');
+        const removed = [];
+        const kept = [];
+        const lr = (p) => removed.push(p.peerId);
+        a.s.on('peer-joined', lr).on('peer-joined', (p) => kept.push(p.peerId));
+        const chained = typeof a.s.off('peer-joined', lr).on === 'function';
+        // A third peer joins: only the kept listener hears of it.
+        const client = await MqttClient.connect(env.ws, { clientId: t.uid('c'), reconnect: false });
+        const c = new MqttSignaling(client, { room: a.room, peerId: t.uid('c') });
+        extra.push({ client, s: c });
+        const early = await t.rejection(c.call(a.peerId));
+        await c.start();
+        await sig.until(() => kept.length === 1, 5000, 'the kept listener');
+        return { removed, kept, c: c.peerId, chained, early: early.code, earlyIsError: early.isMqttError };
+      } finally {
+        await sig.cleanup([a, b, ...extra]);
+      }
+    }, browser.env);
+    assert.deepEqual(r.kept, [r.c]);
+    assert.deepEqual(r.removed, []);
+    assert.equal(r.chained, true);
+    assert.equal(r.early, 'NOT_STARTED');
+    assert.ok(r.earlyIsError);
+  }));
+
+// The library gives no way to shorten the 45 s: the silent peer's presence says it was last
+// heard of 40 s ago (what a peer that stopped 40 s ago has left retained), so the test
+// takes about one heartbeat period (15 s) instead of 45-60 s.
+test('a peer that goes silent is dropped once its last heartbeat is 45 s old; a live peer stays', { timeout: 90_000 }, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(SETUP);
+    const r = await page.evaluate(async (env) => {
+      const [a, b] = await sig.peers(env, 2);
+      const raw = await sig.pkg.MqttClient.connect(env.ws, { clientId: t.uid('ghost') });
+      const topic = `mqtt-rtc/${a.room}/presence/ghost`;
+      try {
+        await sig.until(() => a.s.peers().length === 1, 5000, 'roster');
+        const ts = Date.now() - 40_000;
+        await raw.publish(topic, JSON.stringify({ peerId: 'ghost', meta: { kind: 'silent' }, since: ts, ts }), { qos: 1, retain: true });
+        await sig.until(() => a.s.peers().some((p) => p.peerId === 'ghost'), 5000, 'the silent peer joins');
+        const left = await new Promise((ok, fail) => {
+          const timer = setTimeout(() => fail(new Error('no peer-left within 30 s')), 30_000);
+          a.s.on('peer-left', (p) => { if (p.peerId === 'ghost') { clearTimeout(timer); ok(Date.now() - ts); } });
+        });
+        return {
+          left, roster: a.s.peers().map((p) => p.peerId), b: b.peerId,
+          leftList: a.left.map((p) => p.peerId), errors: a.errors,
+        };
+      } finally {
+        await raw.publish(topic, '', { qos: 1, retain: true }).catch(() => {});
+        await t.endAll(raw);
+        await sig.cleanup([a, b]);
+      }
+    }, browser.env);
+    assert.ok(r.left >= 45_000, `dropped ${r.left} ms after its last heartbeat: too early`);
+    assert.ok(r.left <= 45_000 + 15_000 + 5_000, `dropped ${r.left} ms after its last heartbeat: later than 45 s plus one heartbeat period`);
+    assert.deepEqual(r.roster, [r.b], 'the live peer stays');
+    assert.deepEqual(r.leftList, ['ghost']);
+    assert.deepEqual(r.errors, []);
   }));
