@@ -130,19 +130,23 @@ fn parse_candidate(c: Option<&Json>) -> Result<CandidateInit, String> {
         Some(Json::String(_)) => return Err("candidate.candidate is too long".into()),
         Some(_) => return Err("candidate.candidate must be a string".into()),
     };
-    let candidate = CandidateInit {
+    check_candidate(CandidateInit {
         candidate: line,
         sdp_mid: optional_string(c, "sdpMid")?,
         sdp_m_line_index: m_line_index(c)?,
         username_fragment: optional_string(c, "usernameFragment")?,
-    };
-    if !candidate.is_end_of_candidates()
-        && candidate.sdp_mid.is_none()
-        && candidate.sdp_m_line_index.is_none()
-    {
-        return Err("a candidate needs sdpMid or sdpMLineIndex".into());
+    })
+}
+
+/// The rule of protocol section 3 the fields alone do not hold: a candidate (not
+/// end-of-candidates) names its m-line. `src/rtc/message.rs` checks the same; rtc_core
+/// has no shared check of a `CandidateInit` to call instead.
+fn check_candidate(c: CandidateInit) -> Result<CandidateInit, String> {
+    let names_m_line = c.sdp_mid.is_some() || c.sdp_m_line_index.is_some();
+    if c.is_end_of_candidates() || names_m_line {
+        return Ok(c);
     }
-    Ok(candidate)
+    Err("a candidate needs sdpMid or sdpMLineIndex".into())
 }
 
 fn parse_signal(signal: &Json) -> Result<Signal, String> {
