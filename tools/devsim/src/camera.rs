@@ -2,15 +2,14 @@
 //! (`crate::signal`) and that answers with a native WebRTC stack (str0m, sans-IO, driven
 //! from this thread with one UDP socket on 127.0.0.1). It announces itself in the room
 //! `cameras` exactly like a browser `MqttSignaling` peer (retained presence with a
-//! heartbeat, an empty retained Will), answers the caller's offer, and on each data channel
-//! the caller opens it streams its telemetry as JSON once an interval and runs JSON
-//! commands, replying on the channel; messages use the chunk framing of `RtcChannel`
-//! (`mqtt_rtc::rtc_core::chunk`), and which call a signal belongs to is decided by the
-//! library's own room state machine (`mqtt_rtc::rtc_core::room`). Once connected it offers a video track itself (glare as in perfect
-//! negotiation: the polite side is `own id < remote id`) and sends a generated test
-//! picture as H.264 (`crate::h264`). It must never send UDP anywhere but where ICE points
-//! (a loopback-bound socket), and never let a remote peer's input panic the thread.
-
+//! heartbeat, an empty retained Will), and routes signals to calls with the browser's own
+//! state machine (`mqtt_rtc::rtc_core::room`). It answers the caller's offer, and on each
+//! data channel the caller opens it streams its telemetry as JSON once an interval and runs
+//! JSON commands, replying on the channel; messages use the chunk framing of `RtcChannel`
+//! (`mqtt_rtc::rtc_core::chunk`). Once connected it offers a video track itself (glare as
+//! in perfect negotiation: the polite side is `own id < remote id`) and sends a generated
+//! test picture as H.264 (`crate::h264`). It must never send UDP anywhere but where ICE
+//! points (a loopback-bound socket), and never let a remote peer's input panic the thread.
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
