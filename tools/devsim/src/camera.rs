@@ -2,14 +2,15 @@
 //! (`crate::signal`) and that answers with a native WebRTC stack (str0m, sans-IO, driven
 //! from this thread with one UDP socket on 127.0.0.1). It announces itself in the room
 //! `cameras` exactly like a browser `MqttSignaling` peer (retained presence with a
-//! heartbeat, an empty retained Will), answers the caller's offer, and on each data channel
-//! the caller opens it streams its telemetry as JSON once an interval and runs JSON
-//! commands, replying on the channel; messages use the chunk framing of `RtcChannel`
-//! (`crate::chunk`). Once connected it offers a video track itself (glare as in perfect
-//! negotiation: the polite side is `own id < remote id`) and sends a generated test
-//! picture as H.264 (`crate::h264`). It must never send UDP anywhere but where ICE points
-//! (a loopback-bound socket), and never let a remote peer's input panic the thread.
-
+//! heartbeat, an empty retained Will), and routes signals to calls with the browser's own
+//! state machine (`mqtt_rtc::rtc_core::room`). It answers the caller's offer, and on each
+//! data channel the caller opens it streams its telemetry as JSON once an interval and runs
+//! JSON commands, replying on the channel; messages use the chunk framing of `RtcChannel`
+//! (`mqtt_rtc::rtc_core::chunk`). Once connected it offers a video track itself (glare as
+//! in perfect negotiation: the polite side is `own id < remote id`) and sends a generated
+//! test picture as H.264 (`crate::h264`). It must never send UDP anywhere but where ICE
+//! points (a loopback-bound socket), and never let a remote peer's input panic the thread.
+use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::atomic::Ordering;
@@ -21,6 +22,9 @@ use mqtt_rtc::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, Subscribe
 use mqtt_rtc::mqtt::session::{
     ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, State, Token,
 };
+use mqtt_rtc::rtc_core::chunk::{self, Reassembler};
+use mqtt_rtc::rtc_core::room::{Output as RoomOutput, Room};
+use mqtt_rtc::rtc_core::signal::{SdpKind, Signal};
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::channel::ChannelId;
 use str0m::format::Codec;
@@ -28,14 +32,12 @@ use str0m::media::{Direction, MediaKind, MediaTime, Mid, Pt};
 use str0m::net::{Protocol, Receive};
 use str0m::{Candidate, Event as RtcEvent, IceConnectionState, Input, Output, Rtc};
 
-use crate::chunk::{self, Reassembler};
 use crate::device::{Device, Kind};
 use crate::h264;
 use crate::json::{self, Json};
 use crate::link::Link;
 use crate::signal::{
-    envelope_json, inbox_topic, parse_envelope, polite, presence_json, presence_topic, Calls,
-    Route, Signal, DEFAULT_PREFIX, HEARTBEAT_MS, ROOM,
+    envelope_json, inbox_topic, parse_envelope, presence_json, presence_topic, DEFAULT_PREFIX, ROOM,
 };
 use crate::{message, Options, POLL_MS, STOP, STOP_ACK_MS};
 
@@ -68,8 +70,16 @@ enum Video {
     Refused,
 }
 
+/// The camera's handle of a call, the room's peer handle `P`: calls are numbered in the
+/// order they open.
+type CallId = u64;
+
 /// One call: a str0m peer connection and its open data channels.
 struct Call {
+    /// The caller's peer id.
+    remote: String,
+    /// This side's perfect-negotiation role, as the room computed it.
+    polite: bool,
     rtc: Rtc,
     /// This side's session id, on every signal it sends in this call.
     local_session: String,
@@ -88,14 +98,17 @@ struct Camera {
     interval_ms: u64,
     socket: UdpSocket,
     local: SocketAddr,
-    calls: Calls<Call>,
+    /// Presence heartbeats and which call a signal belongs to. The camera reads no
+    /// presence (it never calls anyone), so the meta type is `()`.
+    room: Room<(), CallId>,
+    calls: BTreeMap<CallId, Call>,
+    next_call: CallId,
     sessions: SplitMix64,
     seq: u64,
     /// When the next video frame is due, and the clock of the video's media time.
     next_frame: Instant,
     video_epoch: Instant,
     frames: u32,
-    next_heartbeat: Option<Millis>,
     /// The presence-clearing publish of a stopping camera, until the broker acknowledges it.
     leaving: Option<Token>,
     buf: Vec<u8>,
@@ -138,7 +151,6 @@ impl Camera {
             now,
             message(topic, body, QoS::AtLeastOnce, true, json),
         );
-        self.next_heartbeat = Some(now + HEARTBEAT_MS);
     }
 
     fn on_event(&mut self, session: &mut Session, now: Millis, event: Event) {
@@ -178,40 +190,82 @@ impl Camera {
         }
     }
 
-    /// An inbox message: a signal from a dashboard.
+    /// An inbox message: a signal from a dashboard, routed by the room.
     fn on_signal(&mut self, session: &mut Session, now: Millis, payload: &[u8]) {
-        let (from, signal) = match parse_envelope(payload) {
-            Ok(s) => s,
-            Err(e) => return note!("{}: invalid signal: {e}", self.id),
-        };
-        match self.calls.route(&from, &signal) {
-            Route::NewCall => {
-                let Signal::Offer {
-                    sdp,
-                    session: remote_session,
-                } = signal
-                else {
-                    return; // only an offer opens a call
-                };
-                let local_session = format!("{}-{:016x}", self.id, self.sessions.next_u64());
-                let (call, answer) = match self.open_call(&sdp, local_session) {
-                    Ok(c) => c,
-                    Err(e) => return note!("{}: cannot answer {from}: {e}", self.id),
-                };
-                let answer = Signal::Answer {
-                    sdp: answer,
-                    session: call.local_session.clone(),
-                };
-                self.send_signal(session, now, &from, &answer);
-                if let Some(mut old) = self.calls.insert(&from, &remote_session, call) {
-                    close_call(&mut old, &self.socket);
+        self.room.handle_inbox(parse_envelope(payload));
+        self.run_room(session, now);
+    }
+
+    /// Acts on the room's outputs, in order, until there are none.
+    fn run_room(&mut self, session: &mut Session, now: Millis) {
+        while let Some(output) = self.room.poll() {
+            match output {
+                // A heartbeat while offline is skipped: connecting announces anyway.
+                RoomOutput::Announce if session.state() == State::Connected => {
+                    self.announce(session, now)
                 }
-                let polite = polite(&self.id, &from);
-                note!("{}: call from {from} (polite: {polite})", self.id);
+                RoomOutput::Announce => {}
+                RoomOutput::CreatePeer {
+                    remote,
+                    polite,
+                    signal,
+                } => self.answer_call(session, now, remote, polite, signal),
+                RoomOutput::Deliver { peer, signal } => self.deliver(session, now, peer, signal),
+                RoomOutput::ClosePeer(id) => {
+                    if let Some(mut call) = self.calls.remove(&id) {
+                        close_call(&mut call, &self.socket);
+                        note!("{}: call with {} closed", self.id, call.remote);
+                    }
+                }
+                RoomOutput::Dropped { from, reason } => {
+                    note!("{}: signal of {from} dropped: {reason:?}", self.id)
+                }
+                RoomOutput::Invalid(e) => note!("{}: invalid signal: {e}", self.id),
+                // The camera subscribes to no presence: nobody joins or leaves its roster.
+                RoomOutput::PeerJoined(_) | RoomOutput::PeerLeft(_) => {}
             }
-            Route::Deliver => self.deliver(session, now, &from, signal),
-            Route::Drop(reason) => note!("{}: signal of {from} dropped: {reason:?}", self.id),
         }
+    }
+
+    /// An offer from `remote` with no call (or a call it replaced): answer it, unless the
+    /// camera has as many calls as it takes.
+    fn answer_call(
+        &mut self,
+        session: &mut Session,
+        now: Millis,
+        remote: String,
+        polite: bool,
+        offer: Signal,
+    ) {
+        if self.calls.len() >= MAX_CALLS {
+            return note!("{}: offer of {remote} dropped: busy", self.id);
+        }
+        let Signal::Description {
+            sdp,
+            session: remote_session,
+            ..
+        } = offer
+        else {
+            return; // the room opens calls with offers only
+        };
+        let local_session = format!("{}-{:016x}", self.id, self.sessions.next_u64());
+        let opened = self.open_call(&sdp, local_session.clone(), remote.clone(), polite);
+        let (call, answer) = match opened {
+            Ok(c) => c,
+            Err(e) => return note!("{}: cannot answer {remote}: {e}", self.id),
+        };
+        let answer = Signal::Description {
+            kind: SdpKind::Answer,
+            sdp: answer,
+            session: local_session.clone(),
+        };
+        self.send_signal(session, now, &remote, &answer);
+        let id = self.next_call;
+        self.next_call += 1;
+        self.calls.insert(id, call);
+        self.room
+            .call_created(&remote, id, local_session, Some(remote_session));
+        note!("{}: call from {remote} (polite: {polite})", self.id);
     }
 
     /// Publishes one signal of a call to `remote`'s inbox.
@@ -231,6 +285,8 @@ impl Camera {
         &mut self,
         offer_sdp: &str,
         local_session: String,
+        remote: String,
+        polite: bool,
     ) -> Result<(Call, String), String> {
         let offer = SdpOffer::from_sdp_string(offer_sdp).map_err(|e| e.to_string())?;
         let mut rtc = Rtc::new(Instant::now());
@@ -241,6 +297,8 @@ impl Camera {
             .accept_offer(offer)
             .map_err(|e| e.to_string())?;
         let mut call = Call {
+            remote,
+            polite,
             rtc,
             local_session,
             channels: Vec::new(),
@@ -259,16 +317,21 @@ impl Camera {
     }
 
     /// A signal of an existing call: a renegotiating offer or a remote candidate.
-    fn deliver(&mut self, session: &mut Session, now: Millis, from: &str, signal: Signal) {
-        let Some(call) = self.calls.get_mut(from) else {
-            return;
+    fn deliver(&mut self, session: &mut Session, now: Millis, id: CallId, signal: Signal) {
+        let Some(call) = self.calls.get_mut(&id) else {
+            return; // closed by an earlier output of the same turn
         };
+        let from = call.remote.clone();
         match signal {
-            Signal::Offer { sdp, .. } => {
+            Signal::Description {
+                kind: SdpKind::Offer,
+                sdp,
+                ..
+            } => {
                 if matches!(call.video, Video::Offered { .. }) {
                     // Glare: both sides offered. The impolite side ignores the other's
                     // offer; the polite one drops its own and answers (and offers again).
-                    if !polite(&self.id, from) {
+                    if !call.polite {
                         return note!("{}: offer collision with {from}: ignored", self.id);
                     }
                     call.video = Video::Wanted;
@@ -285,36 +348,42 @@ impl Camera {
                 drive(call, &self.socket, &mut self.device, &self.id, self.seq);
                 match answer {
                     Ok(a) => {
-                        let answer = Signal::Answer {
+                        let answer = Signal::Description {
+                            kind: SdpKind::Answer,
                             sdp: a.to_sdp_string(),
                             session: local_session,
                         };
-                        self.send_signal(session, now, from, &answer)
+                        self.send_signal(session, now, &from, &answer)
                     }
                     Err(e) => note!("{}: cannot answer the new offer of {from}: {e}", self.id),
                 }
             }
-            Signal::Candidate { candidate, .. } if candidate.is_empty() => {}
-            Signal::Candidate { candidate, .. } => match Candidate::from_sdp_string(&candidate) {
-                // The socket is IPv4 loopback: an IPv6 candidate can never pair with it.
-                Ok(c) if c.addr().is_ipv4() => {
-                    call.rtc.add_remote_candidate(c);
-                    drive(call, &self.socket, &mut self.device, &self.id, self.seq);
+            Signal::Candidate { candidate, .. } if candidate.is_end_of_candidates() => {}
+            Signal::Candidate { candidate, .. } => {
+                match Candidate::from_sdp_string(&candidate.candidate) {
+                    // The socket is IPv4 loopback: an IPv6 candidate can never pair with it.
+                    Ok(c) if c.addr().is_ipv4() => {
+                        call.rtc.add_remote_candidate(c);
+                        drive(call, &self.socket, &mut self.device, &self.id, self.seq);
+                    }
+                    Ok(_) => {}
+                    Err(e) => note!("{}: bad candidate from {from}: {e}", self.id),
                 }
-                Ok(_) => {}
-                Err(e) => note!("{}: bad candidate from {from}: {e}", self.id),
-            },
-            Signal::Answer { sdp, .. } => {
-                self.accept_video_answer(from, &sdp);
             }
+            Signal::Description {
+                kind: SdpKind::Answer,
+                sdp,
+                ..
+            } => self.accept_video_answer(id, &sdp),
         }
     }
 
     /// The answer to the camera's video offer: the track is on once it is accepted.
-    fn accept_video_answer(&mut self, from: &str, sdp: &str) {
-        let Some(call) = self.calls.get_mut(from) else {
+    fn accept_video_answer(&mut self, id: CallId, sdp: &str) {
+        let Some(call) = self.calls.get_mut(&id) else {
             return;
         };
+        let from = &call.remote;
         let Video::Offered { mid, pending } = std::mem::replace(&mut call.video, Video::Refused)
         else {
             return note!("{}: unexpected answer from {from}", self.id);
@@ -338,7 +407,7 @@ impl Camera {
     /// Offers the video track on every call that is connected and has none yet.
     fn offer_video(&mut self, session: &mut Session, now: Millis) {
         let mut offers = Vec::new();
-        for (remote, call) in self.calls.iter_mut() {
+        for call in self.calls.values_mut() {
             if !matches!(call.video, Video::Wanted) {
                 continue;
             }
@@ -347,11 +416,12 @@ impl Camera {
             let mid = change.add_media(MediaKind::Video, Direction::SendOnly, stream, None, None);
             call.video = match change.apply() {
                 Some((offer, pending)) => {
-                    let signal = Signal::Offer {
+                    let signal = Signal::Description {
+                        kind: SdpKind::Offer,
                         sdp: offer.to_sdp_string(),
                         session: call.local_session.clone(),
                     };
-                    offers.push((remote.to_string(), signal));
+                    offers.push((call.remote.clone(), signal));
                     Video::Offered { mid, pending }
                 }
                 None => Video::Refused,
@@ -372,8 +442,8 @@ impl Camera {
         self.next_frame = (self.next_frame + Duration::from_millis(FRAME_MS)).max(now);
         let sending = self
             .calls
-            .iter_mut()
-            .any(|(_, c)| matches!(c.video, Video::Sending { .. }));
+            .values()
+            .any(|c| matches!(c.video, Video::Sending { .. }));
         if !sending {
             return;
         }
@@ -381,7 +451,7 @@ impl Camera {
         let picture = h264::test_card(VIDEO_WIDTH, VIDEO_HEIGHT, elapsed);
         let frame: Arc<[u8]> = h264::encode(&picture, self.frames).into();
         self.frames = self.frames.wrapping_add(1);
-        for (_, call) in self.calls.iter_mut() {
+        for call in self.calls.values_mut() {
             let Video::Sending { mid, pt } = call.video else {
                 continue;
             };
@@ -408,7 +478,7 @@ impl Camera {
             self.seq,
             self.device.state_json()
         );
-        for (_, call) in self.calls.iter_mut() {
+        for call in self.calls.values_mut() {
             let ids: Vec<ChannelId> = call.channels.iter().map(|(id, _)| *id).collect();
             for id in ids {
                 send_text(&mut call.rtc, id, &body);
@@ -421,7 +491,7 @@ impl Camera {
     fn run_calls(&mut self, until: Instant) {
         let now = Instant::now();
         let mut deadline = until.min(now + UDP_SLICE);
-        for (_, call) in self.calls.iter_mut() {
+        for call in self.calls.values_mut() {
             if call.next_timeout <= now {
                 if let Err(e) = call.rtc.handle_input(Input::Timeout(now)) {
                     note!("{}: call failed: {e}", self.id);
@@ -447,9 +517,20 @@ impl Camera {
             // Once something arrived, only read what is already queued.
             deadline = Instant::now();
         }
-        for (remote, mut call) in self.calls.remove_where(|c| c.over || !c.rtc.is_alive()) {
+        let ended: Vec<CallId> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.over || !c.rtc.is_alive())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ended {
+            let Some(mut call) = self.calls.remove(&id) else {
+                continue;
+            };
+            // Its session goes stale in the room: late signals of it are dropped.
+            self.room.peer_closed(&call.remote, &call.local_session);
             close_call(&mut call, &self.socket);
-            note!("{}: call with {remote} ended", self.id);
+            note!("{}: call with {} ended", self.id, call.remote);
         }
     }
 
@@ -469,7 +550,7 @@ impl Camera {
             },
         );
         let (device, id, seq) = (&mut self.device, self.id.as_str(), self.seq);
-        if let Some((_, call)) = self.calls.iter_mut().find(|(_, c)| c.rtc.accepts(&input)) {
+        if let Some(call) = self.calls.values_mut().find(|c| c.rtc.accepts(&input)) {
             if let Err(e) = call.rtc.handle_input(input) {
                 note!("{id}: call failed: {e}");
                 call.over = true;
@@ -528,7 +609,7 @@ fn on_rtc_event(call: &mut Call, device: &mut Device, id: &str, seq: u64, event:
                 match reassembler.push(&data.data) {
                     Ok(Some(m)) => m.bytes,
                     Ok(None) => return,
-                    Err(e) => return note!("{id}: bad frame: {e:?}"),
+                    Err(e) => return note!("{id}: bad frame: {}", e.message()),
                 }
             } else {
                 data.data.clone()
@@ -646,7 +727,9 @@ pub fn run(opts: Arc<Options>, number: u32, seed: u64) {
     );
     let mut cam = Camera {
         device: Device::new(Kind::Camera, number, seed ^ 0x5EED),
-        calls: Calls::new(&id, MAX_CALLS),
+        room: Room::new(id.clone()),
+        calls: BTreeMap::new(),
+        next_call: 0,
         sessions: SplitMix64::new(seed ^ 0xCA11),
         id,
         since_ms: epoch_ms(),
@@ -657,12 +740,12 @@ pub fn run(opts: Arc<Options>, number: u32, seed: u64) {
         next_frame: Instant::now(),
         video_epoch: Instant::now(),
         frames: 0,
-        next_heartbeat: None,
         leaving: None,
         buf: vec![0; 2048],
     };
 
     let now = link.now();
+    cam.room.start(now);
     link.session.connect(now);
     let inbox = SubscribeFilter {
         filter: inbox_topic(DEFAULT_PREFIX, ROOM, &cam.id),
@@ -687,9 +770,9 @@ pub fn run(opts: Arc<Options>, number: u32, seed: u64) {
         if link.session.poll_timeout().is_some_and(|t| now >= t) {
             link.session.handle_timeout(now);
         }
-        if link.session.state() == State::Connected && cam.next_heartbeat.is_some_and(|t| now >= t)
-        {
-            cam.announce(&mut link.session, now);
+        if cam.room.poll_timeout().is_some_and(|t| now >= t) {
+            cam.room.handle_timeout(now);
+            cam.run_room(&mut link.session, now);
         }
         // MQTT first (at most a millisecond's wait), then UDP until the next deadline.
         link.wait(now);
@@ -715,10 +798,9 @@ fn pump(link: &mut Link, cam: &mut Camera) {
 /// SIGINT/SIGTERM: the calls close, presence is cleared (empty retained, QoS 1, waited
 /// for briefly), then DISCONNECT so the broker drops the Will.
 fn stop(link: &mut Link, cam: &mut Camera) {
-    for (_, mut call) in cam.calls.drain() {
-        close_call(&mut call, &cam.socket);
-    }
     let now = link.now();
+    cam.room.stop();
+    cam.run_room(&mut link.session, now);
     if link.session.state() == State::Connected {
         let topic = cam.presence_topic();
         cam.leaving = cam.publish(

@@ -35,7 +35,6 @@ macro_rules! note {
 }
 
 mod camera;
-mod chunk;
 mod device;
 mod h264;
 mod json;

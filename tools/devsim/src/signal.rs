@@ -1,12 +1,14 @@
-//! The signaling wire protocol of the library's `MqttSignaling`, as the native camera
-//! speaks it: topic names, the retained presence message, the inbox envelope
-//! `{"from","signal"}` read and written as JSON, and the book of calls that decides which
-//! call a received signal belongs to (the same rules as the browser's room: one call per
-//! remote peer, locked to the first remote session it saw; a new offer under another
-//! session replaces the call; late signals of a closed session are dropped). Pure: no I/O,
+//! The JSON of the library's signaling protocol (docs/signaling-protocol.md, version 1), as
+//! the native camera speaks it: topic names, the retained presence message and the inbox
+//! envelope `{"v","from","signal"}`, read into and written from the library's own
+//! [`Signal`] (the browser reads the same JSON in JS-side code, so only the JSON is
+//! here; the values, bounds and call routing are `mqtt_rtc::rtc_core`'s). Pure: no I/O,
 //! no clock, no randomness; whatever arrives becomes a value or an error, never a panic.
 
-use std::collections::{BTreeMap, BTreeSet};
+use mqtt_rtc::rtc_core::room::check_signal_size;
+use mqtt_rtc::rtc_core::signal::{
+    CandidateInit, SdpKind, Signal, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, MAX_SESSION_CHARS,
+};
 
 use crate::json::{self, Json};
 
@@ -14,12 +16,8 @@ use crate::json::{self, Json};
 pub const DEFAULT_PREFIX: &str = "mqtt-rtc";
 /// The room dashboards look for cameras in.
 pub const ROOM: &str = "cameras";
-/// How often presence is republished, milliseconds (peers drop a peer silent for 3×).
-pub const HEARTBEAT_MS: u64 = 15_000;
-/// Largest inbox message read (an SDP with many candidates is well below).
-pub const MAX_SIGNAL_BYTES: usize = 256 * 1024;
-/// Longest session id the browser accepts.
-pub const MAX_SESSION_CHARS: usize = 128;
+/// The protocol version this side speaks, sent as `"v"` in presence and envelopes.
+pub const VERSION: u32 = 1;
 
 /// `<prefix>/<room>/presence/<peer>`: retained presence, empty = left.
 pub fn presence_topic(prefix: &str, room: &str, peer: &str) -> String {
@@ -31,279 +29,194 @@ pub fn inbox_topic(prefix: &str, room: &str, peer: &str) -> String {
     format!("{prefix}/{room}/inbox/{peer}")
 }
 
-/// The presence body: `{"peerId","meta","since","ts"}`; `meta` values are strings (the
-/// browser's `PeerInfo.meta` is a string record), times are milliseconds since the epoch.
+/// The presence body: `{"v","peerId","meta","since","ts"}`; `meta` values are strings
+/// (the browser's `PeerInfo.meta` is a string record), times are milliseconds since the
+/// epoch.
 pub fn presence_json(peer_id: &str, meta: &[(&str, &str)], since_ms: u64, now_ms: u64) -> String {
     let meta: Vec<String> = meta
         .iter()
         .map(|(k, v)| format!("{}:{}", json::quote(k), json::quote(v)))
         .collect();
     format!(
-        r#"{{"peerId":{},"meta":{{{}}},"since":{since_ms},"ts":{now_ms}}}"#,
+        r#"{{"v":{VERSION},"peerId":{},"meta":{{{}}},"since":{since_ms},"ts":{now_ms}}}"#,
         json::quote(peer_id),
         meta.join(",")
     )
 }
 
-/// The perfect-negotiation role on a call between `own` and `remote`: both sides compute
-/// it from the two ids, so exactly one of them is polite. When two offers cross, the
-/// impolite side ignores the other's and the polite side gives up its own.
-pub fn polite(own: &str, remote: &str) -> bool {
-    own < remote
-}
-
-/// One signaling message, tagged with the session of the peer connection that sent it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signal {
-    /// Starts a (re)negotiation.
-    Offer { sdp: String, session: String },
-    /// The reply to an offer.
-    Answer { sdp: String, session: String },
-    /// A trickled ICE candidate line; empty = end of candidates.
-    Candidate { candidate: String, session: String },
-}
-
-impl Signal {
-    pub fn session(&self) -> &str {
-        match self {
-            Signal::Offer { session, .. }
-            | Signal::Answer { session, .. }
-            | Signal::Candidate { session, .. } => session,
-        }
+/// An `RTCIceCandidateInit` object.
+fn candidate_json(c: &CandidateInit) -> String {
+    let mut fields = vec![format!(r#""candidate":{}"#, json::quote(&c.candidate))];
+    if let Some(mid) = &c.sdp_mid {
+        fields.push(format!(r#""sdpMid":{}"#, json::quote(mid)));
     }
+    if let Some(index) = c.sdp_m_line_index {
+        fields.push(format!(r#""sdpMLineIndex":{index}"#));
+    }
+    if let Some(ufrag) = &c.username_fragment {
+        fields.push(format!(r#""usernameFragment":{}"#, json::quote(ufrag)));
+    }
+    format!("{{{}}}", fields.join(","))
+}
 
-    fn to_json(&self) -> String {
-        match self {
-            Signal::Offer { sdp, session } | Signal::Answer { sdp, session } => {
-                let kind = if matches!(self, Signal::Offer { .. }) {
-                    "offer"
-                } else {
-                    "answer"
-                };
-                format!(
-                    r#"{{"type":"{kind}","sdp":{},"session":{}}}"#,
-                    json::quote(sdp),
-                    json::quote(session)
-                )
-            }
-            Signal::Candidate { candidate, session } if candidate.is_empty() => format!(
-                r#"{{"type":"candidate","candidate":null,"session":{}}}"#,
-                json::quote(session)
-            ),
-            // sdpMLineIndex 0: every m-line of a bundled call shares the first transport.
-            Signal::Candidate { candidate, session } => format!(
-                r#"{{"type":"candidate","candidate":{{"candidate":{},"sdpMLineIndex":0}},"session":{}}}"#,
-                json::quote(candidate),
-                json::quote(session)
-            ),
-        }
+fn signal_json(signal: &Signal) -> String {
+    match signal {
+        Signal::Description { kind, sdp, session } => format!(
+            r#"{{"type":"{}","sdp":{},"session":{}}}"#,
+            kind.as_str(),
+            json::quote(sdp),
+            json::quote(session)
+        ),
+        Signal::Candidate { candidate, session } => format!(
+            r#"{{"type":"candidate","candidate":{},"session":{}}}"#,
+            candidate_json(candidate),
+            json::quote(session)
+        ),
     }
 }
 
-/// The inbox envelope `{"from","signal"}` this peer publishes to `remote`'s inbox.
+/// The inbox envelope `{"v","from","signal"}` this peer publishes to a remote inbox.
 pub fn envelope_json(from: &str, signal: &Signal) -> String {
     format!(
-        r#"{{"from":{},"signal":{}}}"#,
+        r#"{{"v":{VERSION},"from":{},"signal":{}}}"#,
         json::quote(from),
-        signal.to_json()
+        signal_json(signal)
     )
 }
 
-/// Reads an inbox message: its sender and signal.
-pub fn parse_envelope(payload: &[u8]) -> Result<(String, Signal), String> {
-    if payload.len() > MAX_SIGNAL_BYTES {
-        return Err(format!(
-            "signal of {} bytes exceeds {MAX_SIGNAL_BYTES}",
-            payload.len()
-        ));
+/// The protocol version of a received message: a missing `v` is 1 (peers that predate
+/// the field). Another version is refused: within a version changes are only additive, so
+/// a message of another one is one this side could misread.
+fn check_version(v: &Json) -> Result<(), String> {
+    match v.get("v") {
+        None => Ok(()),
+        Some(Json::Number(n)) if *n == f64::from(VERSION) => Ok(()),
+        Some(Json::Number(n)) => Err(format!("protocol version {n} (this side speaks {VERSION})")),
+        Some(_) => Err("v must be a number".into()),
     }
+}
+
+/// An optional string field of a candidate, bounded like the line.
+fn optional_string(c: &Json, key: &str) -> Result<Option<String>, String> {
+    match c.get(key) {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::String(s)) if s.len() <= MAX_CANDIDATE_BYTES => Ok(Some(s.clone())),
+        Some(Json::String(_)) => Err(format!("candidate.{key} is too long")),
+        Some(_) => Err(format!("candidate.{key} must be a string")),
+    }
+}
+
+fn m_line_index(c: &Json) -> Result<Option<u16>, String> {
+    match c.get("sdpMLineIndex") {
+        None | Some(Json::Null) => Ok(None),
+        Some(Json::Number(i)) if i.fract() == 0.0 && (0.0..=65535.0).contains(i) => {
+            Ok(Some(*i as u16))
+        }
+        Some(_) => Err("candidate.sdpMLineIndex must be 0..65535".into()),
+    }
+}
+
+/// Reads an `RTCIceCandidateInit`; null, a missing field or an empty line is
+/// end-of-candidates.
+fn parse_candidate(c: Option<&Json>) -> Result<CandidateInit, String> {
+    let c = match c {
+        None | Some(Json::Null) => return Ok(CandidateInit::default()),
+        Some(c @ Json::Object(_)) => c,
+        Some(_) => return Err("candidate must be an RTCIceCandidateInit object".into()),
+    };
+    let line = match c.get("candidate") {
+        None | Some(Json::Null) => String::new(),
+        Some(Json::String(line)) if line.len() <= MAX_CANDIDATE_BYTES => line.clone(),
+        Some(Json::String(_)) => return Err("candidate.candidate is too long".into()),
+        Some(_) => return Err("candidate.candidate must be a string".into()),
+    };
+    check_candidate(CandidateInit {
+        candidate: line,
+        sdp_mid: optional_string(c, "sdpMid")?,
+        sdp_m_line_index: m_line_index(c)?,
+        username_fragment: optional_string(c, "usernameFragment")?,
+    })
+}
+
+/// The rule of protocol section 3 the fields alone do not hold: a candidate (not
+/// end-of-candidates) names its m-line. `src/rtc/message.rs` checks the same; rtc_core
+/// has no shared check of a `CandidateInit` to call instead.
+fn check_candidate(c: CandidateInit) -> Result<CandidateInit, String> {
+    let names_m_line = c.sdp_mid.is_some() || c.sdp_m_line_index.is_some();
+    if c.is_end_of_candidates() || names_m_line {
+        return Ok(c);
+    }
+    Err("a candidate needs sdpMid or sdpMLineIndex".into())
+}
+
+fn parse_signal(signal: &Json) -> Result<Signal, String> {
+    let session = signal
+        .get("session")
+        .and_then(Json::as_str)
+        .filter(|s| !s.is_empty() && s.chars().count() <= MAX_SESSION_CHARS)
+        .ok_or_else(|| format!("session must be a string of 1 to {MAX_SESSION_CHARS} characters"))?
+        .to_string();
+    let description = |kind: SdpKind| {
+        let sdp = signal
+            .get("sdp")
+            .and_then(Json::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| format!("an {} needs an sdp string", kind.as_str()))?;
+        if sdp.len() > MAX_SDP_BYTES {
+            return Err(format!("the sdp exceeds {MAX_SDP_BYTES} bytes"));
+        }
+        let sdp = sdp.to_string();
+        let session = session.clone();
+        Ok(Signal::Description { kind, sdp, session })
+    };
+    match signal.get("type").and_then(Json::as_str) {
+        Some("offer") => description(SdpKind::Offer),
+        Some("answer") => description(SdpKind::Answer),
+        Some("candidate") => Ok(Signal::Candidate {
+            candidate: parse_candidate(signal.get("candidate"))?,
+            session,
+        }),
+        _ => Err("type must be offer, answer or candidate".into()),
+    }
+}
+
+/// Reads an inbox message: its sender and signal. Fields this side does not know are
+/// ignored (protocol section 6).
+pub fn parse_envelope(payload: &[u8]) -> Result<(String, Signal), String> {
+    check_signal_size(payload.len())?;
     let text = std::str::from_utf8(payload).map_err(|_| "signal is not UTF-8".to_string())?;
     let v = json::parse(text).map_err(|e| format!("signal is not JSON: {e}"))?;
+    check_version(&v)?;
     let from = v
         .get("from")
         .and_then(Json::as_str)
         .filter(|f| !f.is_empty())
         .ok_or("signal without from")?
         .to_string();
-    let signal = v.get("signal").ok_or("envelope without signal")?;
-    let session = signal
-        .get("session")
-        .and_then(Json::as_str)
-        .filter(|s| !s.is_empty() && s.chars().count() <= MAX_SESSION_CHARS)
-        .ok_or("session must be a string of 1 to 128 characters")?
-        .to_string();
-    let sdp = || {
-        signal
-            .get("sdp")
-            .and_then(Json::as_str)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .ok_or_else(|| "a description needs an sdp string".to_string())
-    };
-    let signal = match signal.get("type").and_then(Json::as_str) {
-        Some("offer") => Signal::Offer {
-            sdp: sdp()?,
-            session,
-        },
-        Some("answer") => Signal::Answer {
-            sdp: sdp()?,
-            session,
-        },
-        Some("candidate") => {
-            // null, a missing field or an empty line: end of candidates.
-            let candidate = match signal.get("candidate") {
-                None | Some(Json::Null) => String::new(),
-                Some(c) => match c.get("candidate") {
-                    None | Some(Json::Null) => String::new(),
-                    Some(Json::String(line)) => line.clone(),
-                    Some(_) => return Err("candidate.candidate must be a string".into()),
-                },
-            };
-            Signal::Candidate { candidate, session }
-        }
-        _ => return Err("type must be offer, answer or candidate".into()),
-    };
+    let signal = parse_signal(v.get("signal").ok_or("envelope without signal")?)?;
     Ok((from, signal))
-}
-
-/// Why a signal reaches no call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Dropped {
-    /// It claims to come from this peer.
-    Own,
-    /// Its session belongs to a call that is over.
-    Stale,
-    /// The call with its sender uses another session, and it is no offer.
-    OtherSession,
-    /// There is no call with its sender, and it is no offer.
-    NoCall,
-    /// An offer for a new call while the camera has as many calls as it takes.
-    Busy,
-}
-
-/// What to do with a received signal.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    /// An offer opens a call with its sender (closing the call it had, if any).
-    NewCall,
-    /// The signal belongs to the existing call with its sender.
-    Deliver,
-    /// Nothing: it is logged only.
-    Drop(Dropped),
-}
-
-struct Call<C> {
-    remote_session: String,
-    state: C,
-}
-
-/// The calls of one peer, keyed by remote peer id; `C` is the driver's state of a call.
-pub struct Calls<C> {
-    own_id: String,
-    max: usize,
-    calls: BTreeMap<String, Call<C>>,
-    /// Remote sessions of calls that are over: their late signals are dropped.
-    closed_sessions: BTreeSet<String>,
-}
-
-impl<C> Calls<C> {
-    /// The calls of `own_id`, at most `max` at a time.
-    pub fn new(own_id: &str, max: usize) -> Calls<C> {
-        Calls {
-            own_id: own_id.to_string(),
-            max,
-            calls: BTreeMap::new(),
-            closed_sessions: BTreeSet::new(),
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.calls.len()
-    }
-
-    /// Decides where a signal from `from` goes; changes nothing.
-    pub fn route(&self, from: &str, signal: &Signal) -> Route {
-        let offer = matches!(signal, Signal::Offer { .. });
-        if from == self.own_id {
-            return Route::Drop(Dropped::Own);
-        }
-        if self.closed_sessions.contains(signal.session()) {
-            return Route::Drop(Dropped::Stale);
-        }
-        match self.calls.get(from) {
-            Some(c) if c.remote_session == signal.session() => Route::Deliver,
-            // A new offer under another session: the remote side started over.
-            Some(_) if offer => Route::NewCall,
-            Some(_) => Route::Drop(Dropped::OtherSession),
-            None if offer && self.calls.len() >= self.max => Route::Drop(Dropped::Busy),
-            None if offer => Route::NewCall,
-            None => Route::Drop(Dropped::NoCall),
-        }
-    }
-
-    /// Records the call with `remote` opened by an offer of `remote_session`; returns the
-    /// state of the call it replaces (for the driver to close).
-    pub fn insert(&mut self, remote: &str, remote_session: &str, state: C) -> Option<C> {
-        let call = Call {
-            remote_session: remote_session.to_string(),
-            state,
-        };
-        let old = self.calls.insert(remote.to_string(), call)?;
-        self.closed_sessions.insert(old.remote_session);
-        Some(old.state)
-    }
-
-    /// Ends the call with `remote`; its late signals are dropped from now on.
-    pub fn remove(&mut self, remote: &str) -> Option<C> {
-        let call = self.calls.remove(remote)?;
-        self.closed_sessions.insert(call.remote_session);
-        Some(call.state)
-    }
-
-    pub fn get_mut(&mut self, remote: &str) -> Option<&mut C> {
-        self.calls.get_mut(remote).map(|c| &mut c.state)
-    }
-
-    /// The calls, ordered by remote peer id.
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&str, &mut C)> {
-        self.calls
-            .iter_mut()
-            .map(|(k, c)| (k.as_str(), &mut c.state))
-    }
-
-    /// Ends every call whose state `ended` says is over; returns them.
-    pub fn remove_where(&mut self, mut ended: impl FnMut(&C) -> bool) -> Vec<(String, C)> {
-        let gone: Vec<String> = self
-            .calls
-            .iter()
-            .filter(|(_, c)| ended(&c.state))
-            .map(|(k, _)| k.clone())
-            .collect();
-        gone.into_iter()
-            .filter_map(|k| self.remove(&k).map(|c| (k, c)))
-            .collect()
-    }
-
-    /// Ends every call; returns them.
-    pub fn drain(&mut self) -> Vec<(String, C)> {
-        self.remove_where(|_| true)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mqtt_rtc::rtc_core::room::MAX_SIGNAL_BYTES;
 
-    fn offer(session: &str) -> Signal {
-        Signal::Offer {
-            sdp: "v=0\r\n".into(),
+    fn description(kind: SdpKind, sdp: &str, session: &str) -> Signal {
+        Signal::Description {
+            kind,
+            sdp: sdp.into(),
             session: session.into(),
         }
     }
 
-    fn candidate(session: &str) -> Signal {
+    fn candidate(line: &str, index: Option<u16>, session: &str) -> Signal {
         Signal::Candidate {
-            candidate: "candidate:1 1 udp 1 127.0.0.1 9 typ host".into(),
+            candidate: CandidateInit {
+                candidate: line.into(),
+                sdp_m_line_index: index,
+                ..CandidateInit::default()
+            },
             session: session.into(),
         }
     }
@@ -325,63 +238,55 @@ mod tests {
             7,
         ))
         .unwrap();
+        assert_eq!(p.get("v").and_then(Json::as_f64), Some(1.0));
         assert_eq!(p.get("peerId").and_then(Json::as_str), Some("cam-1"));
         let meta = p.get("meta").unwrap();
         assert_eq!(meta.get("kind").and_then(Json::as_str), Some("camera"));
         assert_eq!(meta.get("native").and_then(Json::as_str), Some("true"));
         assert_eq!(p.get("since").and_then(Json::as_f64), Some(5.0));
         assert_eq!(p.get("ts").and_then(Json::as_f64), Some(7.0));
-        assert!(polite("a", "b") && !polite("b", "a"));
     }
 
     #[test]
     fn reads_what_a_browser_sends_and_writes_what_it_reads() {
+        // No `v` (a peer that predates it) reads as version 1.
         let browser = br#"{"from":"viewer-1","signal":{"type":"offer","sdp":"v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n","session":"s1"}}"#;
         let (from, signal) = parse_envelope(browser).unwrap();
         assert_eq!(from, "viewer-1");
-        assert_eq!(
-            signal,
-            Signal::Offer {
-                sdp: "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n".into(),
-                session: "s1".into()
-            }
-        );
-        let c = br#"{"from":"v","signal":{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 2 127.0.0.1 5 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"u"},"session":"s1"}}"#;
-        assert_eq!(parse_envelope(c).unwrap().1, candidate_line("s1"));
+        let sdp = "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n";
+        assert_eq!(signal, description(SdpKind::Offer, sdp, "s1"));
+        // Fields this side does not know are ignored.
+        let c = br#"{"v":1,"x":[1],"from":"v","signal":{"type":"candidate","candidate":{"candidate":"candidate:1 1 udp 2 127.0.0.1 5 typ host","sdpMid":"0","sdpMLineIndex":0,"usernameFragment":"u","y":2},"session":"s1","z":null}}"#;
+        let full = Signal::Candidate {
+            candidate: CandidateInit {
+                candidate: "candidate:1 1 udp 2 127.0.0.1 5 typ host".into(),
+                sdp_mid: Some("0".into()),
+                sdp_m_line_index: Some(0),
+                username_fragment: Some("u".into()),
+            },
+            session: "s1".into(),
+        };
+        assert_eq!(parse_envelope(c).unwrap().1, full);
         for end in [
             &br#"{"from":"v","signal":{"type":"candidate","candidate":null,"session":"s"}}"#[..],
             br#"{"from":"v","signal":{"type":"candidate","candidate":{"candidate":""},"session":"s"}}"#,
             br#"{"from":"v","signal":{"type":"candidate","session":"s"}}"#,
         ] {
-            assert_eq!(
-                parse_envelope(end).unwrap().1,
-                Signal::Candidate {
-                    candidate: String::new(),
-                    session: "s".into()
-                }
-            );
+            assert_eq!(parse_envelope(end).unwrap().1, candidate("", None, "s"));
         }
-        // What this side writes reads back the same.
+        // What this side writes carries `v` and reads back the same.
         for s in [
-            Signal::Answer {
-                sdp: "v=0\r\na=\"x\"\r\n".into(),
-                session: "cam-s".into(),
-            },
-            candidate_line("cam-s"),
-            Signal::Candidate {
-                candidate: String::new(),
-                session: "cam-s".into(),
-            },
+            description(SdpKind::Answer, "v=0\r\na=\"x\"\r\n", "cam-s"),
+            description(SdpKind::Offer, "v=0\r\n", "cam-s"),
+            candidate("candidate:1 1 udp 2 127.0.0.1 5 typ host", Some(0), "cam-s"),
+            candidate("", None, "cam-s"),
+            full,
         ] {
-            let (from, back) = parse_envelope(envelope_json("cam-1", &s).as_bytes()).unwrap();
+            let text = envelope_json("cam-1", &s);
+            let v = json::parse(&text).unwrap();
+            assert_eq!(v.get("v").and_then(Json::as_f64), Some(1.0));
+            let (from, back) = parse_envelope(text.as_bytes()).unwrap();
             assert_eq!((from.as_str(), back), ("cam-1", s));
-        }
-    }
-
-    fn candidate_line(session: &str) -> Signal {
-        Signal::Candidate {
-            candidate: "candidate:1 1 udp 2 127.0.0.1 5 typ host".into(),
-            session: session.into(),
         }
     }
 
@@ -397,6 +302,8 @@ mod tests {
             b"\xff",
             b"[]",
             b"{}",
+            br#"{"v":2,"from":"v","signal":{"type":"offer","sdp":"x","session":"s"}}"#,
+            br#"{"v":"1","from":"v","signal":{"type":"offer","sdp":"x","session":"s"}}"#,
             br#"{"from":"","signal":{"type":"offer","sdp":"x","session":"s"}}"#,
             br#"{"from":"v"}"#,
             br#"{"from":"v","signal":{"type":"offer","sdp":"x"}}"#,
@@ -404,50 +311,13 @@ mod tests {
             br#"{"from":"v","signal":{"type":"offer","session":"s"}}"#,
             br#"{"from":"v","signal":{"type":"bye","session":"s"}}"#,
             br#"{"from":"v","signal":{"type":"candidate","candidate":{"candidate":5},"session":"s"}}"#,
+            br#"{"from":"v","signal":{"type":"candidate","candidate":{"candidate":"c"},"session":"s"}}"#,
+            br#"{"from":"v","signal":{"type":"candidate","candidate":{"candidate":"c","sdpMLineIndex":-1},"session":"s"}}"#,
+            br#"{"from":"v","signal":{"type":"candidate","candidate":"c","session":"s"}}"#,
             long_session.as_bytes(),
             &huge,
         ] {
             assert!(parse_envelope(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
-    }
-
-    #[test]
-    fn routes_signals_like_the_browser_room() {
-        let mut calls: Calls<u32> = Calls::new("cam", 2);
-        assert_eq!(calls.route("cam", &offer("x")), Route::Drop(Dropped::Own));
-        assert_eq!(
-            calls.route("v1", &candidate("a")),
-            Route::Drop(Dropped::NoCall)
-        );
-        assert_eq!(calls.route("v1", &offer("a")), Route::NewCall);
-        assert_eq!(calls.insert("v1", "a", 1), None);
-        // Candidates and a renegotiating offer of the same session go to the call.
-        assert_eq!(calls.route("v1", &candidate("a")), Route::Deliver);
-        assert_eq!(calls.route("v1", &offer("a")), Route::Deliver);
-        // Another session: an offer replaces the call, anything else is dropped.
-        assert_eq!(
-            calls.route("v1", &candidate("b")),
-            Route::Drop(Dropped::OtherSession)
-        );
-        assert_eq!(calls.route("v1", &offer("b")), Route::NewCall);
-        assert_eq!(calls.insert("v1", "b", 2), Some(1));
-        // The replaced session is stale, even as an offer.
-        assert_eq!(calls.route("v1", &offer("a")), Route::Drop(Dropped::Stale));
-        // At most two calls.
-        calls.insert("v2", "c", 3);
-        assert_eq!(calls.route("v3", &offer("d")), Route::Drop(Dropped::Busy));
-        assert_eq!(calls.route("v2", &offer("e")), Route::NewCall);
-        // Ended calls: their sessions go stale.
-        assert_eq!(calls.remove_where(|s| *s == 3), vec![("v2".to_string(), 3)]);
-        assert_eq!(
-            calls.route("v2", &candidate("c")),
-            Route::Drop(Dropped::Stale)
-        );
-        assert_eq!(calls.len(), 1);
-        assert_eq!(calls.drain(), vec![("v1".to_string(), 2)]);
-        assert_eq!(
-            calls.route("v1", &candidate("b")),
-            Route::Drop(Dropped::Stale)
-        );
     }
 }

@@ -729,6 +729,7 @@ fn the_native_camera_answers_a_call_streams_telemetry_and_takes_commands() {
     let sub = Sub::start(port, &sim.prefix, &[&presence, &caller_inbox]);
     let announced = sub.expect("retained presence", |m| m.topic == presence && m.retained);
     for field in [
+        r#""v":1"#.into(),
         format!(r#""peerId":"{camera}""#),
         r#""kind":"camera""#.into(),
         r#""native":"true""#.into(),
@@ -736,13 +737,21 @@ fn the_native_camera_answers_a_call_streams_telemetry_and_takes_commands() {
         assert!(announced.payload.contains(&field), "{}", announced.payload);
     }
 
-    // Garbage in the inbox is logged and dropped; the camera keeps answering.
+    // Garbage in the inbox is logged and dropped (so is an envelope of another protocol
+    // version); the camera keeps answering. The caller's own envelopes have no `v`: a
+    // peer that predates it speaks version 1.
     let camera_inbox = format!("mqtt-rtc/cameras/inbox/{camera}");
     publish(port, &camera_inbox, "not json", None);
     publish(
         port,
         &camera_inbox,
         r#"{"from":"x","signal":{"type":"candidate","candidate":null,"session":"nope"}}"#,
+        None,
+    );
+    publish(
+        port,
+        &camera_inbox,
+        r#"{"v":2,"from":"x","signal":{"type":"offer","sdp":"v=0","session":"v2"}}"#,
         None,
     );
 
@@ -760,6 +769,7 @@ fn the_native_camera_answers_a_call_streams_telemetry_and_takes_commands() {
     );
     publish(port, &camera_inbox, &envelope, None);
     let reply = sub.expect("the answer", |m| m.topic == caller_inbox);
+    assert!(reply.payload.starts_with(r#"{"v":1,"#), "{}", reply.payload);
     assert_eq!(
         string_field(&reply.payload, "from").as_deref(),
         Some(camera.as_str())
