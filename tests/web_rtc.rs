@@ -856,6 +856,25 @@ fn peer_id_is(id: &'static str) -> impl Fn(&JsValue) -> bool {
     move |p| get(p, "peerId").as_string().as_deref() == Some(id)
 }
 
+/// The signals recorded on the inbox topics, one line each: "from→to type candidate".
+fn on_the_wire(wire: &Recorder) -> Vec<String> {
+    wire.messages()
+        .iter()
+        .map(|m| {
+            let body = js_sys::JSON::parse(&m.text).unwrap_or(JsValue::NULL);
+            let signal = get(&body, "signal");
+            let line = get(&get(&signal, "candidate"), "candidate").as_string();
+            format!(
+                "{}→{} {} {}",
+                get(&body, "from").as_string().unwrap_or_default(),
+                m.topic.rsplit('/').next().unwrap_or_default(),
+                get(&signal, "type").as_string().unwrap_or_default(),
+                line.map_or(String::new(), |l| l.chars().take(60).collect())
+            )
+        })
+        .collect()
+}
+
 #[wasm_bindgen_test]
 async fn a_call_through_mqtt_signaling_connects_two_clients() {
     let room = uid("room");
@@ -881,6 +900,11 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
         .collect();
     assert_eq!(present, ["bob"], "peers() lists the others, not itself");
 
+    // Every signal travels through the inboxes: watched here to prove it (and to explain
+    // a failure).
+    let observer = connect_default().await;
+    let wire = messages(&observer);
+    subscribe(&observer, &format!("mqtt-rtc/{room}/inbox/+"), 1).await;
     let options = obj(&[("channels", Array::of1(&"chat".into()).into())]);
     let caller = ok(alice.signaling.call("bob".into(), options), "call bob").await;
     bob.incoming
@@ -896,11 +920,22 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     // The peers of a call are JS objects held by the signaling: used through their methods.
     let callee_channels = Recorder::new();
     call(&callee, "on", &["channel".into(), callee_channels.js()]).expect("on(channel)");
-    wait_for("both peers connected", RTC_TIMEOUT_MS, || {
-        get(&caller, "connectionState").as_string().as_deref() == Some("connected")
-            && get(&callee, "connectionState").as_string().as_deref() == Some("connected")
-    })
-    .await;
+    let state_of = |p: &JsValue| get(p, "connectionState").as_string().unwrap_or_default();
+    let deadline = now() + f64::from(RTC_TIMEOUT_MS);
+    while state_of(&caller) != "connected" || state_of(&callee) != "connected" {
+        if now() > deadline {
+            panic!(
+                "the call did not connect: caller {}, callee {}; errors: alice {:?}, bob {:?}; \
+                 signals on the wire: {:#?}",
+                state_of(&caller),
+                state_of(&callee),
+                alice.errors.all(),
+                bob.errors.all(),
+                on_the_wire(&wire),
+            );
+        }
+        sleep(10).await;
+    }
     let local = call(&caller, "channels", &[]).expect("channels()");
     let local = RtcChannel::try_from_js_value(Array::from(&local).get(0)).expect("a channel");
     callee_channels
@@ -921,6 +956,16 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
         alice.errors.is_empty() && bob.errors.is_empty(),
         "no signaling errors"
     );
+    let wire_lines = on_the_wire(&wire);
+    assert!(
+        wire_lines[0].starts_with("alice→bob offer"),
+        "{wire_lines:#?}"
+    );
+    assert!(
+        wire_lines.iter().any(|l| l.starts_with("bob→alice answer")),
+        "{wire_lines:#?}"
+    );
+    end(&observer).await;
 
     ok(alice.signaling.stop(), "alice stops").await;
     assert_eq!(
