@@ -1128,3 +1128,103 @@ async fn off_removes_a_listener() {
     assert_eq!(state(&again), "connected");
     end(&a).await;
 }
+
+#[wasm_bindgen_test]
+async fn a_persistent_session_gets_the_messages_published_while_it_was_away() {
+    let id = uid("away");
+    let t = topic("away");
+    let persistent = || {
+        obj(&[
+            ("clientId", id.as_str().into()),
+            ("clean", false.into()),
+            ("sessionExpiry", 300.into()),
+            ("reconnect", false.into()),
+        ])
+    };
+    let a = connect(persistent()).await;
+    subscribe(&a, &t, 1).await;
+    end(&a).await;
+    let b = connect_default().await;
+    for i in 1..=3 {
+        publish(&b, &t, &format!("while away {i}"), 1).await;
+    }
+    let a = connect(persistent()).await;
+    let msgs = messages(&a);
+    msgs.wait_len(3, TIMEOUT_MS, "the stored messages").await;
+    let texts: Vec<String> = msgs.messages().into_iter().map(|m| m.text).collect();
+    assert_eq!(texts, ["while away 1", "while away 2", "while away 3"]);
+    end(&a).await;
+    end(&b).await;
+}
+
+#[wasm_bindgen_test]
+async fn end_with_a_timeout_gives_up_on_a_broker_that_does_not_answer() {
+    let a = connect_default().await;
+    let t = topic("end-timeout");
+    let guard = BrokerGuard::new("freeze", "thaw").await;
+    let pending = Watched::new(a.publish(t.as_str().into(), "never acked".into(), qos_opts(1)));
+    let started = now();
+    let ended = settle_within(a.end(obj(&[("timeout", 300.into())])), TIMEOUT_MS, "end").await;
+    let took = now() - started;
+    guard.undo().await;
+    ended.expect("end resolves after its timeout");
+    assert!((250.0..3_000.0).contains(&took), "end took {took} ms");
+    assert_eq!(state(&a), "closed");
+    wait_for("the unacknowledged publish to settle", TIMEOUT_MS, || {
+        pending.is_settled()
+    })
+    .await;
+    let e = pending
+        .result()
+        .expect("settled")
+        .expect_err("an unacknowledged publish fails");
+    assert_eq!(code_of(&e), "CLOSED", "{e:?}");
+}
+
+#[wasm_bindgen_test]
+async fn will_properties_reach_the_subscriber() {
+    let t = topic("will-props");
+    let will = obj(&[
+        ("topic", format!("{t}/status").into()),
+        ("payload", uint8(&[0, 1, 2])),
+        ("qos", 1.into()),
+        (
+            "properties",
+            obj(&[
+                ("contentType", "application/octet-stream".into()),
+                ("userProperties", obj(&[("reason", "crash".into())])),
+                ("willDelayInterval", 0.into()),
+            ]),
+        ),
+    ]);
+    let a = connect(obj(&[
+        ("will", will),
+        ("reconnect", false.into()),
+        (
+            "properties",
+            obj(&[
+                ("receiveMaximum", 10.into()),
+                ("userProperties", obj(&[("app", "tests".into())])),
+            ]),
+        ),
+    ]))
+    .await;
+    let b = connect_default().await;
+    let got = messages(&b);
+    subscribe(&b, &format!("{t}/#"), 1).await;
+    ok(a.end(obj(&[("force", true.into())])), "end force").await;
+    let m = got.wait_topic(&format!("{t}/status")).await;
+    assert_eq!(m.payload, [0, 1, 2]);
+    let p = get(&got.arg(0), "properties");
+    assert_eq!(
+        get(&p, "contentType").as_string().as_deref(),
+        Some("application/octet-stream")
+    );
+    assert_eq!(
+        get(&get(&p, "userProperties"), "reason")
+            .as_string()
+            .as_deref(),
+        Some("crash")
+    );
+    end(&b).await;
+}
