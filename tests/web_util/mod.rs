@@ -381,6 +381,30 @@ pub fn messages(c: &MqttClient) -> Recorder {
     r
 }
 
+/// `{ qos }`, the publish and subscribe options most tests need.
+pub fn qos_opts(qos: u8) -> JsValue {
+    obj(&[("qos", qos.into())])
+}
+
+/// Fast reconnects, so a broker restart costs well under a second of waiting.
+pub fn fast_reconnect() -> JsValue {
+    obj(&[("initialDelay", 100.into()), ("maxDelay", 500.into())])
+}
+
+/// A number from `c.stats()`.
+pub fn stats_field(c: &MqttClient, key: &str) -> f64 {
+    get(&c.stats().expect("stats"), key)
+        .as_f64()
+        .unwrap_or_else(|| panic!("stats().{key} is not a number"))
+}
+
+/// A listener for `event` on `c`.
+pub fn on(c: &MqttClient, event: &str) -> Recorder {
+    let r = Recorder::new();
+    c.on(event.into(), r.f()).expect("on");
+    r
+}
+
 /// Ends `c` gracefully (a test's cleanup).
 pub async fn end(c: &MqttClient) {
     ok(c.end(JsValue::UNDEFINED), "end").await;
