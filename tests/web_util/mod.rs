@@ -428,18 +428,22 @@ pub async fn control(action: &str) {
 }
 
 thread_local! {
-    /// The action that puts the broker back, while a test has it stopped or frozen. A
-    /// failed test does not unwind (wasm32 aborts on panic), so the next test that
-    /// connects puts the broker back instead ([`heal_broker`]).
-    static DISTURBED: RefCell<Option<&'static str>> = const { RefCell::new(None) };
+    /// Whether the broker is known to be running as the tests expect: false until the
+    /// first check of this test binary, and while a test has it stopped or frozen. A failed
+    /// test does not unwind (wasm32 aborts on panic), so the next test that connects puts
+    /// the broker back instead ([`heal_broker`]); the first check also repairs what a
+    /// failed test of an earlier binary left behind.
+    static BROKER_OK: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Starts or thaws the broker if a failed test left it stopped or frozen.
+/// Starts or thaws the broker unless it is known to be running (both are no-ops on a
+/// running broker).
 pub async fn heal_broker() {
-    if DISTURBED.with(|d| d.borrow_mut().take()).is_some() {
+    if !BROKER_OK.with(Cell::get) {
         // Either may be the one needed (a frozen broker may have been killed since).
         try_control("thaw").await;
         try_control("start").await;
+        BROKER_OK.with(|ok| ok.set(true));
     }
 }
 
@@ -452,14 +456,14 @@ impl BrokerGuard {
     /// Runs `action` now ("stop" or "freeze"); `undo` ("start" or "thaw") puts it back.
     pub async fn new(action: &str, undo: &'static str) -> Self {
         heal_broker().await;
-        DISTURBED.with(|d| *d.borrow_mut() = Some(undo));
+        BROKER_OK.with(|ok| ok.set(false));
         control(action).await;
         BrokerGuard { undo }
     }
 
     /// Puts the broker back now.
     pub async fn undo(self) {
-        DISTURBED.with(|d| *d.borrow_mut() = None);
         control(self.undo).await;
+        BROKER_OK.with(|ok| ok.set(true));
     }
 }
