@@ -435,8 +435,16 @@ async fn a_fake_camera_track_reaches_the_other_peer_and_shows_in_stats() {
         assert!(now() < deadline, "no media received: {s:?}");
         sleep(100).await;
     }
-    let s = stats(&pair.a).await;
-    assert!(num(&s, "bytesSent") > 1000.0, "{s:?}");
+    // The sender counts them too (its statistics refresh on their own schedule).
+    let deadline = now() + f64::from(TIMEOUT_MS);
+    loop {
+        let s = stats(&pair.a).await;
+        if num(&s, "bytesSent") > 1000.0 {
+            break;
+        }
+        assert!(now() < deadline, "nothing sent in the stats: {s:?}");
+        sleep(50).await;
+    }
     track.stop();
     pair.close();
 }
@@ -519,9 +527,20 @@ async fn stats_report_the_selected_host_candidate_pair_and_traffic() {
     let got = listen(&remote, "message");
     ok(local.send(uint8(&[1; 10_000])), "send").await;
     got.wait_len(1, TIMEOUT_MS, "the message").await;
-    let s = stats(&pair.a).await;
-    assert!(num(&s, "bytesSent") >= 10_000.0, "{s:?}");
-    assert!(num(&s, "bytesReceived") > 0.0, "{s:?}");
+    // The browser refreshes its statistics now and then: wait until they count the
+    // message (sent) and the acknowledgements of it (received).
+    let deadline = now() + f64::from(TIMEOUT_MS);
+    let s = loop {
+        let s = stats(&pair.a).await;
+        if num(&s, "bytesSent") >= 10_000.0 && num(&s, "bytesReceived") > 0.0 {
+            break s;
+        }
+        assert!(
+            now() < deadline,
+            "the traffic never showed in the stats: {s:?}"
+        );
+        sleep(50).await;
+    };
     assert_eq!(
         get(&s, "localCandidateType").as_string().as_deref(),
         Some("host")
