@@ -10,6 +10,8 @@
 //! listeners; closing it removes every listener, timer and socket.
 
 mod driver;
+mod first;
+mod names;
 mod options;
 mod requests;
 mod routing;
@@ -72,11 +74,11 @@ impl MqttClient {
         Ok(js::borrow_shared(&self.inner)?.session.client_id().into())
     }
 
-    fn listeners(&self, f: impl FnOnce(&mut js::Listeners)) -> Result<MqttClient, JsValue> {
+    fn listeners(&self, f: impl FnOnce(&mut js::Listeners)) -> Result<(), JsValue> {
         f(&mut js::borrow(&self.inner)
             .map_err(MqttError::into_js)?
             .listeners);
-        Ok(self.handle())
+        Ok(())
     }
 }
 
@@ -147,13 +149,14 @@ impl MqttClient {
         .map_err(MqttError::into_js)
     }
 
-    /// Adds an event listener; returns the client for chaining.
-    pub fn on(&self, event: String, listener: Function) -> Result<MqttClient, JsValue> {
+    /// Adds an event listener. The package's glue returns `this` for chaining
+    /// (pkg-template/glue.js): a handle made here would be another JS object.
+    pub fn on(&self, event: String, listener: Function) -> Result<(), JsValue> {
         self.listeners(|l| l.add(event, listener))
     }
 
     /// Removes a listener added with `on`.
-    pub fn off(&self, event: String, listener: Function) -> Result<MqttClient, JsValue> {
+    pub fn off(&self, event: String, listener: Function) -> Result<(), JsValue> {
         self.listeners(|l| l.remove(&event, &listener))
     }
 

@@ -1,0 +1,176 @@
+//! The option names each option object accepts, and the check that rejects any other key
+//! the way a compiler would: naming the nearest valid option (a typo) or ours for an
+//! MQTT.js name. A silently ignored key (`reconnectPeriod: 0` still retrying) is the bug
+//! this prevents. It only reads keys; it never interprets values.
+
+use js_sys::Object;
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::error_code::ErrorCode;
+use crate::web::MqttError;
+
+pub const CONNECT: &[&str] = &[
+    "clientId",
+    "protocolVersion",
+    "username",
+    "password",
+    "credentials",
+    "keepalive",
+    "clean",
+    "sessionExpiry",
+    "connectTimeout",
+    "will",
+    "reconnect",
+    "waitForBroker",
+    "onAttempt",
+    "resubscribe",
+    "queue",
+    "store",
+    "properties",
+    "signal",
+    "logLevel",
+    "WebSocket",
+];
+pub const WILL: &[&str] = &["topic", "payload", "qos", "retain", "properties"];
+pub const RECONNECT: &[&str] = &[
+    "initialDelay",
+    "maxDelay",
+    "multiplier",
+    "jitter",
+    "maxAttempts",
+];
+pub const WAIT: &[&str] = &["maxAttempts"];
+pub const QUEUE: &[&str] = &["maxMessages", "maxBytes", "qos0", "overflow"];
+pub const CONNECT_PROPERTIES: &[&str] = &[
+    "receiveMaximum",
+    "maximumPacketSize",
+    "topicAliasMaximum",
+    "requestResponseInformation",
+    "requestProblemInformation",
+    "userProperties",
+];
+pub const PUBLISH: &[&str] = &["qos", "retain", "properties"];
+pub const PUBLISH_PROPERTIES: &[&str] = &[
+    "payloadFormatIndicator",
+    "messageExpiryInterval",
+    "contentType",
+    "responseTopic",
+    "correlationData",
+    "userProperties",
+];
+pub const WILL_PROPERTIES: &[&str] = &[
+    "payloadFormatIndicator",
+    "messageExpiryInterval",
+    "contentType",
+    "responseTopic",
+    "correlationData",
+    "userProperties",
+    "willDelayInterval",
+];
+pub const SUBSCRIBE: &[&str] = &[
+    "qos",
+    "noLocal",
+    "retainAsPublished",
+    "retainHandling",
+    "subscriptionIdentifier",
+];
+
+/// MQTT.js option names and what to write here instead (README: "Coming from MQTT.js").
+const MQTTJS: &[(&str, &str)] = &[
+    (
+        "reconnectPeriod",
+        "use reconnect: { initialDelay } (or reconnect: false)",
+    ),
+    ("queueQoSZero", "use queue: { qos0 }"),
+    ("protocolId", "use protocolVersion: 4 or 5"),
+    ("servers", "pass an array of URLs as the first argument"),
+    ("host", "pass the whole URL as the first argument"),
+    ("port", "pass the whole URL as the first argument"),
+    ("hostname", "pass the whole URL as the first argument"),
+    ("path", "pass the whole URL as the first argument"),
+    ("protocol", "pass the whole URL as the first argument"),
+    (
+        "transformWsUrl",
+        "use credentials: () => ({ url }), asked before every attempt",
+    ),
+    (
+        "rejectUnauthorized",
+        "the browser decides which certificates to trust",
+    ),
+    ("ca", "the browser decides which certificates to trust"),
+    ("wsOptions", "pass a WebSocket constructor as WebSocket"),
+    (
+        "manualConnect",
+        "MqttClient.connect() connects at once: call it when you want to connect",
+    ),
+    (
+        "reschedulePings",
+        "pings are only sent when the connection is idle",
+    ),
+    ("log", "use logLevel"),
+    ("incomingStore", "use store"),
+    ("outgoingStore", "use store"),
+    ("nl", "use noLocal"),
+    ("rap", "use retainAsPublished"),
+    ("rh", "use retainHandling"),
+    ("dup", "the library sets DUP on resends"),
+];
+
+/// Rejects the first own key of `obj` that is not in `known`; `prefix` names the nested
+/// object in the message (`"reconnect."`). Not an object: nothing to check.
+pub fn check(obj: &JsValue, known: &[&str], prefix: &str) -> Result<(), MqttError> {
+    if !obj.is_object() || obj.is_function() {
+        return Ok(());
+    }
+    for key in Object::keys(obj.unchecked_ref::<Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if !known.contains(&key.as_str()) {
+            let text = unknown_option(&key, known, prefix);
+            return Err(MqttError::from_code(ErrorCode::InvalidArgument, text));
+        }
+    }
+    Ok(())
+}
+
+/// The message for an unknown key: a pointer for an MQTT.js name, else the nearest
+/// option, else the list of options.
+fn unknown_option(key: &str, known: &[&str], prefix: &str) -> String {
+    let head = format!("unknown option '{prefix}{key}'");
+    if let Some((_, hint)) = MQTTJS.iter().find(|(k, _)| *k == key) {
+        return format!("{head} (an MQTT.js option): {hint}");
+    }
+    match nearest(key, known) {
+        Some(n) => format!("{head}: did you mean '{prefix}{n}'?"),
+        None => format!("{head}; the options are: {}", known.join(", ")),
+    }
+}
+
+/// The known name closest to `key` by edit distance (ignoring case), if close enough to
+/// be a typo: at most one edit per three characters.
+pub fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    let key = key.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (distance(&key, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, _)| d * 3 <= key.len().max(3))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over bytes (option names are ASCII).
+fn distance(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let next = (diag + usize::from(ca != cb))
+                .min(row[j] + 1)
+                .min(row[j + 1] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
