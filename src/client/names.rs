@@ -146,15 +146,19 @@ fn unknown_option(key: &str, known: &[&str], prefix: &str) -> String {
 }
 
 /// The known name closest to `key` by edit distance (ignoring case), if close enough to
-/// be a typo: at most one edit per three characters.
+/// be a typo (at most one edit per three characters) or a shortening of it.
 pub fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
     let key = key.to_ascii_lowercase();
     known
         .iter()
-        .map(|k| (distance(&key, &k.to_ascii_lowercase()), *k))
-        .filter(|(d, _)| d * 3 <= key.len().max(3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, k)| k)
+        .map(|k| {
+            let lower = k.to_ascii_lowercase();
+            let prefix = key.len() >= 3 && lower.starts_with(&key);
+            (distance(&key, &lower), prefix, *k)
+        })
+        .filter(|(d, prefix, _)| *prefix || d * 3 <= key.len().max(3))
+        .min_by_key(|(d, _, _)| *d)
+        .map(|(_, _, k)| k)
 }
 
 /// Levenshtein distance over bytes (option names are ASCII).
