@@ -79,42 +79,28 @@ pub const SUBSCRIBE: &[&str] = &[
 const MQTTJS: &[(&str, &str)] = &[
     (
         "reconnectPeriod",
-        "use reconnect: { initialDelay } (or reconnect: false)",
+        "use reconnect: { initialDelay } or reconnect: false",
     ),
     ("queueQoSZero", "use queue: { qos0 }"),
-    ("protocolId", "use protocolVersion: 4 or 5"),
-    ("servers", "pass an array of URLs as the first argument"),
-    ("host", "pass the whole URL as the first argument"),
-    ("port", "pass the whole URL as the first argument"),
-    ("hostname", "pass the whole URL as the first argument"),
-    ("path", "pass the whole URL as the first argument"),
-    ("protocol", "pass the whole URL as the first argument"),
-    (
-        "transformWsUrl",
-        "use credentials: () => ({ url }), asked before every attempt",
-    ),
-    (
-        "rejectUnauthorized",
-        "the browser decides which certificates to trust",
-    ),
-    ("ca", "the browser decides which certificates to trust"),
+    ("protocolId", "use protocolVersion"),
+    ("servers", URL),
+    ("host", URL),
+    ("port", URL),
+    ("path", URL),
+    ("transformWsUrl", "use credentials: () => ({ url })"),
+    ("rejectUnauthorized", TLS),
+    ("ca", TLS),
     ("wsOptions", "pass a WebSocket constructor as WebSocket"),
-    (
-        "manualConnect",
-        "MqttClient.connect() connects at once: call it when you want to connect",
-    ),
-    (
-        "reschedulePings",
-        "pings are only sent when the connection is idle",
-    ),
+    ("manualConnect", "connect() connects at once"),
+    ("reschedulePings", "pings go out only on an idle connection"),
     ("log", "use logLevel"),
-    ("incomingStore", "use store"),
-    ("outgoingStore", "use store"),
     ("nl", "use noLocal"),
     ("rap", "use retainAsPublished"),
     ("rh", "use retainHandling"),
-    ("dup", "the library sets DUP on resends"),
+    ("dup", "DUP is set on resends"),
 ];
+const URL: &str = "pass the URL (or an array of URLs) as the first argument";
+const TLS: &str = "the browser decides which certificates to trust";
 
 /// Rejects the first own key of `obj` that is not in `known`; `prefix` names the nested
 /// object in the message (`"reconnect."`). Not an object: nothing to check.
@@ -135,41 +121,46 @@ pub fn check(obj: &JsValue, known: &[&str], prefix: &str) -> Result<(), MqttErro
 /// The message for an unknown key: a pointer for an MQTT.js name, else the nearest
 /// option, else the list of options.
 fn unknown_option(key: &str, known: &[&str], prefix: &str) -> String {
-    let head = format!("unknown option '{prefix}{key}'");
+    let mut text = format!("unknown option '{prefix}{key}'");
     if let Some((_, hint)) = MQTTJS.iter().find(|(k, _)| *k == key) {
-        return format!("{head} (an MQTT.js option): {hint}");
+        text += " (an MQTT.js option): ";
+        text += hint;
+    } else if let Some(n) = nearest(key, known) {
+        text = format!("{text}: did you mean '{prefix}{n}'?");
+    } else {
+        text += "; the options are: ";
+        text += &known.join(", ");
     }
-    match nearest(key, known) {
-        Some(n) => format!("{head}: did you mean '{prefix}{n}'?"),
-        None => format!("{head}; the options are: {}", known.join(", ")),
-    }
+    text
 }
 
 /// The known name closest to `key` by edit distance (ignoring case), if close enough to
 /// be a typo (at most one edit per three characters) or a shortening of it.
 pub fn nearest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
-    let key = key.to_ascii_lowercase();
-    known
-        .iter()
-        .map(|k| {
-            let lower = k.to_ascii_lowercase();
-            let prefix = key.len() >= 3 && lower.starts_with(&key);
-            (distance(&key, &lower), prefix, *k)
-        })
-        .filter(|(d, prefix, _)| *prefix || d * 3 <= key.len().max(3))
-        .min_by_key(|(d, _, _)| *d)
-        .map(|(_, _, k)| k)
+    let mut best = None;
+    let mut best_d = usize::MAX;
+    for k in known {
+        let d = distance(key.as_bytes(), k.as_bytes());
+        let prefix = key.len() >= 3
+            && k.len() > key.len()
+            && k.as_bytes()[..key.len()].eq_ignore_ascii_case(key.as_bytes());
+        if (prefix || d * 3 <= key.len().max(3)) && d < best_d {
+            best = Some(*k);
+            best_d = d;
+        }
+    }
+    best
 }
 
-/// Levenshtein distance over bytes (option names are ASCII).
-fn distance(a: &str, b: &str) -> usize {
-    let b = b.as_bytes();
+/// Levenshtein distance over bytes, ignoring ASCII case (option names are ASCII).
+fn distance(a: &[u8], b: &[u8]) -> usize {
     let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.bytes().enumerate() {
+    for (i, ca) in a.iter().enumerate() {
         let mut diag = row[0];
         row[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let next = (diag + usize::from(ca != cb))
+        for (j, cb) in b.iter().enumerate() {
+            let same = ca.eq_ignore_ascii_case(cb);
+            let next = (diag + usize::from(!same))
                 .min(row[j] + 1)
                 .min(row[j + 1] + 1);
             diag = row[j + 1];

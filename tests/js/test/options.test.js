@@ -80,7 +80,7 @@ test('MQTT.js option names reject with a pointer to ours', T, () =>
       return out;
     }, browser.env);
     const pointers = {
-      reconnectPeriod: /reconnect: \{ initialDelay \} \(or reconnect: false\)/,
+      reconnectPeriod: /reconnect: \{ initialDelay \} or reconnect: false/,
       queueQoSZero: /queue: \{ qos0 \}/,
       rejectUnauthorized: /the browser decides which certificates to trust/,
       wsOptions: /WebSocket/,
