@@ -1,10 +1,10 @@
 //! The browser driver: `MqttClient` over `WebSocket`, exported to JavaScript.
 //!
-//! This file is the facade: it reads the JavaScript arguments ([`options`]) and routes each
-//! call to the client's state ([`driver`]), whose owners each keep one concern:
-//! [`transport`] (the WebSocket), [`timers`] (the session timer and the drain poll),
-//! [`requests`] (the promises owed to JavaScript) and [`routing`] (per-subscription
-//! listeners). Every call follows the re-entrancy rule of `crate::web`: the state is
+//! This file is the facade: it reads the JavaScript arguments ([`options`], whose keys
+//! [`names`] checks) and routes each call to the client's state ([`driver`]), whose owners
+//! each keep one concern: [`transport`] (the WebSocket), [`timers`] (the session timer and
+//! the drain poll), [`requests`] (the promises owed to JavaScript), [`routing`]
+//! (per-subscription listeners) and [`first`] (how long the first connect tries). Every call follows the re-entrancy rule of `crate::web`: the state is
 //! borrowed through `web::borrow` (a busy client is a `BUSY` error, never a panic) and
 //! listener calls run only after the borrow is released. The client owns its closures and
 //! listeners; closing it removes every listener, timer and socket.

@@ -80,7 +80,8 @@ export interface ConnectOptions {
   /** The policy for reconnecting after a drop (and between attempts while waitForBroker). */
   reconnect?: false | ReconnectOptions;
   /**
-   * By default `connect()` tries each URL once and rejects with why each failed. `true`
+   * By default `connect()` tries each URL once (with `reconnect: false`, only the first)
+   * and rejects with why each failed, naming the URL. `true`
    * keeps trying (per `reconnect`) until a broker answers or `signal` aborts;
    * `{ maxAttempts }` gives up after that many failed attempts.
    */
