@@ -13,7 +13,12 @@
 #    "from Cargo.toml" fields (version, description, license, repository, keywords) are
 #    filled in from `cargo metadata`, so Cargo.toml stays the one place they are written.
 # 3. Copies pkg-template/README.md (the README for npm users) and LICENSE.
-# 4. Instantiates the module in Node.js (catches a broken optimiser output at once),
+# 4. Adds pkg-template/glue.js to wasm-bindgen's JS glue: a call before init() throws an
+#    error saying to call it (not "reading 'mqttclient_connect' of undefined"), init()
+#    with no argument reads the .wasm from disk in Node.js (which cannot fetch file: URLs),
+#    and on()/off() return the object they were called on. The .d.ts gets the lib that
+#    declares Symbol.dispose, which the classes implement.
+# 5. Instantiates the module in Node.js (catches a broken optimiser output at once),
 #    and prints its sizes: the .wasm and the JS glue, raw and gzip,
 #    and the tarball `npm pack` would make.
 # Needs what tools/setup.sh installs, plus Node.js and npm.
@@ -96,14 +101,42 @@ if ((!up_to_date)); then
     [[ -s "$PKG_DIR/$f" ]] || die "pkg/$f is missing after the build"
   done
 
-  # The module must instantiate: the start function and the externref table set-up run
-  # in initSync, which is where a mangled table or a bad feature flag shows.
+  # --- the JS glue -------------------------------------------------------------------
+  log "pkg/mqtt_rtc.js: pkg-template/glue.js added"
+  # Exact replacements, counted: a wasm-bindgen that writes its glue differently stops
+  # the build here rather than shipping a half-patched module.
   # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
   node --input-type=module -e '
-    import { readFileSync } from "node:fs";
+    import { readFileSync, writeFileSync } from "node:fs";
+    const [dir, tail] = process.argv.slice(1);
+    const path = `${dir}/mqtt_rtc.js`;
+    let js = readFileSync(path, "utf8");
+    const swap = (from, to, count) => {
+      const n = js.split(from).length - 1;
+      if (n !== count) throw new Error(`the wasm-bindgen glue changed: expected ${count} of ${from}, found ${n}`);
+      js = js.split(from).join(to);
+    };
+    swap("let wasmModule, wasmInstance, wasm;", "let wasmModule, wasmInstance, wasm = __mqttRtcUninitialised();", 1);
+    swap("if (wasm !== undefined) return wasm;", "if (!wasm[Symbol.for(\"mqtt-rtc.uninitialised\")]) return wasm;", 2);
+    swap("export { initSync, __wbg_init as default };", "export { initSync, __mqttRtcInit as default };", 1);
+    const classes = [...js.matchAll(/^export class (\w+) /gm)].map((m) => m[1]);
+    js += readFileSync(tail, "utf8") + `for (const C of [${classes.join(", ")}]) __mqttRtcChain(C);\n`;
+    writeFileSync(path, js);
+    const dts = `${dir}/mqtt_rtc.d.ts`;
+    writeFileSync(dts, `/// <reference lib="esnext.disposable" />\n${readFileSync(dts, "utf8")}`);
+  ' "$PKG_DIR" "$TEMPLATE_DIR/glue.js" || die "could not add pkg-template/glue.js to pkg/mqtt_rtc.js"
+
+  # The module must instantiate: the start function and the externref table set-up run
+  # in init, which is where a mangled table or a bad feature flag shows. Before it, a
+  # call must say to call init(); init() with no argument must work in Node.js.
+  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+  node --input-type=module -e '
     const dir = process.argv[1];
     const glue = await import(`${dir}/mqtt_rtc.js`);
-    glue.initSync({ module: readFileSync(`${dir}/mqtt_rtc_bg.wasm`) });
+    let early;
+    try { glue.MqttClient.connect("ws://127.0.0.1:9"); } catch (e) { early = e; }
+    if (!/await init\(\)/.test(early?.message)) throw new Error(`a call before init() gave: ${early}`);
+    await glue.default();
     if (typeof glue.MqttClient?.connect !== "function") throw new Error("MqttClient.connect is not exported");
   ' "$PKG_DIR" || die "pkg/mqtt_rtc_bg.wasm does not instantiate (see above)"
   touch "$STAMP"

@@ -167,20 +167,16 @@ async function connect() {
   if (ui.password.value) options.password = ui.password.value;
   setState("connecting");
   showBanner(`Connecting to ${url}…`, "info");
-  // A first attempt without reconnecting, so a wrong URL or refused credentials are
-  // reported at once instead of retried for ever. It proves URL and credentials;
-  // the session that follows reconnects by itself.
+  // The first connect settles: a wrong URL or refused credentials reject it at once,
+  // with the URL and the cause in the message. Once connected, the client reconnects
+  // by itself.
   try {
-    const { will: _will, ...probeOptions } = options;
-    const probe = await lib.MqttClient.connect(url, { ...probeOptions, reconnect: false, clientId: `${clientId}-probe` });
-    await probe.end({ force: true });
-    if (id !== attemptId) return;
     client = await lib.MqttClient.connect(url, options);
   } catch (e) {
     if (id !== attemptId) return;
     client = null;
     setState("closed");
-    showBanner(`Could not connect to ${url} (${e.code ?? "ERROR"}: ${e.message}). ${connectHint(e)}`);
+    showBanner(`Could not connect: ${e.message} (${e.code ?? "ERROR"}). ${connectHint(e)}`);
     return;
   }
   if (id !== attemptId) { client?.end({ force: true }).catch(() => {}); return; }

@@ -14,6 +14,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::EventTarget;
 
+use super::first::{FirstConnect, Next};
 use super::options::{self, DriverOptions};
 use super::requests::Requests;
 use super::routing::Routing;
@@ -37,6 +38,8 @@ pub(super) struct Inner {
     requests: Requests,
     routing: Routing,
     pub(super) listeners: Listeners,
+    /// Until the first CONNACK: how long `connect()` keeps trying, and why it failed.
+    first: Option<FirstConnect>,
     /// `online` on the global object and `abort` on the connect signal.
     dom: Vec<EventListener>,
     /// The client keeps itself alive until it is closed, like an open WebSocket: browser
@@ -79,7 +82,12 @@ pub(super) fn start(
             log: opts.log,
             credentials: opts.credentials,
             this: this.clone(),
-            transport: Transport::new(opts.urls, opts.log),
+            first: Some(FirstConnect::new(
+                opts.patience,
+                opts.on_attempt,
+                opts.urls.len(),
+            )),
+            transport: Transport::new(opts.urls, opts.websocket, opts.log),
             timers: Timers::default(),
             requests: Requests::new(connect),
             routing: Routing::new(),
@@ -175,12 +183,19 @@ impl Inner {
                 self.requests.unsubscribe_done(token, result, calls);
             }
             Event::Offline { error } => {
-                self.log(LogLevel::Warn, &format!("offline: {error}"));
+                let e = self.transport.describe(&error);
+                self.log(LogLevel::Warn, &format!("offline: {}", e.text()));
+                if let Some(first) = &mut self.first {
+                    first.failed(self.transport.attempt_url(), e.clone());
+                }
                 self.transport.went_offline();
-                calls.emit(&self.listeners, "error", &[js_error(&error)]);
+                calls.emit(&self.listeners, "error", &[e.into_js()]);
                 calls.emit(&self.listeners, "offline", &[]);
             }
-            Event::Reconnecting { attempt, delay } => self.reconnecting(attempt, delay, calls),
+            Event::Reconnecting { attempt, delay } => {
+                self.reconnecting(attempt, delay, calls);
+                self.first_retry(delay, calls);
+            }
             Event::Error(e) => {
                 self.log(LogLevel::Warn, &e.to_string());
                 calls.emit(&self.listeners, "error", &[js_error(e)]);
@@ -208,6 +223,7 @@ impl Inner {
             js::set(&info, "properties", props);
         }
         self.transport.connected();
+        self.first = None;
         calls.emit(&self.listeners, "connect", &[info.into()]);
         if let Some(rc) = self.this.upgrade() {
             let client = MqttClient { inner: rc };
@@ -226,8 +242,30 @@ impl Inner {
         calls.emit(&self.listeners, "reconnecting", &[info.into()]);
     }
 
+    /// Before the first CONNACK, a retry is the first connect's to allow: the default
+    /// moves straight on to the next URL, or gives up once each was tried.
+    fn first_retry(&mut self, delay: u64, calls: &mut Deferred) {
+        let Some(first) = &mut self.first else {
+            return;
+        };
+        match first.retrying(delay, calls) {
+            Next::Retry { now: false } => {}
+            Next::Retry { now: true } => self.session.network_online(js::now()),
+            Next::GiveUp(e) => {
+                self.first = None;
+                self.requests.reject_connect(e, calls);
+                self.session.close(js::now());
+            }
+        }
+    }
+
     fn closed(&mut self, error: Option<SessionError>, calls: &mut Deferred) {
         self.log(LogLevel::Info, "closed");
+        // Closed before the first CONNACK (reconnect: false, maxAttempts): the rejection
+        // names the URL and the cause, like the default's.
+        if let Some(e) = self.first.take().and_then(|f| f.error()) {
+            self.requests.reject_connect(e, calls);
+        }
         self.requests.closed(error, calls);
         calls.emit(&self.listeners, "close", &[]);
         self.requests.ended(calls);
@@ -274,10 +312,16 @@ impl Inner {
         if !self.transport.is_current(serial) || self.transport.has_socket() {
             return;
         }
-        let Ok(c) = result else {
-            self.log(LogLevel::Error, "the credentials callback failed");
-            self.session.handle_connection_lost(js::now());
-            return;
+        let c = match result {
+            Ok(c) => c,
+            Err(e) => {
+                let why = js::get(&e, "message").as_string().unwrap_or_default();
+                let why = format!("the credentials callback failed: {why}");
+                self.log(LogLevel::Error, &why);
+                self.transport.failed(why);
+                self.session.handle_connection_lost(js::now());
+                return;
+            }
         };
         let url = options::string(&c, "url").ok().flatten();
         let user = options::string(&c, "username").ok().flatten();
@@ -308,10 +352,17 @@ impl Inner {
             return;
         }
         match event {
-            SocketEvent::Open => self.session.handle_transport_open(js::now()),
+            SocketEvent::Open => {
+                self.transport.opened();
+                self.session.handle_transport_open(js::now());
+            }
             SocketEvent::Bytes(bytes) => self.session.handle_bytes(js::now(), &bytes),
-            SocketEvent::Closed(code) => {
-                self.log(LogLevel::Info, &format!("socket closed (code {code})"));
+            SocketEvent::Closed(code, reason) => {
+                self.log(
+                    LogLevel::Info,
+                    &format!("socket closed (code {code} {reason})"),
+                );
+                self.transport.closed(code, reason);
                 self.transport.close();
                 self.session.handle_connection_lost(js::now());
             }

@@ -1,15 +1,17 @@
 //! The browser driver: `MqttClient` over `WebSocket`, exported to JavaScript.
 //!
-//! This file is the facade: it reads the JavaScript arguments ([`options`]) and routes each
-//! call to the client's state ([`driver`]), whose owners each keep one concern:
-//! [`transport`] (the WebSocket), [`timers`] (the session timer and the drain poll),
-//! [`requests`] (the promises owed to JavaScript) and [`routing`] (per-subscription
-//! listeners). Every call follows the re-entrancy rule of `crate::web`: the state is
+//! This file is the facade: it reads the JavaScript arguments ([`options`], whose keys
+//! [`names`] checks) and routes each call to the client's state ([`driver`]), whose owners
+//! each keep one concern: [`transport`] (the WebSocket), [`timers`] (the session timer and
+//! the drain poll), [`requests`] (the promises owed to JavaScript), [`routing`]
+//! (per-subscription listeners) and [`first`] (how long the first connect tries). Every call follows the re-entrancy rule of `crate::web`: the state is
 //! borrowed through `web::borrow` (a busy client is a `BUSY` error, never a panic) and
 //! listener calls run only after the borrow is released. The client owns its closures and
 //! listeners; closing it removes every listener, timer and socket.
 
 mod driver;
+mod first;
+mod names;
 mod options;
 mod requests;
 mod routing;
@@ -72,11 +74,11 @@ impl MqttClient {
         Ok(js::borrow_shared(&self.inner)?.session.client_id().into())
     }
 
-    fn listeners(&self, f: impl FnOnce(&mut js::Listeners)) -> Result<MqttClient, JsValue> {
+    fn listeners(&self, f: impl FnOnce(&mut js::Listeners)) -> Result<(), JsValue> {
         f(&mut js::borrow(&self.inner)
             .map_err(MqttError::into_js)?
             .listeners);
-        Ok(self.handle())
+        Ok(())
     }
 }
 
@@ -147,13 +149,14 @@ impl MqttClient {
         .map_err(MqttError::into_js)
     }
 
-    /// Adds an event listener; returns the client for chaining.
-    pub fn on(&self, event: String, listener: Function) -> Result<MqttClient, JsValue> {
+    /// Adds an event listener. The package's glue returns `this` for chaining
+    /// (pkg-template/glue.js): a handle made here would be another JS object.
+    pub fn on(&self, event: String, listener: Function) -> Result<(), JsValue> {
         self.listeners(|l| l.add(event, listener))
     }
 
     /// Removes a listener added with `on`.
-    pub fn off(&self, event: String, listener: Function) -> Result<MqttClient, JsValue> {
+    pub fn off(&self, event: String, listener: Function) -> Result<(), JsValue> {
         self.listeners(|l| l.remove(&event, &listener))
     }
 

@@ -6,6 +6,7 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::names;
 use crate::error_code::ErrorCode;
 use crate::mqtt::backoff::BackoffConfig;
 use crate::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, SubscribeFilter, Will};
@@ -250,6 +251,48 @@ pub struct DriverOptions {
     pub credentials: Option<Function>,
     pub signal: JsValue,
     pub log: LogLevel,
+    pub patience: Patience,
+    /// `onAttempt`: told of each failed attempt of the first connect that is retried.
+    pub on_attempt: Option<Function>,
+    /// `WebSocket`: the constructor to open sockets with (else the global one).
+    pub websocket: Option<Function>,
+}
+
+/// How long the first `connect()` keeps trying (`ConnectOptions.waitForBroker`).
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum Patience {
+    /// The default: every URL once, then reject with why each failed.
+    Bounded,
+    /// Retry per the reconnect policy until connected, aborted, or `max_attempts` failed.
+    Wait { max_attempts: Option<u32> },
+}
+
+fn patience(v: &JsValue) -> Res<Patience> {
+    if is_absent(v) || v.as_bool() == Some(false) {
+        return Ok(Patience::Bounded);
+    }
+    if v.as_bool() == Some(true) {
+        return Ok(Patience::Wait { max_attempts: None });
+    }
+    if !v.is_object() {
+        return Err(invalid(
+            "waitForBroker must be a boolean or { maxAttempts }",
+        ));
+    }
+    names::check(v, names::WAIT, "waitForBroker.")?;
+    let max_attempts = int(v, "maxAttempts", 1.0, u32::MAX as f64)?.map(|n| n as u32);
+    Ok(Patience::Wait { max_attempts })
+}
+
+/// A function option, or nothing.
+fn function(o: &JsValue, key: &str) -> Res<Option<Function>> {
+    let v = get(o, key);
+    if is_absent(&v) {
+        return Ok(None);
+    }
+    v.dyn_into::<Function>()
+        .map(Some)
+        .map_err(|_| invalid(&format!("{key} must be a function")))
 }
 
 fn random_hex(n: usize) -> String {
@@ -267,6 +310,7 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     if !is_absent(o) && !o.is_object() {
         return Err(invalid("options must be an object"));
     }
+    names::check(o, names::CONNECT, "")?;
     let mut c = SessionConfig {
         client_id: string(o, "clientId")?.unwrap_or_else(|| format!("mqttrtc_{}", random_hex(12))),
         ..SessionConfig::default()
@@ -336,6 +380,9 @@ fn will(will: &JsValue) -> Res<Option<Will>> {
     if is_absent(will) {
         return Ok(None);
     }
+    names::check(will, names::WILL, "will.")?;
+    let properties = get(will, "properties");
+    names::check(&properties, names::WILL_PROPERTIES, "will.properties.")?;
     let topic = string(will, "topic")?.ok_or_else(|| invalid("will.topic is required"))?;
     crate::mqtt::topic::validate_topic_name(&topic)
         .map_err(|e| MqttError::from_code(ErrorCode::InvalidTopic, format!("will topic: {e}")))?;
@@ -344,7 +391,7 @@ fn will(will: &JsValue) -> Res<Option<Will>> {
         payload: payload(&get(will, "payload"))?,
         qos: qos(will, "qos")?,
         retain: boolean(will, "retain")?.unwrap_or(false),
-        properties: publish_properties(&get(will, "properties"))?,
+        properties: publish_properties(&properties)?,
     }))
 }
 
@@ -360,6 +407,7 @@ fn reconnect(reconnect: &JsValue, c: &mut SessionConfig) -> Res<()> {
     if !reconnect.is_object() {
         return Err(invalid("reconnect must be false or an object"));
     }
+    names::check(reconnect, names::RECONNECT, "reconnect.")?;
     let d = BackoffConfig::default();
     let initial =
         int(reconnect, "initialDelay", 0.0, 86_400_000.0)?.map_or(d.initial_delay, |n| n as u64);
@@ -379,6 +427,7 @@ fn queue(queue: &JsValue, c: &mut SessionConfig) -> Res<()> {
     if is_absent(queue) {
         return Ok(());
     }
+    names::check(queue, names::QUEUE, "queue.")?;
     let d = QueueConfig::default();
     c.queue = QueueConfig {
         max_messages: int(queue, "maxMessages", 0.0, 1e9)?.map_or(d.max_messages, |n| n as usize),
@@ -402,6 +451,7 @@ fn connect_properties(props: &JsValue, c: &mut SessionConfig) -> Res<()> {
     if is_absent(props) {
         return Ok(());
     }
+    names::check(props, names::CONNECT_PROPERTIES, "properties.")?;
     if let Some(n) = int(props, "receiveMaximum", 1.0, 65_535.0)? {
         c.receive_maximum = n as u16;
     }
@@ -424,21 +474,14 @@ fn driver_options(urls: Vec<String>, o: &JsValue) -> Res<DriverOptions> {
         None => LogLevel::Warn,
         Some(s) => LogLevel::parse(&s).ok_or_else(|| invalid("logLevel"))?,
     };
-    let credentials = get(o, "credentials");
-    let credentials = if is_absent(&credentials) {
-        None
-    } else {
-        Some(
-            credentials
-                .dyn_into::<Function>()
-                .map_err(|_| invalid("credentials must be a function"))?,
-        )
-    };
     Ok(DriverOptions {
         urls,
-        credentials,
+        credentials: function(o, "credentials")?,
         signal: get(o, "signal"),
         log,
+        patience: patience(&get(o, "waitForBroker"))?,
+        on_attempt: function(o, "onAttempt")?,
+        websocket: function(o, "WebSocket")?,
     })
 }
 
@@ -447,12 +490,15 @@ pub fn publish(topic: &JsValue, payload: &JsValue, options: &JsValue) -> Res<Pub
     let topic = topic
         .as_string()
         .ok_or_else(|| MqttError::from_code(ErrorCode::InvalidTopic, "topic must be a string"))?;
+    names::check(options, names::PUBLISH, "")?;
+    let properties = get(options, "properties");
+    names::check(&properties, names::PUBLISH_PROPERTIES, "properties.")?;
     Ok(Publish {
         topic,
         payload: self::payload(payload)?,
         qos: qos(options, "qos")?,
         retain: boolean(options, "retain")?.unwrap_or(false),
-        properties: publish_properties(&get(options, "properties"))?,
+        properties: publish_properties(&properties)?,
         ..Publish::default()
     })
 }
@@ -506,6 +552,7 @@ pub fn subscribe_filters(filter: &JsValue, o: &JsValue) -> Res<(Vec<SubscribeFil
     } else {
         return Err(invalid("filter must be a string or an array of strings"));
     };
+    names::check(o, names::SUBSCRIBE, "")?;
     let retain_handling = int(o, "retainHandling", 0.0, 2.0)?.unwrap_or(0.0) as u8;
     let q = qos(o, "qos")?;
     let no_local = boolean(o, "noLocal")?.unwrap_or(false);

@@ -1,16 +1,20 @@
 //! The WebSocket of the current connection attempt and the broker URL it goes to. Owns:
 //! the socket and its three listeners (removed when the socket is dropped), the serial
 //! number that tells a live socket's callbacks from those of a replaced one, URL failover,
-//! and the `bufferedAmount` watermarks publishes wait on. It never interprets the bytes it
-//! carries and never calls user code: events go to the sink the driver gives [`Transport::open`].
+//! what became of the attempt (for an error that names the URL and the close code), and
+//! the `bufferedAmount` watermarks publishes wait on. It never interprets the bytes it
+//! carries and never calls user code: events go to the sink the driver gives
+//! [`Transport::open`]; the only JavaScript it constructs is the WebSocket.
 
 use std::rc::Rc;
 
-use js_sys::Uint8Array;
-use wasm_bindgen::JsCast;
+use js_sys::{Array, Function, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
-use crate::web::{self as js, EventListener, LogLevel};
+use crate::error_code::ErrorCode;
+use crate::mqtt::session::SessionError;
+use crate::web::{self as js, EventListener, LogLevel, MqttError};
 
 /// Above this many bytes buffered in the WebSocket, publishes wait (in order) for it to drain.
 const HIGH_WATER: u32 = 4 * 1024 * 1024;
@@ -21,14 +25,26 @@ const LOW_WATER: u32 = 1024 * 1024;
 pub(super) enum SocketEvent {
     Open,
     Bytes(Vec<u8>),
-    /// The close code of the `close` event.
-    Closed(u16),
+    /// The close code and reason of the `close` event.
+    Closed(u16, String),
+}
+
+/// What became of the current attempt, for the error that reports its failure.
+#[derive(Default)]
+struct Attempt {
+    url: String,
+    /// The socket opened (so a failure came after the WebSocket handshake).
+    opened: bool,
+    /// The `close` event's code and reason.
+    closed: Option<(u16, String)>,
+    /// Why no socket could be made (a bad URL, a failed credentials callback).
+    failure: Option<String>,
 }
 
 /// One WebSocket and its listeners; dropping it removes the listeners, then closes it.
 struct Socket {
     ws: WebSocket,
-    _listeners: [EventListener; 3],
+    _listeners: [EventListener; 4],
 }
 
 impl Drop for Socket {
@@ -45,6 +61,9 @@ pub(super) struct Transport {
     url_index: usize,
     /// Whether the current attempt reached CONNACK (a failed one fails over to the next URL).
     attempt_connected: bool,
+    attempt: Attempt,
+    /// `ConnectOptions.WebSocket`, else the global `WebSocket`.
+    websocket: Option<Function>,
     socket: Option<Socket>,
     /// Bumped per socket, so callbacks of a replaced socket are ignored.
     serial: u64,
@@ -52,11 +71,13 @@ pub(super) struct Transport {
 }
 
 impl Transport {
-    pub fn new(urls: Vec<String>, log: LogLevel) -> Self {
+    pub fn new(urls: Vec<String>, websocket: Option<Function>, log: LogLevel) -> Self {
         Transport {
             urls,
             url_index: 0,
             attempt_connected: false,
+            attempt: Attempt::default(),
+            websocket,
             socket: None,
             serial: 0,
             log,
@@ -79,6 +100,74 @@ impl Transport {
     /// A new attempt starts: it has not reached CONNACK yet.
     pub fn new_attempt(&mut self) {
         self.attempt_connected = false;
+        self.attempt = Attempt {
+            url: self.current_url(),
+            ..Attempt::default()
+        };
+    }
+
+    /// The URL the next attempt goes to (unless a credentials callback gives another).
+    fn current_url(&self) -> String {
+        let i = self.url_index % self.urls.len().max(1);
+        self.urls.get(i).cloned().unwrap_or_default()
+    }
+
+    /// The URL of the current (or last) attempt.
+    pub fn attempt_url(&self) -> &str {
+        &self.attempt.url
+    }
+
+    pub fn opened(&mut self) {
+        self.attempt.opened = true;
+    }
+
+    pub fn closed(&mut self, code: u16, reason: String) {
+        self.attempt.closed = Some((code, reason));
+    }
+
+    /// The attempt failed before a socket existed, for `why`.
+    pub fn failed(&mut self, why: String) {
+        self.attempt.failure = Some(why);
+    }
+
+    /// `e` (why the session lost the attempt or the connection) with the URL and what the
+    /// socket said. Browsers report a refused connection, a rejected certificate and an
+    /// unreachable host alike, as close code 1006 with no reason, before `open`.
+    pub fn describe(&self, e: &SessionError) -> MqttError {
+        let a = &self.attempt;
+        let url = &a.url;
+        let text = match (e.code, a.opened, &a.closed) {
+            _ if a.failure.is_some() => {
+                format!(
+                    "could not open {url}: {}",
+                    a.failure.as_deref().unwrap_or("")
+                )
+            }
+            (ErrorCode::ConnectionLost, false, Some((1006, r))) if r.is_empty() => format!(
+                "could not open {url}: connection refused or TLS rejected (close code 1006, \
+                 which carries no detail)"
+            ),
+            (ErrorCode::ConnectionLost, false, Some((c, r))) => {
+                format!(
+                    "could not open {url}: closed before open ({})",
+                    close(*c, r)
+                )
+            }
+            (ErrorCode::ConnectTimeout, false, _) => {
+                format!("could not open {url} within the connect timeout")
+            }
+            (ErrorCode::ConnectionLost, true, Some((c, r))) if !self.attempt_connected => {
+                format!(
+                    "{url} closed the connection before CONNACK ({})",
+                    close(*c, r)
+                )
+            }
+            (ErrorCode::ConnectionLost, true, Some((c, r))) => {
+                format!("{url}: {} ({})", e.message, close(*c, r))
+            }
+            _ => format!("{url}: {}", e.message),
+        };
+        MqttError::new(e.code.as_str().into(), text, e.reason_code)
     }
 
     /// The current attempt reached CONNACK: the next one stays on this URL.
@@ -104,18 +193,23 @@ impl Transport {
     ) -> Result<(), String> {
         self.serial += 1;
         let serial = self.serial;
-        let url = url.unwrap_or_else(|| {
-            let i = self.url_index % self.urls.len().max(1);
-            self.urls.get(i).cloned().unwrap_or_default()
-        });
+        let url = url.unwrap_or_else(|| self.current_url());
         self.log.log(LogLevel::Info, &format!("opening {url}"));
-        let Ok(ws) = WebSocket::new_with_str(&url, "mqtt") else {
-            return Err(url);
+        self.attempt.url.clone_from(&url);
+        let ws = match self.new_socket(&url) {
+            Ok(ws) => ws,
+            Err(e) => {
+                let why = js::get(&e, "message").as_string();
+                self.attempt.failure =
+                    Some(why.unwrap_or_else(|| "the WebSocket constructor threw".into()));
+                return Err(url);
+            }
         };
         ws.set_binary_type(BinaryType::Arraybuffer);
         let sink = Rc::new(sink);
-        let (s1, s2, s3) = (sink.clone(), sink.clone(), sink);
-        let listeners = (|| -> Result<[EventListener; 3], wasm_bindgen::JsValue> {
+        let (s1, s2, s3, s4) = (sink.clone(), sink.clone(), sink.clone(), sink);
+        let w = ws.clone();
+        let listeners = (|| -> Result<[EventListener; 4], wasm_bindgen::JsValue> {
             Ok([
                 EventListener::new(&ws, "open", move |_| s1(serial, SocketEvent::Open))?,
                 EventListener::new(&ws, "message", move |e| {
@@ -124,8 +218,15 @@ impl Transport {
                     }
                 })?,
                 EventListener::new(&ws, "close", move |e| {
-                    let code = e.unchecked_ref::<CloseEvent>().code();
-                    s3(serial, SocketEvent::Closed(code));
+                    let e = e.unchecked_ref::<CloseEvent>();
+                    s3(serial, SocketEvent::Closed(e.code(), e.reason()));
+                })?,
+                // Browsers follow `error` with `close`. Node 20's WebSocket does not when
+                // the connection is refused: it stays CONNECTING, so that is the close.
+                EventListener::new(&ws, "error", move |_| {
+                    if w.ready_state() == WebSocket::CONNECTING {
+                        s4(serial, SocketEvent::Closed(1006, String::new()));
+                    }
                 })?,
             ])
         })();
@@ -142,6 +243,18 @@ impl Transport {
             js::bury(Box::new(old));
         }
         Ok(())
+    }
+
+    /// A WebSocket from the constructor given in the options (Node's `ws`, a wrapper), or
+    /// the global one. Either may throw (a malformed URL).
+    fn new_socket(&self, url: &str) -> Result<WebSocket, JsValue> {
+        match &self.websocket {
+            Some(ctor) => {
+                let args = Array::of2(&url.into(), &"mqtt".into());
+                Ok(js_sys::Reflect::construct(ctor, &args)?.unchecked_into())
+            }
+            None => WebSocket::new_with_str(url, "mqtt"),
+        }
     }
 
     /// Sends one frame on the open socket; output for a socket that is gone is dropped
@@ -190,5 +303,14 @@ fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
         // MQTT over WebSocket is binary only [MQTT-6.0.0-1]; text is passed on as bytes so
         // the codec reports the violation.
         data.as_string().map(String::into_bytes)
+    }
+}
+
+/// `code 1000: reason`, or `close code 1000` when there is no reason.
+fn close(code: u16, reason: &str) -> String {
+    if reason.is_empty() {
+        format!("close code {code}")
+    } else {
+        format!("close code {code}: {reason}")
     }
 }

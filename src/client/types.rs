@@ -6,6 +6,8 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(typescript_custom_section)]
 const TS_API: &'static str = r#"
 export type QoS = 0 | 1 | 2;
+/** What a payload may be: a string is sent as UTF-8; bytes as they are. */
+export type Payload = string | Uint8Array | ArrayBuffer | ArrayBufferView;
 export type ClientState = "connecting" | "connected" | "reconnecting" | "offline" | "closed";
 
 export interface PublishProperties {
@@ -28,7 +30,7 @@ export interface ConnectProperties {
 
 export interface WillOptions {
   topic: string;
-  payload: string | Uint8Array;
+  payload: Payload;
   qos?: QoS;
   retain?: boolean;
   properties?: PublishProperties & { willDelayInterval?: number };
@@ -51,6 +53,18 @@ export interface QueueOptions {
 
 export interface Credentials { url?: string; username?: string; password?: string; }
 
+/** Told after each failed attempt of the first `connect()` that another attempt follows. */
+export interface AttemptInfo {
+  /** Failed attempts so far, from 1. */
+  attempt: number;
+  /** The URL that failed. */
+  url: string;
+  /** Why, naming the URL: refused or TLS (close code 1006), CONNACK reason, timeout. */
+  error: MqttError;
+  /** Milliseconds until the next attempt. */
+  delay: number;
+}
+
 export interface ConnectOptions {
   clientId?: string;
   protocolVersion?: 4 | 5;
@@ -60,9 +74,25 @@ export interface ConnectOptions {
   keepalive?: number;
   clean?: boolean;
   sessionExpiry?: number;
+  /** Milliseconds each attempt may take until CONNACK (default 30000). */
   connectTimeout?: number;
   will?: WillOptions;
+  /** The policy for reconnecting after a drop (and between attempts while waitForBroker). */
   reconnect?: false | ReconnectOptions;
+  /**
+   * By default `connect()` tries each URL once (with `reconnect: false`, only the first)
+   * and rejects with why each failed, naming the URL. `true`
+   * keeps trying (per `reconnect`) until a broker answers or `signal` aborts;
+   * `{ maxAttempts }` gives up after that many failed attempts.
+   */
+  waitForBroker?: boolean | { maxAttempts?: number };
+  /** Called after each failed attempt of the first connect that is retried. */
+  onAttempt?: (info: AttemptInfo) => void;
+  /**
+   * The WebSocket constructor to use instead of the global `WebSocket` (Node.js before 22
+   * without --experimental-websocket: the `ws` package). Called as `new WebSocket(url, "mqtt")`.
+   */
+  WebSocket?: new (url: string, protocol: string) => object;
   resubscribe?: boolean;
   queue?: QueueOptions;
   store?: "memory";
@@ -132,7 +162,7 @@ export class MqttClient {
   /** Opens the session; resolves after the first successful CONNACK. */
   static connect(url: string | string[], options?: ConnectOptions): Promise<MqttClient>;
   /** QoS 0: resolves when written (or queued while offline). QoS 1: on PUBACK. QoS 2: on PUBCOMP. */
-  publish(topic: string, payload: string | Uint8Array, options?: PublishOptions): Promise<PublishResult>;
+  publish(topic: string, payload: Payload, options?: PublishOptions): Promise<PublishResult>;
   /** Resolves with the granted QoS / reason code per filter. */
   subscribe(filter: string | string[], options?: SubscribeOptions, onMessage?: (m: Message) => void): Promise<Granted[]>;
   unsubscribe(filter: string | string[]): Promise<void>;
@@ -147,6 +177,8 @@ export class MqttClient {
   readonly clientId: string;
   readonly protocolVersion: 4 | 5;
   stats(): ClientStats;
+  /** Frees the handle (`using client = ...`); does not end the session: call `end()`. */
+  [Symbol.dispose](): void;
 }
 
 /** The stable codes of `MqttError.code` (the same list as the library's Rust `ErrorCode`). */
@@ -184,5 +216,6 @@ export class MqttError extends Error {
   /** Stable: "NOT_AUTHORIZED", "CONNECT_TIMEOUT", "INVALID_TOPIC", ... (see `ErrorCode`). */
   readonly code: ErrorCode;
   readonly reasonCode?: number;
+  [Symbol.dispose](): void;
 }
 "#;
