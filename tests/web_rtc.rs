@@ -47,7 +47,7 @@ fn peer(options: JsValue) -> Rc<RtcPeer> {
 
 fn on(p: &RtcPeer, event: &str) -> Recorder {
     let r = Recorder::new();
-    p.on(event.into(), r.f());
+    p.on(event.into(), r.f()).unwrap();
     r
 }
 
@@ -65,7 +65,7 @@ fn forward(from: &RtcPeer, to: &Rc<RtcPeer>, errors: &Rc<RefCell<Vec<JsValue>>>)
         });
     })
     .into_js_value();
-    from.on("signal".into(), f.unchecked_into());
+    from.on("signal".into(), f.unchecked_into()).unwrap();
 }
 
 impl Pair {
@@ -99,8 +99,8 @@ impl Pair {
         self.b_connects
             .wait_len(1, RTC_TIMEOUT_MS, "b's connect event")
             .await;
-        assert_eq!(self.a.connection_state(), "connected");
-        assert_eq!(self.b.connection_state(), "connected");
+        assert_eq!(self.a.connection_state().unwrap(), "connected");
+        assert_eq!(self.b.connection_state().unwrap(), "connected");
         self.assert_no_signal_errors();
     }
 
@@ -126,8 +126,8 @@ impl Pair {
     }
 
     fn close(&self) {
-        self.a.close();
-        self.b.close();
+        self.a.close().unwrap();
+        self.b.close().unwrap();
     }
 }
 
@@ -138,16 +138,16 @@ fn channel(p: &RtcPeer, label: &str, options: JsValue) -> RtcChannel {
 
 async fn open(ch: &RtcChannel) {
     wait_for(
-        &format!("channel {} to open", ch.label()),
+        &format!("channel {} to open", ch.label().unwrap()),
         RTC_TIMEOUT_MS,
-        || ch.ready_state() == "open",
+        || ch.ready_state().unwrap() == "open",
     )
     .await;
 }
 
 fn listen(ch: &RtcChannel, event: &str) -> Recorder {
     let r = Recorder::new();
-    ch.on(event.into(), r.f());
+    ch.on(event.into(), r.f()).unwrap();
     r
 }
 
@@ -200,27 +200,36 @@ fn num(v: &JsValue, key: &str) -> f64 {
 async fn two_peers_connect_and_agree_on_who_is_polite() {
     let pair = Pair::new(JsValue::UNDEFINED, JsValue::UNDEFINED);
     let (a_states, b_states) = (on(&pair.a, "state"), on(&pair.b, "state"));
-    assert_eq!(pair.a.connection_state(), "new");
-    assert_eq!(pair.a.remote_session(), None);
-    assert_ne!(pair.a.session(), pair.b.session());
+    assert_eq!(pair.a.connection_state().unwrap(), "new");
+    assert_eq!(pair.a.remote_session().unwrap(), None);
+    assert_ne!(pair.a.session().unwrap(), pair.b.session().unwrap());
     channel(&pair.a, "x", JsValue::UNDEFINED);
     pair.connected().await;
-    assert_eq!(pair.a.remote_session(), Some(pair.b.session()));
-    assert_eq!(pair.b.remote_session(), Some(pair.a.session()));
+    assert_eq!(
+        pair.a.remote_session().unwrap(),
+        Some(pair.b.session().unwrap())
+    );
+    assert_eq!(
+        pair.b.remote_session().unwrap(),
+        Some(pair.a.session().unwrap())
+    );
     assert_ne!(
-        pair.a.polite(),
-        pair.b.polite(),
+        pair.a.polite().unwrap(),
+        pair.b.polite().unwrap(),
         "exactly one side is polite"
     );
     assert_eq!(
-        pair.a.polite(),
-        pair.a.session() < pair.b.session(),
+        pair.a.polite().unwrap(),
+        pair.a.session().unwrap() < pair.b.session().unwrap(),
         "the smaller session id is polite"
     );
     assert!(a_states.strings().contains(&"connected".to_string()));
     assert!(b_states.strings().contains(&"connected".to_string()));
     for s in pair.a_signals.all() {
-        assert_eq!(get(&s, "session").as_string(), Some(pair.a.session()));
+        assert_eq!(
+            get(&s, "session").as_string(),
+            Some(pair.a.session().unwrap())
+        );
     }
     let kinds: Vec<String> = pair
         .a_signals
@@ -240,8 +249,8 @@ async fn two_peers_connect_and_agree_on_who_is_polite() {
 #[wasm_bindgen_test]
 async fn a_data_channel_carries_text_both_ways() {
     let (pair, local, remote) = chat_pair().await;
-    assert_eq!(remote.label(), "chat");
-    assert!(local.reliable() && remote.reliable());
+    assert_eq!(remote.label().unwrap(), "chat");
+    assert!(local.reliable().unwrap() && remote.reliable().unwrap());
     let (at_a, at_b) = (listen(&local, "message"), listen(&remote, "message"));
     ok(local.send("hello from a".into()), "send a→b").await;
     ok(remote.send("héllo from b ✓".into()), "send b→a").await;
@@ -311,12 +320,12 @@ async fn an_unreliable_channel_refuses_messages_it_cannot_send_whole() {
     let pair = Pair::new(JsValue::UNDEFINED, JsValue::UNDEFINED);
     let opts = obj(&[("ordered", false.into()), ("maxRetransmits", 0.into())]);
     let local = channel(&pair.a, "telemetry", opts);
-    assert!(!local.reliable());
+    assert!(!local.reliable().unwrap());
     pair.connected().await;
     let remote = pair.b_channel(0).await;
-    assert_eq!(remote.label(), "telemetry");
+    assert_eq!(remote.label().unwrap(), "telemetry");
     assert!(
-        !remote.reliable(),
+        !remote.reliable().unwrap(),
         "the remote side sees an unreliable channel too"
     );
     open(&local).await;
@@ -353,21 +362,23 @@ async fn channels_given_at_creation_open_on_both_sides() {
     let local: Vec<String> = pair
         .a
         .channels()
+        .unwrap()
         .iter()
         .map(|c| {
             RtcChannel::try_from_js_value(c)
                 .expect("RtcChannel")
                 .label()
+                .unwrap()
         })
         .collect();
     assert_eq!(local, ["control", "video-meta"]);
     pair.connected().await;
     let (first, second) = (pair.b_channel(0).await, pair.b_channel(1).await);
-    let mut labels = vec![first.label(), second.label()];
+    let mut labels = vec![first.label().unwrap(), second.label().unwrap()];
     labels.sort();
     assert_eq!(labels, ["control", "video-meta"]);
     wait_for("b to list both channels", TIMEOUT_MS, || {
-        pair.b.channels().length() == 2
+        pair.b.channels().unwrap().length() == 2
     })
     .await;
     pair.close();
@@ -377,9 +388,9 @@ async fn channels_given_at_creation_open_on_both_sides() {
 async fn closing_a_channel_closes_it_on_both_sides() {
     let (pair, local, remote) = chat_pair().await;
     let (local_closed, remote_closed) = (listen(&local, "close"), listen(&remote, "close"));
-    assert_eq!(pair.a.channels().length(), 1);
-    local.close();
-    assert_eq!(local.ready_state(), "closed");
+    assert_eq!(pair.a.channels().unwrap().length(), 1);
+    local.close().unwrap();
+    assert_eq!(local.ready_state().unwrap(), "closed");
     rejects(
         local.send("late".into()),
         "CLOSED",
@@ -392,14 +403,14 @@ async fn closing_a_channel_closes_it_on_both_sides() {
     local_closed
         .wait_len(1, TIMEOUT_MS, "the local close event")
         .await;
-    assert_eq!(remote.ready_state(), "closed");
+    assert_eq!(remote.ready_state().unwrap(), "closed");
     assert_eq!(
-        pair.a.channels().length(),
+        pair.a.channels().unwrap().length(),
         0,
         "a closed channel is not listed"
     );
     assert_eq!(
-        pair.a.connection_state(),
+        pair.a.connection_state().unwrap(),
         "connected",
         "the connection stays up"
     );
@@ -515,7 +526,7 @@ async fn replace_and_remove_track_work_on_sent_tracks_and_refuse_others() {
     })
     .await;
     pair.assert_no_signal_errors();
-    assert_eq!(pair.a.connection_state(), "connected");
+    assert_eq!(pair.a.connection_state().unwrap(), "connected");
     track.stop();
     other_track.stop();
     pair.close();
@@ -567,7 +578,7 @@ async fn restart_ice_renegotiates_and_the_channel_keeps_working() {
     let (pair, local, remote) = chat_pair().await;
     let got = listen(&remote, "message");
     let before = pair.a_signals.len() + pair.b_signals.len();
-    pair.a.restart_ice();
+    pair.a.restart_ice().unwrap();
     let counts = (pair.a_signals.clone(), pair.b_signals.clone());
     wait_for("signals of the ICE restart", RTC_TIMEOUT_MS, || {
         counts.0.len() + counts.1.len() >= before + 2
@@ -579,7 +590,7 @@ async fn restart_ice_renegotiates_and_the_channel_keeps_working() {
     assert_eq!(got.arg(0).as_string().as_deref(), Some("after restart"));
     pair.assert_no_signal_errors();
     wait_for("connected after the restart", RTC_TIMEOUT_MS, || {
-        pair.a.connection_state() == "connected"
+        pair.a.connection_state().unwrap() == "connected"
     })
     .await;
     pair.close();
@@ -595,7 +606,7 @@ async fn both_sides_opening_channels_at_once_settle_the_collision() {
     let at_b = pair.b_channel(0).await;
     let at_a = pair.a_channel(0).await;
     assert_eq!(
-        (at_b.label(), at_a.label()),
+        (at_b.label().unwrap(), at_a.label().unwrap()),
         ("from-a".into(), "from-b".into())
     );
     for ch in [&from_a, &from_b, &at_a, &at_b] {
@@ -617,11 +628,15 @@ async fn a_closed_peer_refuses_every_call_with_closed() {
     let (pair, local, remote) = chat_pair().await;
     let closes = on(&pair.a, "close");
     let remote_closed = listen(&remote, "close");
-    pair.a.close();
-    pair.a.close();
+    pair.a.close().unwrap();
+    pair.a.close().unwrap();
     assert_eq!(closes.len(), 1, "close is emitted once");
-    assert_eq!(pair.a.connection_state(), "closed");
-    assert_eq!(local.ready_state(), "closed", "its channels close with it");
+    assert_eq!(pair.a.connection_state().unwrap(), "closed");
+    assert_eq!(
+        local.ready_state().unwrap(),
+        "closed",
+        "its channels close with it"
+    );
     rejects(pair.a.stats(), "CLOSED", "stats").await;
     let offer = pair.b_signals.all().into_iter().next().unwrap_or_else(|| {
         obj(&[
@@ -653,7 +668,7 @@ async fn a_closed_peer_refuses_every_call_with_closed() {
     remote_closed
         .wait_len(1, RTC_TIMEOUT_MS, "the remote channel to close")
         .await;
-    pair.b.close();
+    pair.b.close().unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -735,12 +750,12 @@ async fn malformed_signals_are_rejected_with_invalid_signal_and_reported() {
         .await;
     assert!(errors.all().iter().all(|e| code_of(e) == "INVALID_SIGNAL"));
     assert_eq!(
-        p.remote_session(),
+        p.remote_session().unwrap(),
         None,
         "no malformed signal picked a remote session"
     );
-    assert_eq!(p.connection_state(), "new");
-    p.close();
+    assert_eq!(p.connection_state().unwrap(), "new");
+    p.close().unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -755,7 +770,7 @@ async fn an_offer_that_cannot_be_applied_is_negotiation_failed() {
     rejects(p.signal(bad), "NEGOTIATION_FAILED", "garbage sdp").await;
     errors.wait_len(1, TIMEOUT_MS, "the error event").await;
     assert_eq!(code_of(&errors.arg(0)), "NEGOTIATION_FAILED");
-    p.close();
+    p.close().unwrap();
 }
 
 #[wasm_bindgen_test]
@@ -775,14 +790,17 @@ async fn signals_of_another_session_and_own_echoes_are_ignored() {
     // Its own signal echoed back (a shared topic) is not for it either.
     let own = pair.a_signals.arg(0);
     ok(pair.a.signal(own), "an echoed signal resolves (ignored)").await;
-    assert_eq!(pair.a.remote_session(), Some(pair.b.session()));
+    assert_eq!(
+        pair.a.remote_session().unwrap(),
+        Some(pair.b.session().unwrap())
+    );
     let got = listen(&remote, "message");
     ok(local.send("still b".into()), "send").await;
     got.wait_len(1, TIMEOUT_MS, "the message").await;
     assert!(a_errors.is_empty(), "no error: {:?}", a_errors.all());
-    assert_eq!(pair.a.connection_state(), "connected");
+    assert_eq!(pair.a.connection_state().unwrap(), "connected");
     assert_eq!(pair.a_channels.len(), 0, "no channel from the intruder");
-    c.close();
+    c.close().unwrap();
     pair.close();
 }
 
@@ -808,20 +826,20 @@ async fn invalid_peer_and_channel_options_are_invalid_argument() {
         ("iceServers", Array::new().into()),
         ("polite", true.into()),
     ]));
-    assert!(p.polite(), "polite as given");
+    assert!(p.polite().unwrap(), "polite as given");
     let e = p
         .create_channel(5.into(), JsValue::UNDEFINED)
         .err()
         .expect("label a number");
     assert_eq!(code_of(&e), "INVALID_ARGUMENT", "{e:?}");
-    p.close();
+    p.close().unwrap();
 }
 
 #[wasm_bindgen_test]
 async fn off_removes_a_peer_listener() {
     let pair = Pair::new(JsValue::UNDEFINED, JsValue::UNDEFINED);
     let removed = on(&pair.a, "connect");
-    pair.a.off("connect".into(), removed.f());
+    pair.a.off("connect".into(), removed.f()).unwrap();
     channel(&pair.a, "x", JsValue::UNDEFINED);
     pair.connected().await;
     assert!(removed.is_empty(), "a removed listener is not called");
@@ -863,10 +881,10 @@ async fn member(room: &str, peer_id: &str, meta: JsValue, will: bool) -> Member 
         client,
         signaling,
     };
-    m.signaling.on("peer-joined".into(), m.joined.f());
-    m.signaling.on("peer-left".into(), m.left.f());
-    m.signaling.on("incoming".into(), m.incoming.f());
-    m.signaling.on("error".into(), m.errors.f());
+    m.signaling.on("peer-joined".into(), m.joined.f()).unwrap();
+    m.signaling.on("peer-left".into(), m.left.f()).unwrap();
+    m.signaling.on("incoming".into(), m.incoming.f()).unwrap();
+    m.signaling.on("error".into(), m.errors.f()).unwrap();
     ok(m.signaling.start(), "signaling start").await;
     m
 }
@@ -899,7 +917,7 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     let room = uid("room");
     let alice = member(&room, "alice", obj(&[("kind", "viewer".into())]), false).await;
     let bob = member(&room, "bob", obj(&[("kind", "camera".into())]), false).await;
-    assert_eq!(alice.signaling.peer_id(), "alice");
+    assert_eq!(alice.signaling.peer_id().unwrap(), "alice");
     let seen = alice
         .joined
         .wait_match("alice sees bob", TIMEOUT_MS, peer_id_is("bob"))
@@ -914,6 +932,7 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     let present: Vec<String> = alice
         .signaling
         .peers()
+        .unwrap()
         .iter()
         .filter_map(|p| get(&p, "peerId").as_string())
         .collect();
@@ -961,7 +980,7 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
         .wait_len(1, RTC_TIMEOUT_MS, "the chat channel at bob")
         .await;
     let remote = RtcChannel::try_from_js_value(callee_channels.arg(0)).expect("a channel");
-    assert_eq!(remote.label(), "chat");
+    assert_eq!(remote.label().unwrap(), "chat");
     open(&local).await;
     open(&remote).await;
     let (at_a, at_b) = (listen(&local, "message"), listen(&remote, "message"));
@@ -995,7 +1014,7 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     bob.left
         .wait_match("bob sees alice leave", TIMEOUT_MS, peer_id_is("alice"))
         .await;
-    assert_eq!(bob.signaling.peers().length(), 0);
+    assert_eq!(bob.signaling.peers().unwrap().length(), 0);
     ok(bob.signaling.stop(), "bob stops").await;
     end(&alice.client).await;
     end(&bob.client).await;
@@ -1102,7 +1121,7 @@ async fn malformed_inbox_and_presence_messages_are_invalid_signal_errors() {
         .iter()
         .all(|e| code_of(e) == "INVALID_SIGNAL"));
     assert!(bob.incoming.is_empty(), "no call from malformed signals");
-    assert_eq!(bob.signaling.peers().length(), 0);
+    assert_eq!(bob.signaling.peers().unwrap().length(), 0);
     ok(bob.signaling.stop(), "stop").await;
     end(&bob.client).await;
     end(&raw).await;

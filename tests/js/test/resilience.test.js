@@ -15,6 +15,8 @@ test('the credentials callback is asked before every attempt and its answer is u
       let calls = 0;
       const c = await MqttClient.connect(env.wsAuth, {
         reconnect: { initialDelay: 50, maxDelay: 100 },
+        // The first attempt is refused on purpose: keep trying instead of rejecting.
+        waitForBroker: true,
         // Async, like a token refresh: a wrong password first, the right one after.
         credentials: async () => {
           calls += 1;
