@@ -12,6 +12,7 @@
 //! presence/call state machine, chunk framing, signal values) lives in `crate::rtc_core`.
 
 mod channel;
+mod ice;
 mod message;
 mod peer;
 mod signaling;
@@ -32,6 +33,7 @@ use crate::error_code::ErrorCode;
 use crate::web::MqttError;
 
 pub(crate) use crate::web::{borrow, bury, get, is_absent, set, Deferred, Listeners, Pending};
+pub(crate) use ice::{check_deferred as check_peer_options, resolve as resolve_peer_options};
 
 pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> MqttError {
     MqttError::from_code(code, message)
