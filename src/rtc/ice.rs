@@ -189,6 +189,12 @@ impl IceConfig {
         self.transport_policy.as_deref() == Some("relay")
     }
 
+    /// The relay policy with no TURN server: no candidate can ever be gathered (and a
+    /// STUN server that does not answer would keep gathering going for long).
+    pub fn relay_impossible(&self) -> bool {
+        self.relay_only() && !has_turn(&self.servers)
+    }
+
     /// The `RTCConfiguration` object for `new RTCPeerConnection`.
     pub fn to_js(&self) -> JsValue {
         let config = Object::new();

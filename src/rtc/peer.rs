@@ -85,6 +85,8 @@ pub(crate) struct Inner {
     state: String,
     /// `iceTransportPolicy: "relay"`: no relay candidate means no connection at all.
     relay_only: bool,
+    /// The relay policy without any TURN server: reported as soon as gathering starts.
+    relay_impossible: bool,
     /// Local candidates found since gathering last started.
     gathered: u32,
     /// What the ICE servers reported (`icecandidateerror`), for the ICE_FAILED message.
@@ -585,7 +587,10 @@ fn on_gathering_change(weak: &Weak<RefCell<Inner>>, _: &JsValue) {
             Some("gathering") => {
                 inner.gathered = 0;
                 inner.ice_error_reported = false;
-                false
+                if inner.relay_impossible {
+                    inner.candidate_errors = vec!["no TURN server is configured".into()];
+                }
+                inner.relay_impossible
             }
             Some("complete") => {
                 inner.gathered == 0 && (inner.relay_only || !inner.candidate_errors.is_empty())
@@ -801,13 +806,14 @@ fn new_connection(ice: &IceConfig) -> Result<RtcPeerConnection, MqttError> {
 }
 
 impl Inner {
-    fn new(pc: RtcPeerConnection, polite: Option<bool>, relay_only: bool) -> Inner {
+    fn new(pc: RtcPeerConnection, polite: Option<bool>, ice: &IceConfig) -> Inner {
         Inner {
             pc,
             session: random_id(),
             remote_session: None,
             polite,
-            relay_only,
+            relay_only: ice.relay_only(),
+            relay_impossible: ice.relay_impossible(),
             gathered: 0,
             candidate_errors: Vec::new(),
             ice_error_reported: false,
@@ -962,11 +968,10 @@ impl RtcPeer {
         console_error_panic_hook::set_once();
         let options = PeerOptions::parse(options)?;
         let pc = new_connection(&options.ice)?;
-        let relay_only = options.ice.relay_only();
         let rc = Rc::new(RefCell::new(Inner::new(
             pc.clone(),
             options.polite,
-            relay_only,
+            &options.ice,
         )));
         let started = install_handlers(&rc, &pc).and_then(|h| start(&rc, h, &options));
         if let Err(e) = started {
