@@ -210,22 +210,6 @@ impl IceConfig {
     }
 }
 
-/// Checks options whose `iceServers` may still be a function (it is not called here).
-pub(crate) fn check_deferred(options: &JsValue) -> Result<(), MqttError> {
-    if is_absent(options) {
-        return Ok(());
-    }
-    if !options.is_object() {
-        return Err(invalid("peer options must be an object"));
-    }
-    if get(options, "iceServers").is_function() {
-        let copy = Object::assign(&Object::new(), options.unchecked_ref());
-        set(&copy, "iceServers", JsValue::UNDEFINED);
-        return IceConfig::parse(&copy).map(|_| ());
-    }
-    IceConfig::parse(options).map(|_| ())
-}
-
 /// A copy of `options` whose `iceServers` function (if any) was called and awaited: what
 /// `RtcPeer::create` accepts. Called once per peer, so each gets fresh credentials.
 pub(crate) async fn resolve(options: &JsValue) -> Result<JsValue, MqttError> {

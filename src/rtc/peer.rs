@@ -780,6 +780,20 @@ impl PeerOptions {
     }
 }
 
+/// Checks `RtcPeerOptions` whose `iceServers` may still be a function (not called here),
+/// as `SignalingOptions.peer` is: every other key is checked as the constructor does.
+pub(crate) fn check_options(options: &JsValue) -> Result<(), MqttError> {
+    if !is_absent(options) && !options.is_object() {
+        return Err(invalid("peer options must be an object"));
+    }
+    if !get(options, "iceServers").is_function() {
+        return PeerOptions::parse(options).map(|_| ());
+    }
+    let copy = Object::assign(&Object::new(), options.unchecked_ref());
+    set(&copy, "iceServers", JsValue::UNDEFINED);
+    PeerOptions::parse(&copy.into()).map(|_| ())
+}
+
 /// The `channels` option: label strings or options objects with a label.
 fn channel_specs(channels: &JsValue) -> Result<Vec<ChannelSpec>, MqttError> {
     if is_absent(channels) {

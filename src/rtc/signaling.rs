@@ -268,8 +268,11 @@ impl MqttSignaling {
             // Nothing, unless a call was created between `open_call` and here (then
             // that one is closed).
             run_outputs(&inner);
-            // invariant: an outgoing call (no remote session) is always recorded.
-            Ok(peer.map(JsValue::from).unwrap_or(JsValue::UNDEFINED))
+            // An outgoing call (no remote session) is always recorded: `None` cannot
+            // happen, but is an error rather than a panic.
+            peer.map(JsValue::from).ok_or_else(|| {
+                MqttError::from_code(ErrorCode::Closed, "the call was replaced").into_js()
+            })
         })
     }
 
@@ -829,7 +832,8 @@ export interface SignalingEvents {
   /** A peer called this one (and `onIncoming`, if any, accepted): `peer` is connecting
    *  already; listen on it at once. */
   incoming: (peer: RtcPeer, from: PeerInfo) => void;
-  /** A malformed presence or signal ("INVALID_SIGNAL"), or a signal that failed. */
+  /** A malformed presence or signal ("INVALID_SIGNAL"), a signal that failed, or an
+   *  incoming call refused because `onIncoming` threw or gave invalid options. */
   error: (e: MqttError) => void;
 }
 
