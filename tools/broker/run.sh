@@ -18,7 +18,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 broker_up "$MQTT_RTC_ROOT/.test-run/broker" || die "the broker did not start (logs in .test-run/broker/)"
-turn_up "$MQTT_RTC_ROOT/.test-run/broker" || die "the TURN server did not start (logs in .test-run/broker/)"
+# Without it only the relay tests (tests/js/test/turn.test.js) fail, saying so.
+turn_up "$MQTT_RTC_ROOT/.test-run/broker" || warn "the TURN server did not start (logs in .test-run/broker/)"
 env | grep '^MQTT_RTC_' | grep -v '^MQTT_RTC_ROOT=' | sort | sed 's/^/export /'
 
 if [[ "${1:-}" == "--" ]]; then
