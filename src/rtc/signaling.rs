@@ -471,9 +471,19 @@ fn read_envelope(text: &str) -> Result<Result<(String, Signal), Refusal>, String
 fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     let envelope = match read_envelope(&text_of(m)) {
         Ok(Err(refusal)) => {
-            match borrow(inner) {
+            let refused = match borrow(inner) {
                 Ok(mut i) => i.room.handle_refusal(&refusal.from, &refusal.session),
                 Err(e) => return report(&e),
+            };
+            if let Some(call) = refused {
+                let e = MqttError::from_code(
+                    ErrorCode::CallRejected,
+                    format!("{} rejected the call", refusal.from),
+                );
+                if let Err(e) = call.peer.fail(e) {
+                    emit(inner, "error", &[e]);
+                }
+                bury(Box::new(call));
             }
             return run_outputs(inner);
         }
@@ -528,16 +538,6 @@ fn run_outputs(inner: &Rc<RefCell<Inner>>) {
                 wasm_bindgen_futures::spawn_local(async move {
                     incoming_call(&rc, &remote, polite, signal).await;
                 });
-            }
-            Output::Rejected { from, peer: call } => {
-                let e = MqttError::from_code(
-                    ErrorCode::CallRejected,
-                    format!("{from} rejected the call"),
-                );
-                if let Err(e) = call.peer.fail(e) {
-                    emit(inner, "error", &[e]);
-                }
-                bury(Box::new(call));
             }
             Output::Deliver { peer, signal } => deliver(inner, &peer.peer, signal),
             Output::ClosePeer(call) => {

@@ -90,9 +90,6 @@ pub enum Output<M, P> {
     Deliver { peer: P, signal: Signal },
     /// Close this peer: its call is over (replaced, or `stop`).
     ClosePeer(P),
-    /// The remote side refused the call this peer made: end the peer with a
-    /// `CALL_REJECTED` error (the call is already forgotten).
-    Rejected { from: String, peer: P },
     /// A signal that reaches no peer (for logging only).
     Dropped { from: String, reason: Dropped },
     /// A malformed presence or signal: emit an `INVALID_SIGNAL` error.
@@ -421,22 +418,24 @@ impl<M: Clone, P: Clone> Room<M, P> {
         }
     }
 
-    /// `from` refused the call this side's peer `session` made. Ignored unless it names
-    /// the current call with `from` (a refusal of an older call comes too late to matter).
-    pub fn handle_refusal(&mut self, from: &str, session: &str) {
+    /// `from` refused the call this side's peer `session` made: the call is over, and its
+    /// peer is returned for the driver to end with a `CALL_REJECTED` error (no output, so
+    /// drivers that make no calls need not know of refusals). Ignored (a `Dropped`
+    /// output) unless it names the current call with `from`: a refusal of an older call
+    /// comes too late to matter.
+    pub fn handle_refusal(&mut self, from: &str, session: &str) -> Option<P> {
         if !self.started {
-            return self.drop_signal(from.to_string(), Dropped::Stopped);
+            self.drop_signal(from.to_string(), Dropped::Stopped);
+            return None;
         }
         let ours = self.calls.get(from).is_some_and(|c| {
             c.peer.is_some() && !c.local_session.is_empty() && c.local_session == session
         });
-        match ours.then(|| self.end_call(from)).flatten() {
-            Some(peer) => self.out.push_back(Output::Rejected {
-                from: from.to_string(),
-                peer,
-            }),
-            None => self.drop_signal(from.to_string(), Dropped::NoSuchCall),
+        let peer = ours.then(|| self.end_call(from)).flatten();
+        if peer.is_none() {
+            self.drop_signal(from.to_string(), Dropped::NoSuchCall);
         }
+        peer
     }
 
     fn create_peer(&mut self, remote: String, signal: Signal) {
@@ -626,8 +625,8 @@ mod tests {
         let mut r = started("a");
         r.open_call("b").unwrap();
         assert!(r.call_created("b", 4, "la".into(), None));
-        r.handle_refusal("b", "older");
-        r.handle_refusal("c", "la");
+        assert_eq!(r.handle_refusal("b", "older"), None);
+        assert_eq!(r.handle_refusal("c", "la"), None);
         assert_eq!(
             drain(&mut r),
             vec![
@@ -641,14 +640,8 @@ mod tests {
                 }
             ]
         );
-        r.handle_refusal("b", "la");
-        assert_eq!(
-            drain(&mut r),
-            vec![Output::Rejected {
-                from: "b".into(),
-                peer: 4
-            }]
-        );
+        assert_eq!(r.handle_refusal("b", "la"), Some(4));
+        assert_eq!(drain(&mut r), vec![]);
         assert_eq!(r.call_peer("b"), None);
         // Its answer, if one still comes, is stale.
         r.handle_inbox(Ok(("b".into(), candidate("sb", "c"))));
