@@ -58,6 +58,11 @@ pub enum ErrorCode {
     StatsFailed,
     /// The object is in the middle of another call from the same turn of the event loop.
     Busy,
+    /// ICE found no way to connect: no usable local candidate (a TURN server refused the
+    /// credentials or cannot be reached), or every candidate pair failed.
+    IceFailed,
+    /// The called peer refused the call (its `onIncoming` hook said no).
+    CallRejected,
 }
 
 impl ErrorCode {
@@ -90,11 +95,13 @@ impl ErrorCode {
             ErrorCode::MessageTooLarge => "MESSAGE_TOO_LARGE",
             ErrorCode::StatsFailed => "STATS_FAILED",
             ErrorCode::Busy => "BUSY",
+            ErrorCode::IceFailed => "ICE_FAILED",
+            ErrorCode::CallRejected => "CALL_REJECTED",
         }
     }
 
     /// Every code, in declaration order (the TypeScript `ErrorCode` union lists the same).
-    pub const ALL: [ErrorCode; 26] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::NotAuthorized,
         ErrorCode::ConnectTimeout,
         ErrorCode::KeepaliveTimeout,
@@ -121,5 +128,7 @@ impl ErrorCode {
         ErrorCode::MessageTooLarge,
         ErrorCode::StatsFailed,
         ErrorCode::Busy,
+        ErrorCode::IceFailed,
+        ErrorCode::CallRejected,
     ];
 }

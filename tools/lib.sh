@@ -9,6 +9,7 @@
 # MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT, MQTT_RTC_CONTROL_URL (and
 # a few more) for the caller. `broker_down` stops both and removes the temporary
 # data dir; callers install it in an EXIT/INT/TERM trap so nothing is left running.
+# `turn_up`/`turn_down` do the same for the TURN server (coturn) of the relay tests.
 
 # Repository root: the parent of the directory holding this file.
 MQTT_RTC_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -104,5 +105,96 @@ broker_down() {
     fi
     rm -rf "$_broker_dir"
     _broker_dir=''
+  fi
+}
+
+# ---------------------------------------------------------------------------
+# TURN server (coturn), beside the broker
+# ---------------------------------------------------------------------------
+_turn_pid=''
+_turn_dir=''
+
+# _turn_ports — print "PORT MIN MAX": a loopback port free for both UDP and TCP, and a
+# range of 200 UDP ports free for relay allocations.
+_turn_ports() {
+  python3 - <<'PY'
+import random, socket
+def free(port, kinds=(socket.SOCK_DGRAM, socket.SOCK_STREAM)):
+    for kind in kinds:
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+while True:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    if free(port):
+        break
+for _ in range(200):
+    base = random.randrange(20000, 29800)
+    if all(free(p, (socket.SOCK_DGRAM,)) for p in range(base, base + 200)):
+        print(port, base, base + 199)
+        break
+else:
+    raise SystemExit("no free relay port range")
+PY
+}
+
+# turn_up LOG_DIR — start coturn on 127.0.0.1 from tools/turn/turnserver.conf and export
+# MQTT_RTC_TURN_URL (turn:127.0.0.1:PORT), MQTT_RTC_TURN_USER, MQTT_RTC_TURN_PASS and
+# MQTT_RTC_TURN_REALM. Safe to call when it is up already.
+turn_up() {
+  local log_dir="$1" port min max i
+  [[ -z "$_turn_pid" ]] || return 0
+  command -v turnserver >/dev/null 2>&1 ||
+    { warn "turnserver not found (Debian: apt-get install coturn; tools/setup.sh does)"; return 1; }
+  mkdir -p "$log_dir"
+  read -r port min max < <(_turn_ports) || { warn "no free ports for the TURN server"; return 1; }
+  _turn_dir="$(mktemp -d /tmp/mqtt-rtc-turn.XXXXXX)"
+  export MQTT_RTC_TURN_URL="turn:127.0.0.1:$port" MQTT_RTC_TURN_USER=mqttrtc \
+    MQTT_RTC_TURN_PASS=turn-secret MQTT_RTC_TURN_REALM=mqtt-rtc.test
+  sed -e "s|@PORT@|$port|; s|@MIN_PORT@|$min|; s|@MAX_PORT@|$max|; s|@DIR@|$_turn_dir|g" \
+    -e "s|@LOG@|$log_dir/turnserver.log|; s|@REALM@|$MQTT_RTC_TURN_REALM|" \
+    -e "s|@USER@|$MQTT_RTC_TURN_USER|; s|@PASS@|$MQTT_RTC_TURN_PASS|" \
+    "$MQTT_RTC_ROOT/tools/turn/turnserver.conf" >"$_turn_dir/turnserver.conf"
+  turnserver -c "$_turn_dir/turnserver.conf" >>"$log_dir/turnserver.out" 2>&1 &
+  _turn_pid=$!
+  for ((i = 0; i < 100; i++)); do
+    if ! kill -0 "$_turn_pid" 2>/dev/null; then
+      _turn_pid=''
+      warn "the TURN server did not start; last lines of $log_dir/turnserver.log:"
+      tail -n 20 "$log_dir/turnserver.log" "$log_dir/turnserver.out" >&2 2>/dev/null || true
+      return 1
+    fi
+    # Up once its TCP listener accepts a connection.
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      log "TURN server up: $MQTT_RTC_TURN_URL (udp+tcp), realm $MQTT_RTC_TURN_REALM, relay ports $min-$max"
+      return 0
+    fi
+    sleep 0.1
+  done
+  warn "the TURN server did not listen within 10 s (see $log_dir/turnserver.log)"
+  return 1
+}
+
+# turn_down — stop coturn and remove its run dir; safe to call more than once.
+turn_down() {
+  local pid="$_turn_pid" i
+  _turn_pid=''
+  if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
+  if [[ -n "$_turn_dir" ]]; then
+    rm -rf "$_turn_dir"
+    _turn_dir=''
   fi
 }

@@ -2,7 +2,8 @@
 # tools/setup.sh — install what building and testing mqtt-rtc needs, when missing.
 #
 # Idempotent and quick when everything is present: Debian packages (Chromium and its
-# ChromeDriver for headless browser tests, Mosquitto broker and clients, binaryen's
+# ChromeDriver for headless browser tests, Mosquitto broker and clients, coturn's TURN
+# server for the relay tests, binaryen's
 # wasm-opt), the rustup target wasm32-unknown-unknown, wasm-bindgen-cli at exactly the
 # version pinned with `=` in Cargo.toml (it provides wasm-bindgen-test-runner),
 # wasm-pack, and the npm packages of tools/wasm-opt (the wasm-opt tools/build-pkg.sh
@@ -17,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$SECONDS
 
 # --- Debian packages --------------------------------------------------------
-apt_packages=(chromium chromium-driver mosquitto mosquitto-clients binaryen)
+apt_packages=(chromium chromium-driver mosquitto mosquitto-clients binaryen coturn)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
@@ -36,7 +37,7 @@ if ((${#missing[@]})); then
   log "apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
-for cmd in chromium chromedriver mosquitto mosquitto_passwd wasm-opt python3; do
+for cmd in chromium chromedriver mosquitto mosquitto_passwd turnserver wasm-opt python3; do
   command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found on PATH after installing packages"
 done
 

@@ -13,7 +13,8 @@
 # format) and node's test runner summary; a failed check (fmt, clippy) or a stage that
 # fails without reporting a failed test counts as 1 failed. The last line is exactly
 # "N passed, M failed"; the exit status is non-zero when M > 0. The broker is stopped on
-# every exit path (success, failure, Ctrl-C).
+# every exit path (success, failure, Ctrl-C), and so is the TURN server (coturn on loopback,
+# exporting MQTT_RTC_TURN_URL, _USER, _PASS and _REALM) that starts after it.
 set -euo pipefail
 
 # shellcheck source=tools/lib.sh
@@ -36,7 +37,7 @@ total_passed=0
 total_failed=0
 summary=()
 
-trap 'broker_down' EXIT
+trap 'turn_down; broker_down' EXIT
 trap 'echo; warn "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 
@@ -110,6 +111,11 @@ log "[broker] starting Mosquitto and the control endpoint"
 broker_ok=1
 broker_up "$LOG_DIR" || broker_ok=0
 record broker $((1 - broker_ok)) 0 0 $((SECONDS - t0))
+# The TURN server of the relay tests (tests/js/test/turn.test.js): coturn on loopback.
+t0=$SECONDS
+turn_ok=1
+turn_up "$LOG_DIR" || turn_ok=0
+record turn $((1 - turn_ok)) 0 0 $((SECONDS - t0))
 
 # --workspace: the device simulator (tools/devsim) is tested and linted with the library;
 # the wasm32 stages select the library alone (-p mqtt-rtc): the simulator is host-only.

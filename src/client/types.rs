@@ -208,7 +208,9 @@ export type ErrorCode =
   | "INVALID_FRAME"
   | "MESSAGE_TOO_LARGE"
   | "STATS_FAILED"
-  | "BUSY";
+  | "BUSY"
+  | "ICE_FAILED"
+  | "CALL_REJECTED";
 
 export class MqttError extends Error {
   constructor(code: ErrorCode, message: string, reasonCode?: number);

@@ -2,6 +2,7 @@
 //! queueing, media tracks, ICE restart, stats), `RtcChannel` one `RTCDataChannel` (chunking
 //! above the SCTP max message size, `bufferedamountlow` backpressure). Signals are plain
 //! `SignalMessage` objects the application (or `MqttSignaling`) carries to the remote side.
+//! The ICE options (STUN/TURN servers, transport and bundle policies) are read in `ice`.
 //!
 //! Same rules as the MQTT driver: one `Rc<RefCell<_>>` per object, browser callbacks hold
 //! weak references, and the one re-entrancy rule of `crate::web` (state borrowed through
@@ -12,6 +13,7 @@
 //! presence/call state machine, chunk framing, signal values) lives in `crate::rtc_core`.
 
 mod channel;
+mod ice;
 mod message;
 mod peer;
 mod signaling;
@@ -32,6 +34,8 @@ use crate::error_code::ErrorCode;
 use crate::web::MqttError;
 
 pub(crate) use crate::web::{borrow, bury, get, is_absent, set, Deferred, Listeners, Pending};
+pub(crate) use ice::resolve as resolve_peer_options;
+pub(crate) use peer::check_options as check_peer_options;
 
 pub(crate) fn error(code: ErrorCode, message: impl Into<String>) -> MqttError {
     MqttError::from_code(code, message)

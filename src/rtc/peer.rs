@@ -30,13 +30,14 @@ use web_sys::{
 };
 
 use super::channel::{self, ChannelInner, RtcChannel};
+use super::ice::{self, IceConfig};
 use super::message::{CandidateInit, SdpKind, Signal};
 use super::{
     borrow, bury, describe, error, get, is_absent, random_id, read, rejected, report, set, sys,
     Deferred, Listeners, Pending,
 };
 use crate::error_code::ErrorCode;
-use crate::web::MqttError;
+use crate::web::{EventListener, MqttError};
 
 struct Handlers {
     pc: RtcPeerConnection,
@@ -45,6 +46,9 @@ struct Handlers {
     _state: Closure<dyn FnMut()>,
     _channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
     _track: Closure<dyn FnMut(RtcTrackEvent)>,
+    /// `icecandidateerror`: a STUN/TURN server that refused or did not answer.
+    _candidate_error: EventListener,
+    _gathering: EventListener,
 }
 
 impl Drop for Handlers {
@@ -79,6 +83,16 @@ pub(crate) struct Inner {
     channels: Vec<Rc<RefCell<ChannelInner>>>,
     /// The last connection state reported.
     state: String,
+    /// `iceTransportPolicy: "relay"`: no relay candidate means no connection at all.
+    relay_only: bool,
+    /// The relay policy without any TURN server: reported as soon as gathering starts.
+    relay_impossible: bool,
+    /// Local candidates found since gathering last started.
+    gathered: u32,
+    /// What the ICE servers reported (`icecandidateerror`), for the ICE_FAILED message.
+    candidate_errors: Vec<String>,
+    /// An ICE_FAILED error was emitted for this gathering or connection attempt.
+    ice_error_reported: bool,
     closed: bool,
     keep_alive: Option<Rc<RefCell<Inner>>>,
 }
@@ -500,11 +514,92 @@ fn on_state_change(weak: &Weak<RefCell<Inner>>) {
         if state == "failed" && !inner.polite() {
             sys::restart_ice(&inner.pc);
         }
+        if state == "connected" {
+            inner.candidate_errors.clear();
+            inner.ice_error_reported = false;
+        }
         (state, was != "connected" && inner.state == "connected")
     };
     emit(&rc, "state", &[JsValue::from_str(&state)]);
     if connected {
         emit(&rc, "connect", &[]);
+    }
+    if state == "failed" {
+        report_ice_failure(&rc, "the connection failed: no candidate pair works");
+    }
+}
+
+/// Emits one `ICE_FAILED` error per gathering or connection attempt, with what the ICE
+/// servers reported, so a misconfigured TURN server is an error and never a silent hang.
+fn report_ice_failure(rc: &Rc<RefCell<Inner>>, what: &str) {
+    let message = {
+        let mut inner = match borrow(rc) {
+            Ok(inner) => inner,
+            Err(e) => return report(&e),
+        };
+        if std::mem::replace(&mut inner.ice_error_reported, true) {
+            return;
+        }
+        let policy = if inner.relay_only {
+            " (iceTransportPolicy \"relay\": only TURN relay candidates may be used)"
+        } else {
+            ""
+        };
+        match inner.candidate_errors.is_empty() {
+            true => format!("{what}{policy}"),
+            false => format!("{what}{policy}; {}", inner.candidate_errors.join("; ")),
+        }
+    };
+    emit_error(rc, error(ErrorCode::IceFailed, message));
+}
+
+/// How many distinct `icecandidateerror` reports are kept for the error message.
+const MAX_CANDIDATE_ERRORS: usize = 8;
+
+/// `icecandidateerror`: kept for the message of a later ICE failure. Not an error by
+/// itself: another server or a host candidate may still connect.
+fn on_candidate_error(weak: &Weak<RefCell<Inner>>, e: &JsValue) {
+    let Ok(rc) = live(weak) else { return };
+    let text = ice::candidate_error_text(e);
+    sys::console_debug(&format!("[mqtt-rtc] ICE candidate error: {text}"));
+    let mut inner = match borrow(&rc) {
+        Ok(inner) => inner,
+        Err(e) => return report(&e),
+    };
+    if !inner.candidate_errors.contains(&text)
+        && inner.candidate_errors.len() < MAX_CANDIDATE_ERRORS
+    {
+        inner.candidate_errors.push(text);
+    }
+}
+
+/// `icegatheringstatechange`: a gathering that ends with no local candidate, under the
+/// relay policy or after a server reported an error, can never connect: an ICE_FAILED
+/// error at once rather than a connection that stays "new" or "checking".
+fn on_gathering_change(weak: &Weak<RefCell<Inner>>, _: &JsValue) {
+    let Ok(rc) = live(weak) else { return };
+    let hopeless = {
+        let mut inner = match borrow(&rc) {
+            Ok(inner) => inner,
+            Err(e) => return report(&e),
+        };
+        match get(&inner.pc, "iceGatheringState").as_string().as_deref() {
+            Some("gathering") => {
+                inner.gathered = 0;
+                inner.ice_error_reported = false;
+                if inner.relay_impossible {
+                    inner.candidate_errors = vec!["no TURN server is configured".into()];
+                }
+                inner.relay_impossible
+            }
+            Some("complete") => {
+                inner.gathered == 0 && (inner.relay_only || !inner.candidate_errors.is_empty())
+            }
+            _ => false,
+        }
+    };
+    if hopeless {
+        report_ice_failure(&rc, "ICE gathering found no usable local candidate");
     }
 }
 
@@ -650,7 +745,7 @@ fn peer_stats(report: &JsValue) -> JsValue {
 
 /// `RtcPeerOptions`, read and checked before anything is created.
 struct PeerOptions {
-    ice_servers: JsValue,
+    ice: IceConfig,
     polite: Option<bool>,
     stream: Option<MediaStream>,
     channels: Vec<ChannelSpec>,
@@ -661,14 +756,7 @@ impl PeerOptions {
         if !is_absent(options) && !options.is_object() {
             return Err(invalid("options must be an object"));
         }
-        let ice_servers = get(options, "iceServers");
-        let ice_servers = if is_absent(&ice_servers) {
-            Array::new().into()
-        } else if Array::is_array(&ice_servers) {
-            ice_servers
-        } else {
-            return Err(invalid("iceServers must be an array of RTCIceServer"));
-        };
+        let ice = IceConfig::parse(options)?;
         let polite = match get(options, "polite") {
             v if is_absent(&v) => None,
             v => Some(
@@ -684,12 +772,26 @@ impl PeerOptions {
             ),
         };
         Ok(PeerOptions {
-            ice_servers,
+            ice,
             polite,
             stream,
             channels: channel_specs(&get(options, "channels"))?,
         })
     }
+}
+
+/// Checks `RtcPeerOptions` whose `iceServers` may still be a function (not called here),
+/// as `SignalingOptions.peer` is: every other key is checked as the constructor does.
+pub(crate) fn check_options(options: &JsValue) -> Result<(), MqttError> {
+    if !is_absent(options) && !options.is_object() {
+        return Err(invalid("peer options must be an object"));
+    }
+    if !get(options, "iceServers").is_function() {
+        return PeerOptions::parse(options).map(|_| ());
+    }
+    let copy = Object::assign(&Object::new(), options.unchecked_ref());
+    set(&copy, "iceServers", JsValue::UNDEFINED);
+    PeerOptions::parse(&copy.into()).map(|_| ())
 }
 
 /// The `channels` option: label strings or options objects with a label.
@@ -712,21 +814,23 @@ fn channel_specs(channels: &JsValue) -> Result<Vec<ChannelSpec>, MqttError> {
         .collect()
 }
 
-fn new_connection(ice_servers: &JsValue) -> Result<RtcPeerConnection, MqttError> {
-    let config = Object::new();
-    set(&config, "iceServers", ice_servers);
-    set(&config, "iceCandidatePoolSize", 1);
-    RtcPeerConnection::new_with_configuration(config.unchecked_ref())
+fn new_connection(ice: &IceConfig) -> Result<RtcPeerConnection, MqttError> {
+    RtcPeerConnection::new_with_configuration(ice.to_js().unchecked_ref())
         .map_err(|e| invalid(format!("cannot create the connection: {}", describe(&e))))
 }
 
 impl Inner {
-    fn new(pc: RtcPeerConnection, polite: Option<bool>) -> Inner {
+    fn new(pc: RtcPeerConnection, polite: Option<bool>, ice: &IceConfig) -> Inner {
         Inner {
             pc,
             session: random_id(),
             remote_session: None,
             polite,
+            relay_only: ice.relay_only(),
+            relay_impossible: ice.relay_impossible(),
+            gathered: 0,
+            candidate_errors: Vec::new(),
+            ice_error_reported: false,
             making_offer: false,
             offer_candidates: 0,
             ignore_offer: false,
@@ -757,9 +861,11 @@ fn on_local_candidate(weak: &Weak<RefCell<Inner>>, e: &RtcPeerConnectionIceEvent
         // End of candidates: sent as an empty candidate line.
         None => CandidateInit::default(),
     };
+    let found = e.candidate().is_some();
     let session = match borrow(&rc) {
         Ok(mut inner) => {
             inner.offer_candidates += 1;
+            inner.gathered += u32::from(found);
             inner.session.clone()
         }
         Err(e) => return report(&e),
@@ -803,8 +909,18 @@ fn on_track(weak: &Weak<RefCell<Inner>>, e: &RtcTrackEvent) {
 }
 
 /// Sets the connection's handlers, each holding a weak reference to the peer.
-fn install_handlers(rc: &Rc<RefCell<Inner>>, pc: &RtcPeerConnection) -> Handlers {
+fn install_handlers(
+    rc: &Rc<RefCell<Inner>>,
+    pc: &RtcPeerConnection,
+) -> Result<Handlers, MqttError> {
     let weak = Rc::downgrade(rc);
+    let listen = |event: &'static str, f: fn(&Weak<RefCell<Inner>>, &JsValue)| {
+        let w = weak.clone();
+        EventListener::new(pc, event, move |e: web_sys::Event| f(&w, &e))
+            .map_err(|e| invalid(format!("cannot listen to {event}: {}", describe(&e))))
+    };
+    let candidate_error = listen("icecandidateerror", on_candidate_error)?;
+    let gathering = listen("icegatheringstatechange", on_gathering_change)?;
     let w = weak.clone();
     let negotiation = Closure::<dyn FnMut()>::new(move || {
         wasm_bindgen_futures::spawn_local(negotiate(w.clone()));
@@ -826,14 +942,16 @@ fn install_handlers(rc: &Rc<RefCell<Inner>>, pc: &RtcPeerConnection) -> Handlers
     pc.set_onconnectionstatechange(Some(state.as_ref().unchecked_ref()));
     pc.set_ondatachannel(Some(channel.as_ref().unchecked_ref()));
     pc.set_ontrack(Some(track.as_ref().unchecked_ref()));
-    Handlers {
+    Ok(Handlers {
         pc: pc.clone(),
         _negotiation: negotiation,
         _candidate: candidate,
         _state: state,
         _channel: channel,
         _track: track,
-    }
+        _candidate_error: candidate_error,
+        _gathering: gathering,
+    })
 }
 
 /// Keeps the peer alive, then adds the initial tracks and channels of the options.
@@ -863,10 +981,14 @@ impl RtcPeer {
     pub fn create(options: &JsValue) -> Result<RtcPeer, MqttError> {
         console_error_panic_hook::set_once();
         let options = PeerOptions::parse(options)?;
-        let pc = new_connection(&options.ice_servers)?;
-        let rc = Rc::new(RefCell::new(Inner::new(pc.clone(), options.polite)));
-        let handlers = install_handlers(&rc, &pc);
-        if let Err(e) = start(&rc, handlers, &options) {
+        let pc = new_connection(&options.ice)?;
+        let rc = Rc::new(RefCell::new(Inner::new(
+            pc.clone(),
+            options.polite,
+            &options.ice,
+        )));
+        let started = install_handlers(&rc, &pc).and_then(|h| start(&rc, h, &options));
+        if let Err(e) = started {
             // The close of a half-started peer cannot meet a busy state: nothing else
             // holds it yet.
             let _ = close_peer(&rc);
@@ -878,6 +1000,14 @@ impl RtcPeer {
     /// This peer's session id (sent with every signal).
     pub fn session_id(&self) -> Result<String, JsValue> {
         read(&self.inner, |i| i.session.clone())
+    }
+
+    /// Ends the peer with an error: emits `e` as an `error` event, then closes it.
+    pub(crate) fn fail(&self, e: MqttError) -> Result<(), JsValue> {
+        if !self.is_closed() {
+            emit_error(&self.inner, e);
+        }
+        close_peer(&self.inner).map_err(MqttError::into_js)
     }
 
     /// Whether `close()` ran (a busy peer counts as open: it is in use).
@@ -925,6 +1055,18 @@ impl RtcPeer {
     #[wasm_bindgen(constructor)]
     pub fn new(options: JsValue) -> Result<RtcPeer, JsValue> {
         RtcPeer::create(&options).map_err(MqttError::into_js)
+    }
+
+    /// Like the constructor, but first calls an `iceServers` function (short-lived TURN
+    /// credentials) and waits for its result.
+    #[wasm_bindgen(js_name = create)]
+    pub fn create_resolved(options: JsValue) -> Promise {
+        wasm_bindgen_futures::future_to_promise(async move {
+            let options = ice::resolve(&options).await.map_err(MqttError::into_js)?;
+            RtcPeer::create(&options)
+                .map(JsValue::from)
+                .map_err(MqttError::into_js)
+        })
     }
 
     /// Feeds a signal from the remote side; rejects (and emits "error") when it is

@@ -8,7 +8,13 @@
 //!   `rtc_core::room::PEER_TIMEOUT_MS` (by this side's clock: `ts` is informative only)
 //!   is gone.
 //! - `inbox/<peerId>`: QoS 1, never retained, JSON `{"from","signal"}` where `signal` is a
-//!   `SignalMessage` (its `session` names the sender's peer connection).
+//!   `SignalMessage` (its `session` names the sender's peer connection), or
+//!   `{"from","reject":{"session"}}`: `from` refused the call of the receiver's peer
+//!   `session` (its `onIncoming` hook said no, or its peer could not be made).
+//!
+//! Incoming calls: the offer that opens one is held by the room while the peer is made,
+//! which may wait (the `onIncoming` hook and an `iceServers` function may be async);
+//! signals arriving meanwhile are held too and delivered after the offer.
 //!
 //! The decisions (roster, expiry, heartbeat, which call a signal belongs to, stale and own
 //! signals) are made by the pure [`Room`] of `rtc_core::room`; this driver only reads
@@ -27,7 +33,10 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use super::{borrow, bury, read, report, sys, Deferred, RtcPeer, Signal};
+use super::{
+    borrow, bury, check_peer_options, read, report, resolve_peer_options, sys, Deferred, RtcPeer,
+    Signal,
+};
 use crate::client::{MqttClient, MqttError};
 use crate::error_code::ErrorCode;
 use crate::rtc_core::room::{
@@ -65,6 +74,10 @@ struct Inner {
     subscriptions: Option<Subscriptions>,
     /// Fires at the room's next deadline (heartbeat or expiry); cleared on drop.
     timer: Option<Timeout>,
+    /// `SignalingOptions.peer`: the options of peers made for incoming calls.
+    peer_defaults: JsValue,
+    /// `SignalingOptions.onIncoming`: decides per caller (accept, reject, options).
+    on_incoming: Option<Function>,
 }
 
 /// Presence and signaling over an `MqttClient`; see the type definitions.
@@ -147,6 +160,15 @@ impl MqttSignaling {
         if prefix.is_empty() || prefix.contains(['+', '#', '\0']) {
             return Err(invalid_argument("invalid prefix"));
         }
+        let peer_defaults = js::get(&options, "peer");
+        check_peer_options(&peer_defaults).map_err(MqttError::into_js)?;
+        let on_incoming = match js::get(&options, "onIncoming") {
+            v if js::is_absent(&v) => None,
+            v => Some(
+                v.dyn_into::<Function>()
+                    .map_err(|_| invalid_argument("onIncoming must be a function"))?,
+            ),
+        };
         Ok(MqttSignaling {
             inner: Rc::new(RefCell::new(Inner {
                 client: client.handle(),
@@ -158,6 +180,8 @@ impl MqttSignaling {
                 listeners: Listeners::default(),
                 subscriptions: None,
                 timer: None,
+                peer_defaults,
+                on_incoming,
             })),
         })
     }
@@ -221,6 +245,18 @@ impl MqttSignaling {
     pub fn call(&self, peer_id: String, options: JsValue) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
+            if !borrow(&inner)
+                .map_err(MqttError::into_js)?
+                .room
+                .is_started()
+            {
+                let e = crate::rtc_core::room::CallError::NotStarted;
+                return Err(MqttError::from_code(e.code(), e.message()).into_js());
+            }
+            // Fresh TURN credentials for this call, before the room opens it.
+            let options = resolve_peer_options(&options)
+                .await
+                .map_err(MqttError::into_js)?;
             let polite = borrow(&inner)
                 .map_err(MqttError::into_js)?
                 .room
@@ -232,7 +268,11 @@ impl MqttSignaling {
             // Nothing, unless a call was created between `open_call` and here (then
             // that one is closed).
             run_outputs(&inner);
-            Ok(peer.into())
+            // An outgoing call (no remote session) is always recorded: `None` cannot
+            // happen, but is an error rather than a panic.
+            peer.map(JsValue::from).ok_or_else(|| {
+                MqttError::from_code(ErrorCode::Closed, "the call was replaced").into_js()
+            })
         })
     }
 
@@ -403,19 +443,53 @@ fn handle_presence(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
     schedule(inner);
 }
 
-/// Reads an inbox message: the sender and its signal, parsed once.
-fn read_envelope(text: &str) -> Result<(String, Signal), String> {
+/// A refusal of a call: `{"from", "reject": {"session"}}`.
+struct Refusal {
+    from: String,
+    /// The session of the refused (receiving) side's peer.
+    session: String,
+}
+
+/// Reads an inbox message: the sender and its signal, parsed once, or a refusal.
+fn read_envelope(text: &str) -> Result<Result<(String, Signal), Refusal>, String> {
     check_signal_size(text.len())?;
     let v = JSON::parse(text).map_err(|_| "signal is not json".to_string())?;
     let from = js::get(&v, "from")
         .as_string()
         .ok_or("signal without from")?;
+    let reject = js::get(&v, "reject");
+    if !js::is_absent(&reject) {
+        let session = js::get(&reject, "session")
+            .as_string()
+            .ok_or("reject without session")?;
+        return Ok(Err(Refusal { from, session }));
+    }
     let signal = Signal::parse(&js::get(&v, "signal")).map_err(|e| e.text().to_string())?;
-    Ok((from, signal))
+    Ok(Ok((from, signal)))
 }
 
 fn handle_inbox(inner: &Rc<RefCell<Inner>>, m: &JsValue) {
-    let envelope = read_envelope(&text_of(m));
+    let envelope = match read_envelope(&text_of(m)) {
+        Ok(Err(refusal)) => {
+            let refused = match borrow(inner) {
+                Ok(mut i) => i.room.handle_refusal(&refusal.from, &refusal.session),
+                Err(e) => return report(&e),
+            };
+            if let Some(call) = refused {
+                let e = MqttError::from_code(
+                    ErrorCode::CallRejected,
+                    format!("{} rejected the call", refusal.from),
+                );
+                if let Err(e) = call.peer.fail(e) {
+                    emit(inner, "error", &[e]);
+                }
+                bury(Box::new(call));
+            }
+            return run_outputs(inner);
+        }
+        Ok(Ok(signal)) => Ok(signal),
+        Err(e) => Err(e),
+    };
     let ended = {
         let mut i = match borrow(inner) {
             Ok(i) => i,
@@ -459,7 +533,12 @@ fn run_outputs(inner: &Rc<RefCell<Inner>>) {
                 remote,
                 polite,
                 signal,
-            } => incoming_call(inner, &remote, polite, signal),
+            } => {
+                let rc = inner.clone();
+                wasm_bindgen_futures::spawn_local(async move {
+                    incoming_call(&rc, &remote, polite, signal).await;
+                });
+            }
             Output::Deliver { peer, signal } => deliver(inner, &peer.peer, signal),
             Output::ClosePeer(call) => {
                 // Its close event finds the call gone from the room already.
@@ -476,27 +555,121 @@ fn run_outputs(inner: &Rc<RefCell<Inner>>) {
     }
 }
 
-/// An offer opened a call: a peer for it, `incoming`, then the offer.
-fn incoming_call(inner: &Rc<RefCell<Inner>>, remote: &str, polite: bool, signal: Signal) {
-    let session = signal.session().to_string();
-    let peer = match open_peer(inner, remote, polite, &JsValue::UNDEFINED, Some(session)) {
-        Ok(p) => p,
-        Err(e) => return emit(inner, "error", &[e]),
-    };
-    let info = match borrow(inner) {
-        Ok(i) => i.room.peer(remote).map(peer_info_js),
-        Err(e) => return report(&e),
-    };
-    let info = info.unwrap_or_else(|| {
+/// The `PeerInfo` of `remote` for `incoming` and `onIncoming`.
+fn caller_info(inner: &Rc<RefCell<Inner>>, remote: &str) -> Result<JsValue, MqttError> {
+    let info = borrow(inner)?.room.peer(remote).map(peer_info_js);
+    Ok(info.unwrap_or_else(|| {
         peer_info_js(&PeerInfo {
             peer_id: remote.to_string(),
             meta: Object::new().into(),
             since: js_sys::Date::now(),
             last_seen: 0,
         })
+    }))
+}
+
+/// Asks `onIncoming` about a caller: `Ok(None)` to refuse, else the peer options (the
+/// hook's object merged over `SignalingOptions.peer`). The hook runs with no borrow held.
+async fn decide(inner: &Rc<RefCell<Inner>>, info: &JsValue) -> Result<Option<JsValue>, JsValue> {
+    let (hook, defaults) = {
+        let i = borrow(inner).map_err(MqttError::into_js)?;
+        (i.on_incoming.clone(), i.peer_defaults.clone())
+    };
+    let Some(hook) = hook else {
+        return Ok(Some(defaults));
+    };
+    let mut answer = hook.call1(&JsValue::UNDEFINED, info)?;
+    if answer.has_type::<Promise>() || js::get(&answer, "then").is_function() {
+        answer = JsFuture::from(Promise::resolve(&answer)).await?;
+    }
+    if answer.as_bool() == Some(false) {
+        return Ok(None);
+    }
+    if js::is_absent(&answer) || answer.as_bool() == Some(true) {
+        return Ok(Some(defaults));
+    }
+    if !answer.is_object() {
+        return Err(invalid_argument(
+            "onIncoming must return true, false, undefined or RtcPeerOptions",
+        ));
+    }
+    let merged = Object::new();
+    if defaults.is_object() {
+        Object::assign(&merged, defaults.unchecked_ref());
+    }
+    Object::assign(&merged, answer.unchecked_ref());
+    Ok(Some(merged.into()))
+}
+
+/// An offer opened a call: asks `onIncoming`, resolves the peer options, makes the peer,
+/// emits `incoming`, then hands it the offer and the signals held meanwhile. A refusal
+/// (or a hook or option failure, also an `error` event) tells the caller.
+async fn incoming_call(inner: &Rc<RefCell<Inner>>, remote: &str, polite: bool, signal: Signal) {
+    let session = signal.session().to_string();
+    let info = match caller_info(inner, remote) {
+        Ok(info) => info,
+        Err(e) => return report(&e),
+    };
+    let options = match decide(inner, &info).await {
+        Ok(Some(options)) => resolve_peer_options(&options)
+            .await
+            .map(Some)
+            .map_err(MqttError::into_js),
+        other => other,
+    };
+    let peer = options.and_then(|o| match o {
+        Some(o) => open_peer(inner, remote, polite, &o, Some(session.clone())).map(Some),
+        None => Ok(None),
     });
-    emit(inner, "incoming", &[peer.clone().into(), info]);
-    deliver(inner, &peer, signal);
+    match peer {
+        Ok(Some(Some(peer))) => {
+            emit(inner, "incoming", &[peer.clone().into(), info]);
+            deliver(inner, &peer, signal);
+        }
+        // Replaced or stopped while the peer was made: it is closed already.
+        Ok(Some(None)) => {}
+        Ok(None) => refuse(inner, remote, &session),
+        Err(e) => {
+            emit(inner, "error", &[e]);
+            refuse(inner, remote, &session);
+        }
+    }
+    // The signals held while the peer was made, or the close of a replaced call.
+    run_outputs(inner);
+}
+
+/// Refuses the incoming call of `session`: tells the caller (`reject`), unless the call
+/// is over already.
+fn refuse(inner: &Rc<RefCell<Inner>>, remote: &str, session: &str) {
+    let (client, inbox, body) = {
+        let mut i = match borrow(inner) {
+            Ok(i) => i,
+            Err(e) => return report(&e),
+        };
+        if !i.room.call_refused(remote, session) {
+            return;
+        }
+        let reject = Object::new();
+        js::set(&reject, "session", session);
+        let envelope = Object::new();
+        js::set(&envelope, "from", i.room.peer_id());
+        js::set(&envelope, "reject", reject);
+        let Ok(body) = JSON::stringify(&envelope) else {
+            return;
+        };
+        (i.client.handle(), i.topic("inbox", remote), body)
+    };
+    let opts = Object::new();
+    js::set(&opts, "qos", 1);
+    let p = client.publish(inbox.into(), body.into(), opts.into());
+    let weak = Rc::downgrade(inner);
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = JsFuture::from(p).await {
+            if let Some(rc) = weak.upgrade() {
+                emit(&rc, "error", &[e]);
+            }
+        }
+    });
 }
 
 /// Hands a signal to a peer; its failure is an `error` event (unless the peer closed).
@@ -517,14 +690,15 @@ fn deliver(inner: &Rc<RefCell<Inner>>, peer: &RtcPeer, signal: Signal) {
 
 /// Creates the `RtcPeer` of a call with `remote`, wired to publish its signals to the
 /// remote inbox, and records it in the room. `polite` comes from the two ids (the room
-/// decides), so a `polite` in `options` is overridden.
+/// decides), so a `polite` in `options` is overridden. `None`: the incoming call of
+/// `remote_session` is no longer awaited, and the new peer was closed.
 fn open_peer(
     inner: &Rc<RefCell<Inner>>,
     remote: &str,
     polite: bool,
     options: &JsValue,
     remote_session: Option<String>,
-) -> Result<RtcPeer, JsValue> {
+) -> Result<Option<RtcPeer>, JsValue> {
     let opts = Object::new();
     if options.is_object() {
         Object::assign(&opts, options.unchecked_ref());
@@ -546,11 +720,16 @@ fn open_peer(
         peer: peer.clone(),
         _listeners: vec![Box::new(on_signal), Box::new(on_close)],
     });
-    borrow(inner)
+    let recorded = borrow(inner)
         .map_err(MqttError::into_js)?
         .room
-        .call_created(remote, call, local_session, remote_session);
-    Ok(peer)
+        .call_created(remote, call.clone(), local_session, remote_session);
+    if !recorded {
+        peer.close()?;
+        bury(Box::new(call));
+        return Ok(None);
+    }
+    Ok(Some(peer))
 }
 
 /// The `signal` listener of a call's peer: publishes each signal to the remote inbox.
@@ -633,6 +812,16 @@ export interface SignalingOptions {
   prefix?: string;
   /** Announced with this peer's presence, seen by the others as `PeerInfo.meta`. */
   meta?: Record<string, string>;
+  /** Options of the peers made for incoming calls: the ICE settings a callee needs behind
+   *  a NAT (`iceServers`, possibly a function called per call, `iceTransportPolicy`, ...),
+   *  and `stream`/`channels` to offer every caller. Checked here ("INVALID_ARGUMENT"). */
+  peer?: RtcPeerOptions;
+  /** Decides per caller, before its peer exists: `false` refuses the call (the caller's
+   *  peer gets an "error" with code "CALL_REJECTED", then closes; no `incoming` here),
+   *  `true` or `undefined` accepts with `peer`, an object accepts with it merged over
+   *  `peer`. May be async. A hook that throws or rejects refuses the call and is
+   *  reported as an "error" event here. */
+  onIncoming?: (from: PeerInfo) => RtcPeerOptions | boolean | void | Promise<RtcPeerOptions | boolean | void>;
 }
 
 export interface SignalingEvents {
@@ -640,9 +829,11 @@ export interface SignalingEvents {
   "peer-joined": (p: PeerInfo) => void;
   /** A peer cleared its presence, its Will fired, or its heartbeats stopped. */
   "peer-left": (p: PeerInfo) => void;
-  /** A peer called this one: `peer` is connecting already; listen on it at once. */
+  /** A peer called this one (and `onIncoming`, if any, accepted): `peer` is connecting
+   *  already; listen on it at once. */
   incoming: (peer: RtcPeer, from: PeerInfo) => void;
-  /** A malformed presence or signal ("INVALID_SIGNAL"), or a signal that failed. */
+  /** A malformed presence or signal ("INVALID_SIGNAL"), a signal that failed, or an
+   *  incoming call refused because `onIncoming` threw or gave invalid options. */
   error: (e: MqttError) => void;
 }
 
@@ -659,7 +850,9 @@ export class MqttSignaling {
   /** Who is present now (not counting this peer). */
   peers(): PeerInfo[];
   /** Calls peer `peerId`: an RtcPeer whose signals travel through MQTT. `polite` is chosen from the two peer ids (both sides agree),
-   *  so a `polite` given here is ignored. Rejects with "NOT_STARTED" before start(). */
+   *  so a `polite` given here is ignored. An `iceServers` function is called (and awaited)
+   *  first. Rejects with "NOT_STARTED" before start(), "INVALID_ARGUMENT" for bad options.
+   *  A callee that refuses makes the peer emit "error" ("CALL_REJECTED") and close. */
   call(peerId: string, options?: RtcPeerOptions): Promise<RtcPeer>;
   on<K extends keyof SignalingEvents>(event: K, listener: SignalingEvents[K]): this;
   off<K extends keyof SignalingEvents>(event: K, listener: SignalingEvents[K]): this;

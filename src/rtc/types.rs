@@ -22,9 +22,33 @@ export interface ChannelOptions {
   protocol?: string;
 }
 
+/** A STUN or TURN server. TURN URLs need `username` and `credential`. */
+export interface IceServer {
+  /** "stun:host:port", "turn:host:port?transport=udp", "turns:...", or several. */
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+/** The ICE servers, or a function returning them (e.g. fetching short-lived TURN
+ *  credentials). A function is called once per peer, before its connection is made:
+ *  by `RtcPeer.create()`, `MqttSignaling.call()` and for each incoming call (the
+ *  constructor `new RtcPeer()` cannot wait for it and throws "INVALID_ARGUMENT"). */
+export type IceServersOption = IceServer[] | (() => IceServer[] | Promise<IceServer[]>);
+
 export interface RtcPeerOptions {
-  /** STUN/TURN servers; default none (host candidates only). */
-  iceServers?: RTCIceServer[];
+  /** STUN/TURN servers; default none (host candidates only). Each is checked: a bad URL,
+   *  or a TURN server without username/credential, is "INVALID_ARGUMENT". */
+  iceServers?: IceServersOption;
+  /** "relay": only TURN relay candidates (hides the host's addresses; needs a TURN
+   *  server). Default "all". */
+  iceTransportPolicy?: "all" | "relay";
+  /** Default "balanced" (the browser's default). */
+  bundlePolicy?: "balanced" | "max-compat" | "max-bundle";
+  /** Candidates gathered before the first offer, 0..255; default 1, or 0 when a TURN
+   *  server is given (Chromium loses the pooled TURN candidates of a peer that answers
+   *  at once). */
+  iceCandidatePoolSize?: number;
   /** The side that rolls back its own offer on a collision. When omitted, the side
    *  with the smaller session id is polite. */
   polite?: boolean;
@@ -60,11 +84,22 @@ export interface PeerEvents {
   channel: (c: RtcChannel) => void;
   track: (t: MediaStreamTrack, s: MediaStream) => void;
   state: (s: RTCPeerConnectionState) => void;
+  /** Besides signal failures: "ICE_FAILED" when the connection can never be made (ICE
+   *  gathering ended with no usable candidate — e.g. a TURN server refused the
+   *  credentials or is unreachable under the relay policy — or the connection state
+   *  became "failed"); the message names what the ICE servers reported. Once per
+   *  gathering or connection attempt. "CALL_REJECTED" (peers of `MqttSignaling.call`
+   *  only): the callee refused the call; the peer closes right after. */
   error: (e: MqttError) => void;
 }
 
 export class RtcPeer {
+  /** Throws "INVALID_ARGUMENT" for an invalid option, or an `iceServers` function (use
+   *  `RtcPeer.create`). */
   constructor(options?: RtcPeerOptions);
+  /** Calls an `iceServers` function first (fresh TURN credentials), then constructs.
+   *  Rejects with "INVALID_ARGUMENT" when an option is invalid or the function fails. */
+  static create(options?: RtcPeerOptions): Promise<RtcPeer>;
   free(): void;
   /** Feeds a signal from the remote side. Rejects (and emits "error") with code
    *  "INVALID_SIGNAL" when malformed, "NEGOTIATION_FAILED" when it cannot be applied,

@@ -21,6 +21,9 @@ pub const HEARTBEAT_MS: u64 = 15_000;
 pub const PEER_TIMEOUT_MS: u64 = 3 * HEARTBEAT_MS;
 /// Largest inbox or presence message accepted (an SDP with many candidates is well below).
 pub const MAX_SIGNAL_BYTES: usize = 256 * 1024;
+/// Signals held for an incoming call whose peer is still being created (its `onIncoming`
+/// hook or ICE servers are awaited); a trickle of candidates stays well below.
+pub const MAX_PENDING_SIGNALS: usize = 128;
 
 /// A peer present in the room.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,6 +61,10 @@ pub enum Dropped {
     NoCall,
     /// It arrived while stopped (in flight while `stop` unsubscribes): no call starts.
     Stopped,
+    /// The call's peer is still being created and [`MAX_PENDING_SIGNALS`] are held already.
+    Backlog,
+    /// A refusal that names no call of this side.
+    NoSuchCall,
 }
 
 /// What the driver must do or report, in order.
@@ -71,7 +78,9 @@ pub enum Output<M, P> {
     PeerLeft(PeerInfo<M>),
     /// An offer opened a call: create a peer for `remote` (with `polite`), report it with
     /// [`Room::call_created`] (remote session: the signal's), emit `incoming`, then hand
-    /// it `signal`.
+    /// it `signal` (or refuse the call with [`Room::call_refused`]). The creation may
+    /// take time: signals of the call that arrive meanwhile are held and delivered once
+    /// it is reported.
     CreatePeer {
         remote: String,
         polite: bool,
@@ -142,8 +151,11 @@ pub fn polite(own: &str, remote: &str) -> bool {
 }
 
 struct Call<P> {
-    peer: P,
-    /// Our own peer's session id.
+    /// `None` while the peer of an incoming call is being created.
+    peer: Option<P>,
+    /// Signals received while `peer` is `None`, in order.
+    held: Vec<Signal>,
+    /// Our own peer's session id (empty while the peer is being created).
     local_session: String,
     /// The first session the remote side used in this call.
     remote_session: Option<String>,
@@ -195,7 +207,7 @@ impl<M: Clone, P: Clone> Room<M, P> {
 
     /// The peer of the call with `remote`, if there is one.
     pub fn call_peer(&self, remote: &str) -> Option<&P> {
-        self.calls.get(remote).map(|c| &c.peer)
+        self.calls.get(remote).and_then(|c| c.peer.as_ref())
     }
 
     // Commands.
@@ -238,24 +250,60 @@ impl<M: Clone, P: Clone> Room<M, P> {
     }
 
     /// The driver created `peer` (session `local_session`) for a call with `remote`;
-    /// `remote_session` is known when an offer opened the call.
+    /// `remote_session` is known when an offer opened the call. Returns false when that
+    /// incoming call is no longer awaited (replaced, or `stop` ran while the peer was
+    /// being created): the driver closes `peer` and forgets it. Signals held for the call
+    /// become `Deliver` outputs.
     pub fn call_created(
         &mut self,
         remote: &str,
         peer: P,
         local_session: String,
         remote_session: Option<String>,
-    ) {
+    ) -> bool {
+        if let Some(session) = &remote_session {
+            let Some(call) = self
+                .calls
+                .get_mut(remote)
+                .filter(|c| c.peer.is_none() && c.remote_session.as_ref() == Some(session))
+            else {
+                return false;
+            };
+            call.peer = Some(peer.clone());
+            call.local_session = local_session;
+            for signal in std::mem::take(&mut call.held) {
+                let peer = peer.clone();
+                self.out.push_back(Output::Deliver { peer, signal });
+            }
+            return true;
+        }
         let call = Call {
-            peer,
+            peer: Some(peer),
+            held: Vec::new(),
             local_session,
             remote_session,
         };
         if let Some(old) = self.calls.insert(remote.to_string(), call) {
             // Two creations without an `open_call` or offer between them: close the older.
             self.closed_sessions.extend(old.remote_session);
-            self.out.push_back(Output::ClosePeer(old.peer));
+            if let Some(peer) = old.peer {
+                self.out.push_back(Output::ClosePeer(peer));
+            }
         }
+        true
+    }
+
+    /// The driver refused the incoming call of `remote_session` (the application said no,
+    /// or its peer could not be created). Returns whether that call was still awaited:
+    /// then the driver tells the caller, whose later signals are dropped as stale.
+    pub fn call_refused(&mut self, remote: &str, remote_session: &str) -> bool {
+        let awaited = self.calls.get(remote).is_some_and(|c| {
+            c.peer.is_none() && c.remote_session.as_deref() == Some(remote_session)
+        });
+        if awaited {
+            self.end_call(remote);
+        }
+        awaited
     }
 
     /// The peer of session `local_session` closed. Returns its handle (for the driver to
@@ -276,7 +324,7 @@ impl<M: Clone, P: Clone> Room<M, P> {
     pub fn end_call(&mut self, remote: &str) -> Option<P> {
         let call = self.calls.remove(remote)?;
         self.closed_sessions.extend(call.remote_session);
-        Some(call.peer)
+        call.peer
     }
 
     fn close_call(&mut self, remote: &str) {
@@ -342,14 +390,21 @@ impl<M: Clone, P: Clone> Room<M, P> {
         }
         let session = signal.session().to_string();
         match self.calls.get_mut(&from) {
-            Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => {
-                let peer = c.peer.clone();
-                self.out.push_back(Output::Deliver { peer, signal });
-            }
+            Some(c) if c.remote_session.as_deref() == Some(session.as_str()) => match &c.peer {
+                Some(peer) => {
+                    let peer = peer.clone();
+                    self.out.push_back(Output::Deliver { peer, signal });
+                }
+                None if c.held.len() < MAX_PENDING_SIGNALS => c.held.push(signal),
+                None => self.drop_signal(from, Dropped::Backlog),
+            },
             Some(c) if c.remote_session.is_none() => {
                 c.remote_session = Some(session);
-                let peer = c.peer.clone();
-                self.out.push_back(Output::Deliver { peer, signal });
+                // invariant: only incoming calls wait for their peer, and they have a
+                // remote session from their offer; this arm is an outgoing call.
+                if let Some(peer) = c.peer.clone() {
+                    self.out.push_back(Output::Deliver { peer, signal });
+                }
             }
             // A new offer under another session: the remote side started over.
             Some(_) if signal.is_offer() => {
@@ -363,8 +418,38 @@ impl<M: Clone, P: Clone> Room<M, P> {
         }
     }
 
+    /// `from` refused the call this side's peer `session` made: the call is over, and its
+    /// peer is returned for the driver to end with a `CALL_REJECTED` error (no output, so
+    /// drivers that make no calls need not know of refusals). Ignored (a `Dropped`
+    /// output) unless it names the current call with `from`: a refusal of an older call
+    /// comes too late to matter.
+    pub fn handle_refusal(&mut self, from: &str, session: &str) -> Option<P> {
+        if !self.started {
+            self.drop_signal(from.to_string(), Dropped::Stopped);
+            return None;
+        }
+        let ours = self.calls.get(from).is_some_and(|c| {
+            c.peer.is_some() && !c.local_session.is_empty() && c.local_session == session
+        });
+        let peer = ours.then(|| self.end_call(from)).flatten();
+        if peer.is_none() {
+            self.drop_signal(from.to_string(), Dropped::NoSuchCall);
+        }
+        peer
+    }
+
     fn create_peer(&mut self, remote: String, signal: Signal) {
         let polite = polite(&self.peer_id, &remote);
+        // Awaited: signals of this session are held until the driver reports the peer.
+        self.calls.insert(
+            remote.clone(),
+            Call {
+                peer: None,
+                held: Vec::new(),
+                local_session: String::new(),
+                remote_session: Some(signal.session().to_string()),
+            },
+        );
         self.out.push_back(Output::CreatePeer {
             remote,
             polite,
@@ -420,5 +505,152 @@ impl<M: Clone, P: Clone> Room<M, P> {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rtc_core::signal::{CandidateInit, SdpKind};
+
+    fn offer(session: &str) -> Signal {
+        Signal::Description {
+            kind: SdpKind::Offer,
+            sdp: "v=0".into(),
+            session: session.into(),
+        }
+    }
+
+    fn candidate(session: &str, line: &str) -> Signal {
+        Signal::Candidate {
+            candidate: CandidateInit {
+                candidate: line.into(),
+                ..CandidateInit::default()
+            },
+            session: session.into(),
+        }
+    }
+
+    fn drain(r: &mut Room<(), u32>) -> Vec<Output<(), u32>> {
+        std::iter::from_fn(|| r.poll()).collect()
+    }
+
+    fn started(id: &str) -> Room<(), u32> {
+        let mut r = Room::new(id);
+        r.start(0);
+        r
+    }
+
+    #[test]
+    fn signals_arriving_while_the_callee_peer_is_made_are_held_then_delivered_in_order() {
+        let mut r = started("b");
+        r.handle_inbox(Ok(("a".into(), offer("sa"))));
+        assert!(matches!(drain(&mut r)[..], [Output::CreatePeer { .. }]));
+        r.handle_inbox(Ok(("a".into(), candidate("sa", "c1"))));
+        r.handle_inbox(Ok(("a".into(), candidate("sa", "c2"))));
+        assert_eq!(drain(&mut r), vec![]);
+        assert_eq!(r.call_peer("a"), None);
+        assert!(r.call_created("a", 9, "sb".into(), Some("sa".into())));
+        assert_eq!(
+            drain(&mut r),
+            vec![
+                Output::Deliver {
+                    peer: 9,
+                    signal: candidate("sa", "c1")
+                },
+                Output::Deliver {
+                    peer: 9,
+                    signal: candidate("sa", "c2")
+                },
+            ]
+        );
+        assert_eq!(r.call_peer("a"), Some(&9));
+    }
+
+    #[test]
+    fn held_signals_are_bounded() {
+        let mut r = started("b");
+        r.handle_inbox(Ok(("a".into(), offer("sa"))));
+        for i in 0..=MAX_PENDING_SIGNALS {
+            r.handle_inbox(Ok(("a".into(), candidate("sa", &format!("c{i}")))));
+        }
+        let out = drain(&mut r);
+        assert_eq!(
+            out.last(),
+            Some(&Output::Dropped {
+                from: "a".into(),
+                reason: Dropped::Backlog
+            })
+        );
+        assert!(r.call_created("a", 1, "sb".into(), Some("sa".into())));
+        assert_eq!(drain(&mut r).len(), MAX_PENDING_SIGNALS);
+    }
+
+    #[test]
+    fn a_refused_call_is_over_and_its_late_signals_are_stale() {
+        let mut r = started("b");
+        r.handle_inbox(Ok(("a".into(), offer("sa"))));
+        drain(&mut r);
+        assert!(!r.call_refused("a", "other"));
+        assert!(r.call_refused("a", "sa"));
+        assert!(!r.call_refused("a", "sa"));
+        r.handle_inbox(Ok(("a".into(), candidate("sa", "c"))));
+        assert_eq!(
+            drain(&mut r),
+            vec![Output::Dropped {
+                from: "a".into(),
+                reason: Dropped::Stale
+            }]
+        );
+        // A peer made anyway (the refusal raced with it) is not recorded.
+        assert!(!r.call_created("a", 3, "sb".into(), Some("sa".into())));
+        assert_eq!(r.call_peer("a"), None);
+    }
+
+    #[test]
+    fn a_peer_made_after_stop_or_a_newer_offer_is_not_recorded() {
+        let mut r = started("b");
+        r.handle_inbox(Ok(("a".into(), offer("s1"))));
+        r.handle_inbox(Ok(("a".into(), offer("s2"))));
+        assert!(!r.call_created("a", 1, "l1".into(), Some("s1".into())));
+        assert!(r.call_created("a", 2, "l2".into(), Some("s2".into())));
+        r.handle_inbox(Ok(("c".into(), offer("s3"))));
+        assert!(r.stop());
+        assert!(!r.call_created("c", 3, "l3".into(), Some("s3".into())));
+        assert!(drain(&mut r).contains(&Output::ClosePeer(2)));
+    }
+
+    #[test]
+    fn a_refusal_ends_the_callers_current_call_only() {
+        let mut r = started("a");
+        r.open_call("b").unwrap();
+        assert!(r.call_created("b", 4, "la".into(), None));
+        assert_eq!(r.handle_refusal("b", "older"), None);
+        assert_eq!(r.handle_refusal("c", "la"), None);
+        assert_eq!(
+            drain(&mut r),
+            vec![
+                Output::Dropped {
+                    from: "b".into(),
+                    reason: Dropped::NoSuchCall
+                },
+                Output::Dropped {
+                    from: "c".into(),
+                    reason: Dropped::NoSuchCall
+                }
+            ]
+        );
+        assert_eq!(r.handle_refusal("b", "la"), Some(4));
+        assert_eq!(drain(&mut r), vec![]);
+        assert_eq!(r.call_peer("b"), None);
+        // Its answer, if one still comes, is stale.
+        r.handle_inbox(Ok(("b".into(), candidate("sb", "c"))));
+        assert!(matches!(
+            drain(&mut r)[..],
+            [Output::Dropped {
+                reason: Dropped::NoCall,
+                ..
+            }]
+        ));
     }
 }
