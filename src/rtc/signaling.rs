@@ -1,15 +1,17 @@
 //! `MqttSignaling`: presence and WebRTC signaling over an `MqttClient`, so a page needs no
 //! server but the MQTT broker.
 //!
-//! Topics, under `<prefix>/<room>/` (prefix defaults to `mqtt-rtc`):
-//! - `presence/<peerId>`: retained JSON `{"peerId","meta","since","ts"}`, republished as a
+//! The wire format is docs/signaling-protocol.md (version
+//! [`PROTOCOL_VERSION`]; every message carries it as `"v"`). Topics, under
+//! `<prefix>/<room>/` (prefix defaults to `mqtt-rtc`):
+//! - `presence/<peerId>`: retained JSON `{"v","peerId","meta","since","ts"}`, republished as a
 //!   heartbeat; an empty retained payload (sent by `stop()`, or by the broker as the Will
 //!   from [`MqttSignaling::will`]) means the peer left. A peer not heard of for
 //!   `rtc_core::room::PEER_TIMEOUT_MS` (by this side's clock: `ts` is informative only)
 //!   is gone.
-//! - `inbox/<peerId>`: QoS 1, never retained, JSON `{"from","signal"}` where `signal` is a
+//! - `inbox/<peerId>`: QoS 1, never retained, JSON `{"v","from","signal"}` where `signal` is a
 //!   `SignalMessage` (its `session` names the sender's peer connection), or
-//!   `{"from","reject":{"session"}}`: `from` refused the call of the receiver's peer
+//!   `{"v","from","reject":{"session"}}`: `from` refused the call of the receiver's peer
 //!   `session` (its `onIncoming` hook said no, or its peer could not be made).
 //!
 //! Incoming calls: the offer that opens one is held by the room while the peer is made,
@@ -42,6 +44,7 @@ use crate::error_code::ErrorCode;
 use crate::rtc_core::room::{
     check_signal_size, validate_name, Output, PeerInfo, Presence, Room, MAX_SIGNAL_BYTES,
 };
+use crate::rtc_core::signal::{check_version, PROTOCOL_VERSION};
 use crate::web::{self as js, Listeners};
 
 const DEFAULT_PREFIX: &str = "mqtt-rtc";
@@ -363,6 +366,7 @@ async fn announce(inner: &Rc<RefCell<Inner>>) -> Result<JsValue, JsValue> {
     let (client, presence, body) = {
         let i = borrow(inner).map_err(MqttError::into_js)?;
         let body = Object::new();
+        js::set(&body, "v", PROTOCOL_VERSION);
         js::set(&body, "peerId", i.room.peer_id());
         js::set(&body, "meta", i.meta.clone());
         js::set(&body, "since", i.since);
@@ -454,6 +458,10 @@ struct Refusal {
 fn read_envelope(text: &str) -> Result<Result<(String, Signal), Refusal>, String> {
     check_signal_size(text.len())?;
     let v = JSON::parse(text).map_err(|_| "signal is not json".to_string())?;
+    let version = js::get(&v, "v");
+    if !js::is_absent(&version) {
+        check_version(Some(version.as_f64().ok_or("v must be a number")?))?;
+    }
     let from = js::get(&v, "from")
         .as_string()
         .ok_or("signal without from")?;
@@ -652,6 +660,7 @@ fn refuse(inner: &Rc<RefCell<Inner>>, remote: &str, session: &str) {
         let reject = Object::new();
         js::set(&reject, "session", session);
         let envelope = Object::new();
+        js::set(&envelope, "v", PROTOCOL_VERSION);
         js::set(&envelope, "from", i.room.peer_id());
         js::set(&envelope, "reject", reject);
         let Ok(body) = JSON::stringify(&envelope) else {
@@ -750,6 +759,7 @@ fn signal_forwarder(
                 Err(e) => return report(&e),
             };
             let envelope = Object::new();
+            js::set(&envelope, "v", PROTOCOL_VERSION);
             js::set(&envelope, "from", from.as_str());
             js::set(&envelope, "signal", signal);
             let Ok(body) = JSON::stringify(&envelope) else {

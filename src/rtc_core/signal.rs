@@ -3,6 +3,23 @@
 //! in `src/rtc/message.rs`; this module holds no JS so the state machine in
 //! [`super::room`] can route signals on the host.
 
+/// The signaling protocol version this library speaks (docs/signaling-protocol.md), sent
+/// as `"v"` in presence and inbox envelopes.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Checks the `"v"` of a received envelope: absent means 1 (peers that predate the field);
+/// another version is refused, since a change within a version is only additive and a
+/// message of another one is one this side could misread.
+pub fn check_version(v: Option<f64>) -> Result<(), String> {
+    match v {
+        None => Ok(()),
+        Some(n) if n == f64::from(PROTOCOL_VERSION) => Ok(()),
+        Some(n) => Err(format!(
+            "protocol version {n} (this side speaks {PROTOCOL_VERSION})"
+        )),
+    }
+}
+
 /// The largest SDP accepted (a real one is a few KiB; this bounds what a peer can make us hold).
 pub const MAX_SDP_BYTES: usize = 256 * 1024;
 /// The largest ICE candidate line accepted.

@@ -37,7 +37,8 @@ use crate::h264;
 use crate::json::{self, Json};
 use crate::link::Link;
 use crate::signal::{
-    envelope_json, inbox_topic, parse_envelope, presence_json, presence_topic, DEFAULT_PREFIX, ROOM,
+    envelope_json, inbox_topic, parse_envelope, presence_json, presence_topic, reject_json,
+    DEFAULT_PREFIX, ROOM,
 };
 use crate::{message, Options, POLL_MS, STOP, STOP_ACK_MS};
 
@@ -228,7 +229,8 @@ impl Camera {
     }
 
     /// An offer from `remote` with no call (or a call it replaced): answer it, unless the
-    /// camera has as many calls as it takes.
+    /// camera has as many calls as it takes or cannot take this offer: then the call is
+    /// refused, so the caller hears of it at once.
     fn answer_call(
         &mut self,
         session: &mut Session,
@@ -237,9 +239,6 @@ impl Camera {
         polite: bool,
         offer: Signal,
     ) {
-        if self.calls.len() >= MAX_CALLS {
-            return note!("{}: offer of {remote} dropped: busy", self.id);
-        }
         let Signal::Description {
             sdp,
             session: remote_session,
@@ -248,11 +247,18 @@ impl Camera {
         else {
             return; // the room opens calls with offers only
         };
+        if self.calls.len() >= MAX_CALLS {
+            note!("{}: offer of {remote} refused: busy", self.id);
+            return self.refuse(session, now, &remote, &remote_session);
+        }
         let local_session = format!("{}-{:016x}", self.id, self.sessions.next_u64());
         let opened = self.open_call(&sdp, local_session.clone(), remote.clone(), polite);
         let (call, answer) = match opened {
             Ok(c) => c,
-            Err(e) => return note!("{}: cannot answer {remote}: {e}", self.id),
+            Err(e) => {
+                note!("{}: cannot answer {remote}: {e}", self.id);
+                return self.refuse(session, now, &remote, &remote_session);
+            }
         };
         let answer = Signal::Description {
             kind: SdpKind::Answer,
@@ -266,6 +272,19 @@ impl Camera {
         self.room
             .call_created(&remote, id, local_session, Some(remote_session));
         note!("{}: call from {remote} (polite: {polite})", self.id);
+    }
+
+    /// Tells the room and the caller that the call of `remote_session` will not be answered.
+    fn refuse(&mut self, session: &mut Session, now: Millis, remote: &str, remote_session: &str) {
+        if self.room.call_refused(remote, remote_session) {
+            let topic = inbox_topic(DEFAULT_PREFIX, ROOM, remote);
+            let body = reject_json(&self.id, remote_session);
+            self.publish(
+                session,
+                now,
+                message(topic, body, QoS::AtLeastOnce, false, Properties::default()),
+            );
+        }
     }
 
     /// Publishes one signal of a call to `remote`'s inbox.

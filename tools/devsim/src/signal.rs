@@ -7,7 +7,7 @@
 
 use mqtt_rtc::rtc_core::room::check_signal_size;
 use mqtt_rtc::rtc_core::signal::{
-    CandidateInit, SdpKind, Signal, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, MAX_SESSION_CHARS,
+    self, CandidateInit, SdpKind, Signal, MAX_CANDIDATE_BYTES, MAX_SDP_BYTES, MAX_SESSION_CHARS,
 };
 
 use crate::json::{self, Json};
@@ -16,8 +16,9 @@ use crate::json::{self, Json};
 pub const DEFAULT_PREFIX: &str = "mqtt-rtc";
 /// The room dashboards look for cameras in.
 pub const ROOM: &str = "cameras";
-/// The protocol version this side speaks, sent as `"v"` in presence and envelopes.
-pub const VERSION: u32 = 1;
+/// The protocol version this side speaks (the library's), sent as `"v"` in presence and
+/// envelopes.
+pub use mqtt_rtc::rtc_core::signal::PROTOCOL_VERSION as VERSION;
 
 /// `<prefix>/<room>/presence/<peer>`: retained presence, empty = left.
 pub fn presence_topic(prefix: &str, room: &str, peer: &str) -> String {
@@ -84,16 +85,23 @@ pub fn envelope_json(from: &str, signal: &Signal) -> String {
     )
 }
 
-/// The protocol version of a received message: a missing `v` is 1 (peers that predate
-/// the field). Another version is refused: within a version changes are only additive, so
-/// a message of another one is one this side could misread.
+/// The protocol version of a received message, checked by the library's rule.
 fn check_version(v: &Json) -> Result<(), String> {
     match v.get("v") {
-        None => Ok(()),
-        Some(Json::Number(n)) if *n == f64::from(VERSION) => Ok(()),
-        Some(Json::Number(n)) => Err(format!("protocol version {n} (this side speaks {VERSION})")),
+        None => signal::check_version(None),
+        Some(Json::Number(n)) => signal::check_version(Some(*n)),
         Some(_) => Err("v must be a number".into()),
     }
+}
+
+/// The envelope refusing a call `{"v","from","reject":{"session"}}`: `session` is the
+/// caller's peer session, whose call this peer will not answer.
+pub fn reject_json(from: &str, session: &str) -> String {
+    format!(
+        r#"{{"v":{VERSION},"from":{},"reject":{{"session":{}}}}}"#,
+        json::quote(from),
+        json::quote(session)
+    )
 }
 
 /// An optional string field of a candidate, bounded like the line.
