@@ -1,4 +1,4 @@
-//! The TypeScript declarations of the public API (`../shared` api contract): the classes
+//! The TypeScript declarations of the public API: the classes
 //! are declared here in full, so every option, event and result has a real type.
 
 use wasm_bindgen::prelude::*;
