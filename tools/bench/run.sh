@@ -4,6 +4,7 @@
 #   tools/bench/run.sh            # full run (5 rounds, a few minutes)
 #   tools/bench/run.sh --quick    # 2 rounds, a fifth of the messages
 #   tools/bench/run.sh --rounds 3 --out /tmp/r.json
+#   tools/bench/run.sh --only qos2,recv   # some workloads (qos0 qos0ff qos1 qos2 recv rtt subs)
 #
 # Installs tools/bench's pinned npm packages when missing or stale (`npm ci`: MQTT.js and
 # playwright-core; no browser is downloaded), builds the release package (tools/build-pkg.sh),
