@@ -244,29 +244,28 @@ const workloads = {
 // --- sizes -----------------------------------------------------------------------------
 const gz = (file) => Number(execFileSync('bash', ['-c', 'gzip -9 -c "$1" | wc -c', '_', file]).toString().trim());
 
-async function jsFiles(dir) {
+async function filesUnder(dir, suffix) {
   const out = [];
   if (!existsSync(dir)) return out;
   for (const e of await readdir(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
-    if (e.isDirectory()) out.push(...await jsFiles(p));
-    else if (e.name.endsWith('.js')) out.push(p);
+    if (e.isDirectory() && e.name !== 'node_modules') out.push(...await filesUnder(p, suffix));
+    else if (e.name.endsWith(suffix)) out.push(p);
   }
   return out;
 }
 
 async function sizes() {
   const entries = {};
-  const snippets = (await jsFiles(join(PKG, 'snippets'))).reduce((s, f) => s + gz(f), 0);
-  // Every JS entry of the package that has its own .wasm (the main one, and an MQTT-only
-  // build if the package ever exports one).
-  for (const f of await readdir(PKG)) {
-    if (!f.endsWith('.js')) continue;
-    const wasm = join(PKG, f.replace(/\.js$/, '_bg.wasm'));
-    if (!existsSync(wasm)) continue;
+  const snippets = (await filesUnder(join(PKG, 'snippets'), '.js')).reduce((s, f) => s + gz(f), 0);
+  // Every JS entry of the package that has its own .wasm beside it: the main one, and an
+  // MQTT-only build too if the package has one (keyed by its path inside pkg/).
+  for (const wasm of await filesUnder(PKG, '_bg.wasm')) {
+    const js = wasm.replace(/_bg\.wasm$/, '.js');
+    if (!existsSync(js)) continue;
     const w = gz(wasm);
-    const g = gz(join(PKG, f));
-    entries[f] = { wasmGzip: w, glueGzip: g + snippets, totalGzip: w + g + snippets };
+    const g = gz(js);
+    entries[js.slice(PKG.length + 1)] = { wasmGzip: w, glueGzip: g + snippets, totalGzip: w + g + snippets };
   }
   return { entries, mqttjsMinGzip: gz(join(MQTTJS_DIST, 'mqtt.min.js')) };
 }
