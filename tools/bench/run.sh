@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# tools/bench/run.sh — measure mqtt-rtc against MQTT.js in headless Chromium.
+#
+#   tools/bench/run.sh            # full run (5 rounds, a few minutes)
+#   tools/bench/run.sh --quick    # 2 rounds, a fifth of the messages
+#   tools/bench/run.sh --rounds 3 --out /tmp/r.json
+#   tools/bench/run.sh --only qos2,recv   # some workloads (qos0 qos0ff qos1 qos2 recv rtt subs)
+#
+# Installs tools/bench's pinned npm packages when missing or stale (`npm ci`: MQTT.js and
+# playwright-core; no browser is downloaded), builds the release package (tools/build-pkg.sh),
+# starts Mosquitto as the tests do (tools/lib.sh broker_up), then runs tools/bench/bench.js:
+# each workload for both libraries alternately, a table on stdout, JSON in .bench/results.json.
+# A measurement tool, not a test: it fails only when a run cannot complete.
+set -euo pipefail
+
+# shellcheck source=tools/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+cd "$MQTT_RTC_ROOT"
+BENCH_DIR="$MQTT_RTC_ROOT/tools/bench"
+
+for cmd in node npm mosquitto /usr/bin/chromium; do
+  command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found: run tools/setup.sh"
+done
+
+# npm ci when node_modules is missing or older than the lock file.
+stamp="$BENCH_DIR/node_modules/.package-lock.json"
+if [[ ! -f "$stamp" || "$BENCH_DIR/package-lock.json" -nt "$stamp" ]]; then
+  log "npm ci in tools/bench"
+  (cd "$BENCH_DIR" && npm ci --no-audit --no-fund)
+fi
+
+"$MQTT_RTC_ROOT/tools/build-pkg.sh"
+
+trap broker_down EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+broker_up "$MQTT_RTC_ROOT/.bench/broker" || die "the broker did not start (logs in .bench/broker/)"
+
+node "$BENCH_DIR/bench.js" "$@"
