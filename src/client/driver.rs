@@ -2,7 +2,10 @@
 //! goes through ([`with_client`]): borrow the state under the re-entrancy rule of
 //! `crate::web`, feed the [`Session`], then [`Inner::process`]: everything ready to send
 //! goes out, session events become deferred promise settlements and listener calls, and
-//! the session timer is re-armed from `poll_timeout`. `Inner` only routes between its
+//! the session timer is re-armed from `poll_timeout`. API calls ([`Output::Batched`]) leave
+//! their output in the session for one flush in a microtask, so the packets of one
+//! JavaScript task share one `WebSocket.send` (Chromium's cost is per send, not per byte)
+//! while a lone call waits for nothing but the end of its task. `Inner` only routes between its
 //! owners (transport, timers, requests, routing); it never calls JavaScript that can run
 //! user code while borrowed, and never panics on network input.
 
@@ -47,15 +50,33 @@ pub(super) struct Inner {
     keep_alive: Option<Rc<RefCell<Inner>>>,
 }
 
+#[wasm_bindgen]
+extern "C" {
+    /// The global `queueMicrotask` (browsers and Node).
+    #[wasm_bindgen(js_name = queueMicrotask)]
+    fn queue_microtask(f: &JsValue);
+}
+
+/// When the output of a call goes to the socket.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Output {
+    /// At once: browser callbacks (socket, timers), which end a task's worth of work.
+    Now,
+    /// In one flush at the end of the current task (a microtask): API calls, which may
+    /// come by the thousand in one task.
+    Batched,
+}
+
 /// Borrows the client (a busy one is `BUSY`), runs `f`, processes what the session has to
 /// say, releases the borrow, then runs the deferred JS calls.
 pub(super) fn with_client<R>(
     rc: &Rc<RefCell<Inner>>,
+    output: Output,
     f: impl FnOnce(&mut Inner, &mut Deferred) -> R,
 ) -> Result<R, MqttError> {
     js::with_state(rc, |inner, calls| {
         let r = f(inner, calls);
-        inner.process(calls);
+        inner.process(calls, output);
         r
     })
 }
@@ -64,7 +85,7 @@ pub(super) fn with_client<R>(
 /// to hand a `BUSY` error to, so it is reported on the console.
 fn with_weak(weak: &Weak<RefCell<Inner>>, f: impl FnOnce(&mut Inner, &mut Deferred)) {
     if let Some(rc) = weak.upgrade() {
-        if let Err(e) = with_client(&rc, f) {
+        if let Err(e) = with_client(&rc, Output::Now, f) {
             js::report(&e);
         }
     }
@@ -97,7 +118,7 @@ pub(super) fn start(
         })
     });
     let me = rc.clone();
-    with_client(&rc, |inner, _| {
+    with_client(&rc, Output::Now, |inner, _| {
         inner.keep_alive = Some(me);
         inner.listen_dom(&opts.signal);
         inner.session.connect(js::now());
@@ -131,16 +152,20 @@ impl Inner {
         }
     }
 
-    /// Feeds session output to the socket, JS and the timer until nothing is left.
-    fn process(&mut self, calls: &mut Deferred) {
+    /// Feeds session output to the socket (now, or in the task's flush), JS and the timer
+    /// until nothing is left.
+    fn process(&mut self, calls: &mut Deferred, output: Output) {
         loop {
-            while let Some(buf) = self.session.poll_transmit() {
-                self.transport.send(&buf);
+            if output == Output::Now {
+                self.transmit();
             }
             let Some(event) = self.session.poll_event() else {
                 break;
             };
             self.handle_event(event, calls);
+        }
+        if output == Output::Batched {
+            self.schedule_flush();
         }
         let w = self.this.clone();
         let at = self.session.poll_timeout();
@@ -154,10 +179,40 @@ impl Inner {
         });
     }
 
+    /// Sends everything the session holds: the packets of a batch in one message.
+    fn transmit(&mut self) {
+        while let Some(buf) = self.session.poll_transmit() {
+            self.transport.send(&buf);
+        }
+        self.transport.flushed();
+    }
+
+    /// Flushes in a microtask, once for all the calls of this task: it runs before the
+    /// browser does any I/O, so a lone call is not delayed.
+    fn schedule_flush(&mut self) {
+        if !self.transport.schedule_flush() {
+            return;
+        }
+        let w = self.this.clone();
+        let flush = Closure::once_into_js(move || {
+            // `with_weak` processes with `Output::Now`, which is the flush.
+            with_weak(&w, |inner, _| inner.transport.flush_ran());
+        });
+        queue_microtask(&flush);
+    }
+
     fn handle_event(&mut self, event: Event, calls: &mut Deferred) {
         match event {
-            Event::OpenTransport => self.open_transport(),
-            Event::CloseTransport => self.transport.close(),
+            // What the session wrote before these belongs to the socket being replaced
+            // or closed: it goes first.
+            Event::OpenTransport => {
+                self.transmit();
+                self.open_transport();
+            }
+            Event::CloseTransport => {
+                self.transmit();
+                self.transport.close();
+            }
             Event::StateChanged(s) => {
                 self.log(LogLevel::Debug, &format!("state {}", s.as_str()));
                 calls.emit(&self.listeners, "state", &[s.as_str().into()]);
@@ -406,9 +461,8 @@ impl Inner {
             let Some((publish, pending)) = self.requests.pop_backlog() else {
                 break;
             };
+            // The transport counts it as buffered until it is flushed.
             self.start_publish(publish, pending, calls);
-            // Sends it now, so `bufferedAmount` counts it before the next one.
-            self.process(calls);
         }
         if self.requests.backlog_len() > 0 {
             let w = self.this.clone();
@@ -423,9 +477,18 @@ impl Inner {
         }
     }
 
+    /// Hands a publish to the session; a full batch goes out now. Its size is estimated
+    /// (fixed header, packet id and property length at most 8 bytes; properties not
+    /// counted), not encoded twice: it only bounds a batch and feeds the watermarks.
     fn start_publish(&mut self, publish: Publish, pending: Pending, calls: &mut Deferred) {
+        let size = publish.topic.len() + publish.payload.len() + 8;
         match self.session.publish(js::now(), publish) {
-            Ok(token) => self.requests.publishing(token, pending),
+            Ok(token) => {
+                self.requests.publishing(token, pending);
+                if self.transport.held(size) {
+                    self.transmit();
+                }
+            }
             Err(e) => calls.reject(pending, e.into()),
         }
     }

@@ -30,7 +30,7 @@ use wasm_bindgen::prelude::*;
 use crate::error_code::ErrorCode;
 use crate::mqtt::codec::ProtocolVersion;
 use crate::web::{self as js, Deferred, Pending};
-use driver::{with_client, Inner};
+use driver::{with_client, Inner, Output};
 
 /// An MQTT 5.0 / 3.1.1 client over WebSocket. Create it with `MqttClient.connect`.
 #[wasm_bindgen(skip_typescript)]
@@ -54,7 +54,9 @@ impl MqttClient {
     /// or hands it to the owner that will; a busy client rejects it with `BUSY`.
     fn request(&self, f: impl FnOnce(&mut Inner, Pending, &mut Deferred)) -> Promise {
         let (promise, pending) = Pending::new();
-        match with_client(&self.inner, |inner, calls| f(inner, pending, calls)) {
+        match with_client(&self.inner, Output::Batched, |inner, calls| {
+            f(inner, pending, calls)
+        }) {
             Ok(()) => promise,
             Err(e) => rejected(e),
         }
@@ -143,7 +145,7 @@ impl MqttClient {
 
     /// Drops the connection now and reconnects, keeping the session.
     pub fn reconnect(&self) -> Result<(), JsValue> {
-        with_client(&self.inner, |inner, _| {
+        with_client(&self.inner, Output::Now, |inner, _| {
             inner.session.reconnect_now(js::now())
         })
         .map_err(MqttError::into_js)

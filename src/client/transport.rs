@@ -1,8 +1,9 @@
 //! The WebSocket of the current connection attempt and the broker URL it goes to. Owns:
 //! the socket and its three listeners (removed when the socket is dropped), the serial
 //! number that tells a live socket's callbacks from those of a replaced one, URL failover,
-//! what became of the attempt (for an error that names the URL and the close code), and
-//! the `bufferedAmount` watermarks publishes wait on. It never interprets the bytes it
+//! what became of the attempt (for an error that names the URL and the close code), the
+//! `bufferedAmount` watermarks publishes wait on, and the count of output held back for
+//! the next batched flush (see the driver). It never interprets the bytes it
 //! carries and never calls user code: events go to the sink the driver gives
 //! [`Transport::open`]; the only JavaScript it constructs is the WebSocket.
 
@@ -20,6 +21,9 @@ use crate::web::{self as js, EventListener, LogLevel, MqttError};
 const HIGH_WATER: u32 = 4 * 1024 * 1024;
 /// Publishing resumes when the buffer is below this.
 const LOW_WATER: u32 = 1024 * 1024;
+/// Output held back for a batched flush is sent at once when it reaches this many bytes:
+/// one WebSocket message per batch, not one huge one.
+const BATCH_CAP: usize = 64 * 1024;
 
 /// What a socket reports, tagged by the driver with the socket's serial number.
 pub(super) enum SocketEvent {
@@ -68,6 +72,11 @@ pub(super) struct Transport {
     /// Bumped per socket, so callbacks of a replaced socket are ignored.
     serial: u64,
     log: LogLevel,
+    /// About how many bytes the session holds for the next flush (estimated from the
+    /// publishes handed to it since the last one); counted as buffered by the watermarks.
+    unflushed: usize,
+    /// A batched flush is scheduled (one at a time).
+    flush_scheduled: bool,
 }
 
 impl Transport {
@@ -81,6 +90,8 @@ impl Transport {
             socket: None,
             serial: 0,
             log,
+            unflushed: 0,
+            flush_scheduled: false,
         }
     }
 
@@ -279,8 +290,34 @@ impl Transport {
         }
     }
 
+    /// The socket's buffer plus what waits for the next flush, so backpressure sees a
+    /// batch before it is sent.
     fn buffered(&self) -> u32 {
-        self.socket.as_ref().map_or(0, |s| s.ws.buffered_amount())
+        let unflushed = u32::try_from(self.unflushed).unwrap_or(u32::MAX);
+        let socket = self.socket.as_ref().map_or(0, |s| s.ws.buffered_amount());
+        socket.saturating_add(unflushed)
+    }
+
+    /// About `bytes` more wait for the next flush; `true` when the batch is full and must
+    /// go out now.
+    pub fn held(&mut self, bytes: usize) -> bool {
+        self.unflushed = self.unflushed.saturating_add(bytes);
+        self.unflushed >= BATCH_CAP
+    }
+
+    /// Everything the session held was sent (or dropped with its socket).
+    pub fn flushed(&mut self) {
+        self.unflushed = 0;
+    }
+
+    /// `true` when a flush must be scheduled: none is yet.
+    pub fn schedule_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.flush_scheduled, true)
+    }
+
+    /// The scheduled flush runs.
+    pub fn flush_ran(&mut self) {
+        self.flush_scheduled = false;
     }
 
     /// Whether new publishes must wait for the socket buffer to drain.

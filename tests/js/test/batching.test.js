@@ -1,0 +1,105 @@
+// Write batching: the packets of API calls made within one JavaScript task leave in one
+// WebSocket message (flushed in a microtask, at most 64 KiB a batch), in order, and a lone
+// call is not held back. Every `WebSocket.send` is recorded by an init script that wraps
+// the prototype before the package loads.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { useBrowser, withPage } from '../lib/harness.js';
+
+const browser = useBrowser();
+const T = { timeout: 60_000 };
+
+/** window.sends: the byte length of every WebSocket.send, in order. */
+function sendLog() {
+  window.sends = [];
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    window.sends.push(data.byteLength ?? data.length);
+    return send.call(this, data);
+  };
+}
+
+const BATCH = 64 * 1024;
+
+test('1,000 QoS 0 publishes fired in one task leave in a handful of sends, in order', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('batch')}/burst`;
+      const rx = await MqttClient.connect(env.ws, { reconnect: false });
+      const tx = await MqttClient.connect(env.ws, { reconnect: false });
+      try {
+        const got = t.sink();
+        await rx.subscribe(topic, { qos: 0 }, got.fn);
+        const payload = new Uint8Array(100);
+        window.sends.length = 0;
+        const sent = [];
+        for (let i = 0; i < 1000; i++) {
+          payload[0] = i & 0xff;
+          payload[1] = i >> 8;
+          sent.push(tx.publish(topic, payload, { qos: 0 }));
+        }
+        const sendsInTask = window.sends.length;
+        await Promise.all(sent);
+        const sends = window.sends.slice();
+        const items = await got.until(1000, 10_000);
+        const order = items.map((m) => m.payload[0] | (m.payload[1] << 8));
+        return { topic, sendsInTask, sends, order };
+      } finally {
+        await t.endAll(rx, tx);
+      }
+    }, browser.env);
+    // PUBLISH: fixed header (1 + 2), topic length (2) + topic, v5 property length (1), payload.
+    const packet = 3 + 2 + r.topic.length + 1 + 100;
+    const bound = Math.ceil((1000 * packet) / BATCH) + 2;
+    assert.ok(r.sends.length <= bound, `${r.sends.length} sends (at most ${bound}): ${r.sends}`);
+    assert.ok(r.sends.every((n) => n <= BATCH + packet), `no batch above the cap: ${r.sends}`);
+    assert.ok(r.sendsInTask < r.sends.length, 'the last batch left after the task, not per call');
+    assert.deepEqual(r.order, [...Array(1000).keys()], 'all 1,000 arrived in order');
+  }, { init: sendLog }));
+
+test('a lone QoS 1 publish leaves in one send and resolves', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('batch')}/lone`;
+      const c = await MqttClient.connect(env.ws, { reconnect: false });
+      try {
+        window.sends.length = 0;
+        const start = performance.now();
+        await t.within(c.publish(topic, 'one', { qos: 1 }), 5_000, 'PUBACK');
+        return { sends: window.sends.slice(), ms: performance.now() - start };
+      } finally {
+        await c.end();
+      }
+    }, browser.env);
+    assert.equal(r.sends.length, 1, `one send carried it: ${r.sends}`);
+  }, { init: sendLog }));
+
+test('publishes from separate tasks each go out', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('batch')}/tasks`;
+      const rx = await MqttClient.connect(env.ws, { reconnect: false });
+      const tx = await MqttClient.connect(env.ws, { reconnect: false });
+      try {
+        const got = t.sink();
+        await rx.subscribe(topic, { qos: 0 }, got.fn);
+        window.sends.length = 0;
+        for (let i = 0; i < 5; i++) {
+          // Each publish in its own task, not awaited: only the flush can send it.
+          await new Promise((ok) => setTimeout(() => { tx.publish(topic, `m${i}`, { qos: 0 }); ok(); }, 0));
+        }
+        const items = await got.until(5, 5_000);
+        return {
+          sends: window.sends.length,
+          texts: items.map((m) => new TextDecoder().decode(m.payload)),
+        };
+      } finally {
+        await t.endAll(rx, tx);
+      }
+    }, browser.env);
+    assert.deepEqual(r.texts, ['m0', 'm1', 'm2', 'm3', 'm4']);
+    assert.equal(r.sends, 5, 'one send per task');
+  }, { init: sendLog }));
