@@ -414,10 +414,13 @@ test('reconnect maxAttempts: after 2 refused attempts the client gives up: close
       const events = [];
       for (const e of ['offline', 'reconnecting', 'connect', 'close']) c.on(e, (i) => events.push(e === 'reconnecting' ? `reconnecting ${i.attempt}` : e));
       const closed = t.once(c, 'close', 10_000);
+      // Published from the first 'offline' listener call: the two 50 ms attempts can be
+      // over before a poll of the event list notices 'offline'.
+      let queued;
+      c.on('offline', () => { queued ??= t.rejection(c.publish('ma/x', 'queued while offline', { qos: 1 })); });
       net.block(env.ws);
       net.cut(env.ws);
       await t.waitFor(() => events.includes('offline'), 5000, 'offline');
-      const queued = t.rejection(c.publish('ma/x', 'queued while offline', { qos: 1 }));
       await closed;
       const afterClose = await t.rejection(c.publish('ma/x', 'after close', { qos: 1 }));
       const sub = await t.rejection(c.subscribe('ma/#'));
