@@ -52,7 +52,9 @@ export async function launchFirefox(profile) {
     extraPrefsFirefox: PREFS,
     timeout: 30_000,
     protocolTimeout: 120_000,
-    // Firefox writes below HOME (caches, crash reports); the profile directory will do.
+    // Runs as root with no sandbox switch (checked with Firefox ESR 153). Firefox writes
+    // below HOME (caches, crash reports): the throwaway profile directory keeps those out
+    // of the user's home and works where HOME is not writable.
     env: { ...process.env, HOME: profile, MOZ_CRASHREPORTER_DISABLE: '1' },
   });
   return {
