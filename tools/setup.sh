@@ -18,7 +18,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 started=$SECONDS
 
 # --- Debian packages --------------------------------------------------------
-apt_packages=(chromium chromium-driver mosquitto mosquitto-clients binaryen coturn)
+apt_packages=(chromium chromium-driver firefox-esr mosquitto mosquitto-clients binaryen coturn)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then

@@ -7,7 +7,7 @@
 # headless Chromium (wasm-bindgen-test-runner, with the broker URLs baked in at build
 # time through MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT and
 # MQTT_RTC_CONTROL_URL), and npm-based tests when tests/js/package.json exists (after
-# tools/build-pkg.sh builds the npm package into pkg/). Every stage runs even when an
+# tools/build-pkg.sh builds the npm package into pkg/), in Chromium and then in Firefox ESR. Every stage runs even when an
 # earlier one failed; output is shown and kept in .test-run/<stage>.log. Passed/failed
 # counts come from the "test result:" lines (cargo and wasm-bindgen-test print the same
 # format) and node's test runner summary; a failed check (fmt, clippy) or a stage that
@@ -160,6 +160,21 @@ if [[ -f tests/js/package.json ]]; then
   else
     record js-tests 1 0 1 0
     warn "[js-tests] not run: the broker did not start"
+  fi
+  # The same client and WebRTC test files in Debian's Firefox ESR (puppeteer-core over
+  # WebDriver BiDi; tests/js/lib/firefox.js lists the files that stay Chromium-only and
+  # why), on the pkg/ js-tests built. A shorter leak loop keeps the stage to minutes.
+  js_firefox() {
+    set -e
+    cd tests/js
+    MQTT_RTC_LEAK_CLIENTS="${MQTT_RTC_FIREFOX_LEAK_CLIENTS:-200}" \
+      timeout --kill-after=30 1200 npm run -s test:firefox
+  }
+  if ((broker_ok)); then
+    stage js-firefox tests js_firefox
+  else
+    record js-firefox 1 0 1 0
+    warn "[js-firefox] not run: the broker did not start"
   fi
 else
   skip js-tests "no tests/js/package.json"

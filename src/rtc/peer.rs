@@ -497,7 +497,7 @@ async fn process_incoming(weak: Weak<RefCell<Inner>>) {
 
 fn on_state_change(weak: &Weak<RefCell<Inner>>) {
     let Ok(rc) = live(weak) else { return };
-    let (state, connected) = {
+    let (state, connected, nothing_gathered) = {
         let mut inner = match borrow(&rc) {
             Ok(inner) => inner,
             Err(e) => return report(&e),
@@ -518,13 +518,21 @@ fn on_state_change(weak: &Weak<RefCell<Inner>>) {
             inner.candidate_errors.clear();
             inner.ice_error_reported = false;
         }
-        (state, was != "connected" && inner.state == "connected")
+        // The same test as a hopeless gathering (on_gathering_change).
+        let nothing_gathered =
+            inner.gathered == 0 && (inner.relay_only || !inner.candidate_errors.is_empty());
+        let connected = was != "connected" && inner.state == "connected";
+        (state, connected, nothing_gathered)
     };
     emit(&rc, "state", &[JsValue::from_str(&state)]);
     if connected {
         emit(&rc, "connect", &[]);
     }
-    if state == "failed" {
+    // Chromium completes a gathering that found nothing before it fails the connection;
+    // Firefox fails the connection first. Either way the cause is the gathering.
+    if state == "failed" && nothing_gathered {
+        report_ice_failure(&rc, "ICE gathering found no usable local candidate");
+    } else if state == "failed" {
         report_ice_failure(&rc, "the connection failed: no candidate pair works");
     }
 }
@@ -642,6 +650,15 @@ struct StatsEntries {
     transport: Option<JsValue>,
     /// Packets lost, summed over received media streams.
     lost: f64,
+    /// Packets sent and received, summed over the media streams: Firefox's candidate
+    /// pairs and transports count no packets (Chromium's do), so there these are used.
+    rtp_sent: f64,
+    rtp_received: f64,
+    /// Bytes sent and received, summed over the data channels and media streams: a lower
+    /// bound of the connection's. Firefox's selected pair starts from 0 after an ICE
+    /// restart (and its bytesSent may stay there), and it has no transport totals.
+    payload_sent: f64,
+    payload_received: f64,
 }
 
 impl StatsEntries {
@@ -663,7 +680,19 @@ impl StatsEntries {
                     }
                     s.transport = Some(v);
                 }
-                Some("inbound-rtp") => s.lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0),
+                Some("inbound-rtp") => {
+                    s.lost += get(&v, "packetsLost").as_f64().unwrap_or(0.0);
+                    s.rtp_received += get(&v, "packetsReceived").as_f64().unwrap_or(0.0);
+                    s.payload_received += get(&v, "bytesReceived").as_f64().unwrap_or(0.0);
+                }
+                Some("outbound-rtp") => {
+                    s.rtp_sent += get(&v, "packetsSent").as_f64().unwrap_or(0.0);
+                    s.payload_sent += get(&v, "bytesSent").as_f64().unwrap_or(0.0);
+                }
+                Some("data-channel") => {
+                    s.payload_sent += get(&v, "bytesSent").as_f64().unwrap_or(0.0);
+                    s.payload_received += get(&v, "bytesReceived").as_f64().unwrap_or(0.0);
+                }
                 _ => {}
             }
         }
@@ -709,7 +738,7 @@ impl StatsEntries {
 fn peer_stats(report: &JsValue) -> JsValue {
     let entries = StatsEntries::read(report);
     let pair = entries.selected_pair();
-    let number = |key: &str| -> f64 {
+    let field = |key: &str| -> Option<f64> {
         pair.as_ref()
             .and_then(|p| get(p, key).as_f64())
             .or_else(|| {
@@ -718,13 +747,29 @@ fn peer_stats(report: &JsValue) -> JsValue {
                     .as_ref()
                     .and_then(|t| get(t, key).as_f64())
             })
-            .unwrap_or(0.0)
     };
+    let number = |key: &str| field(key).unwrap_or(0.0);
     let o = Object::new();
-    set(&o, "bytesSent", number("bytesSent"));
-    set(&o, "bytesReceived", number("bytesReceived"));
-    set(&o, "packetsSent", number("packetsSent"));
-    set(&o, "packetsReceived", number("packetsReceived"));
+    set(
+        &o,
+        "bytesSent",
+        number("bytesSent").max(entries.payload_sent),
+    );
+    set(
+        &o,
+        "bytesReceived",
+        number("bytesReceived").max(entries.payload_received),
+    );
+    set(
+        &o,
+        "packetsSent",
+        field("packetsSent").unwrap_or(entries.rtp_sent),
+    );
+    set(
+        &o,
+        "packetsReceived",
+        field("packetsReceived").unwrap_or(entries.rtp_received),
+    );
     set(&o, "packetsLost", entries.lost);
     let Some(p) = &pair else { return o.into() };
     if let Some(rtt) = get(p, "currentRoundTripTime").as_f64() {
@@ -861,7 +906,9 @@ fn on_local_candidate(weak: &Weak<RefCell<Inner>>, e: &RtcPeerConnectionIceEvent
         // End of candidates: sent as an empty candidate line.
         None => CandidateInit::default(),
     };
-    let found = e.candidate().is_some();
+    // Firefox ends each gathering with a candidate whose line is "" (the standard's
+    // end-of-candidates marker) before the null event: that is no candidate found.
+    let found = e.candidate().is_some_and(|c| !c.candidate().is_empty());
     let session = match borrow(&rc) {
         Ok(mut inner) => {
             inner.offer_candidates += 1;

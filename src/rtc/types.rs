@@ -65,6 +65,7 @@ export interface PeerStats {
   rtt?: number;
   bytesSent: number;
   bytesReceived: number;
+  /** The selected pair's count; where the browser keeps none (Firefox), the media streams'. */
   packetsSent: number;
   packetsReceived: number;
   /** Sum over received media streams. */

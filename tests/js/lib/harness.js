@@ -1,6 +1,8 @@
-// Node-side harness: one headless Chromium and one static server per test file, a fresh
+// Node-side harness: one headless browser and one static server per test file, a fresh
 // page per test, the broker endpoints from the environment tools/test.sh exports, and
 // helpers for the Mosquitto command-line clients and the broker control endpoint.
+// The browser is MQTT_RTC_BROWSER: chromium (default, through playwright-core) or firefox
+// (Debian's Firefox ESR through puppeteer-core over WebDriver BiDi, see lib/firefox.js).
 import { after, before } from 'node:test';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -9,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import { REPO_ROOT, startServer } from './server.js';
+import { BROWSER, launchFirefox } from './firefox.js';
 
 const CHROMIUM = process.env.MQTT_RTC_CHROMIUM || '/usr/bin/chromium';
 // WebRTC on loopback only: allow loopback candidates, grant fake camera/mic, and keep host
@@ -52,13 +55,15 @@ export function useBrowser() {
     }
     state.env = brokerEnv();
     state.server = await startServer();
-    state.profile = await mkdtemp(join(tmpdir(), 'mqtt-rtc-chromium-'));
-    state.context = await chromium.launchPersistentContext(state.profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 30_000,
-    });
+    state.profile = await mkdtemp(join(tmpdir(), `mqtt-rtc-${BROWSER}-`));
+    state.context = BROWSER === 'firefox'
+      ? await launchFirefox(state.profile)
+      : await chromium.launchPersistentContext(state.profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        timeout: 30_000,
+      });
   });
   after(async () => {
     await state.context?.close().catch(() => {});

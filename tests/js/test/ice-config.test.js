@@ -17,11 +17,13 @@ const RECORD_CONNECTIONS = () => {
     constructor(config) {
       super(config);
       const c = this.getConfiguration();
+      // Firefox's getConfiguration() leaves out what it does not implement (a candidate
+      // pool) and a missing username or credential: those are read from what was given.
       window.pcConfigs.push({
-        iceServers: c.iceServers.map((s) => ({ urls: [].concat(s.urls), username: s.username, credential: s.credential })),
+        iceServers: c.iceServers.map((s) => ({ urls: [].concat(s.urls), username: s.username ?? '', credential: s.credential ?? '' })),
         iceTransportPolicy: c.iceTransportPolicy,
         bundlePolicy: c.bundlePolicy,
-        iceCandidatePoolSize: c.iceCandidatePoolSize,
+        iceCandidatePoolSize: c.iceCandidatePoolSize ?? config?.iceCandidatePoolSize,
       });
     }
   };
@@ -86,7 +88,7 @@ test('the RTCConfiguration keys of RtcPeerOptions reach the RTCPeerConnection', 
     });
     assert.deepEqual(r[0], {
       iceServers: [
-        // getConfiguration() reports a missing username or credential as "".
+        // A missing username or credential reads as "" (as Chromium's getConfiguration() reports it).
         { urls: ['stun:127.0.0.1:3478'], username: '', credential: '' },
         { urls: ['turn:127.0.0.1:3478?transport=udp', 'turn:127.0.0.1:3478?transport=tcp'], username: 'u', credential: 'p' },
       ],
@@ -103,7 +105,7 @@ test('relay policy with no TURN server: no host candidate is gathered and the pe
     const r = await page.evaluate(async () => {
       const rtc = await import('/rtc.js');
       const candidates = [];
-      const p = rtc.pair({ iceTransportPolicy: 'relay' }, { iceTransportPolicy: 'relay', iceServers: [{ urls: 'stun:127.0.0.1:9' }] });
+      const p = rtc.pair({ iceTransportPolicy: 'relay' }, { iceTransportPolicy: 'relay', iceServers: [{ urls: 'stun:127.0.0.1:2' }] });
       for (const peer of [p.a, p.b]) peer.on('signal', (m) => { if (m.type === 'candidate' && m.candidate.candidate) candidates.push(m.candidate.candidate); });
       const errors = [];
       const both = new Promise((ok) => {
@@ -209,7 +211,7 @@ test('an iceServers function is called once per peer, each connection getting wh
       let calleeCalls = 0;
       const calleeServers = () => {
         calleeCalls += 1;
-        return [{ urls: 'stun:127.0.0.1:9', username: `callee-${calleeCalls}` }];
+        return [{ urls: 'stun:127.0.0.1:2', username: `callee-${calleeCalls}` }];
       };
       const callee = await sig.peer(env, room, { peer: { iceServers: calleeServers } });
       const caller = await sig.peer(env, room);
