@@ -11,7 +11,8 @@
 # missing packages; elsewhere the script names the packages for the platform's package
 # manager (dnf, pacman, zypper, apk, brew) and stops with exit status 2.
 #
-# Demo profile: Mosquitto and its clients, Python 3, OpenSSL (the demo's TLS certificate),
+# Demo profile: Mosquitto and its clients, Python 3, OpenSSL (the broker's TLS
+# certificates), a C compiler (the broker's loopback-only shim, tools/broker/loopback_bind.c),
 # Node.js/npm, the rustup target wasm32-unknown-unknown, wasm-bindgen (its CLI only, at
 # exactly the version pinned with `=` in Cargo.toml), wasm-pack and the npm wasm-opt of
 # tools/wasm-opt. The test profile adds Chromium and ChromeDriver (headless browser
@@ -34,7 +35,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 
 # Commands each profile needs, each with a "key" naming its package below.
 demo_commands=(mosquitto:mosquitto mosquitto_passwd:mosquitto-clients mosquitto_sub:mosquitto-clients
-  python3:python3 openssl:openssl node:nodejs npm:npm)
+  python3:python3 openssl:openssl node:nodejs npm:npm cc:gcc)
 test_commands=("${demo_commands[@]}" chromium:chromium chromedriver:chromedriver
   turnserver:coturn wasm-opt:binaryen)
 
@@ -77,7 +78,7 @@ package_name() {
     suse:*) echo "$2" ;;
     alpine:chromedriver) echo chromium-chromedriver ;;
     alpine:*) echo "$2" ;;
-    macos:mosquitto-clients | macos:npm) echo '' ;;
+    macos:mosquitto-clients | macos:npm | macos:gcc) echo '' ;; # cc: Xcode's tools
     macos:chromium) echo '--cask chromium' ;;
     macos:chromedriver) echo '--cask chromedriver' ;;
     macos:nodejs) echo node ;;

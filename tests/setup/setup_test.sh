@@ -47,14 +47,14 @@ check() { # check NAME OUTPUT PATTERN... — every extended regex PATTERN matche
   passed=$((passed + 1))
 }
 
-all_demo="mosquitto mosquitto_passwd mosquitto_sub python3 openssl node npm"
+all_demo="mosquitto mosquitto_passwd mosquitto_sub python3 openssl node npm cc"
 all_test="$all_demo chromium chromedriver turnserver wasm-opt"
 
 check "fedora: names dnf packages, exit 2" \
-  "$(run_setup 'ID=fedora' "python3 node npm" demo)" \
+  "$(run_setup 'ID=fedora' "python3 node npm cc" demo)" \
   'install: sudo dnf install mosquitto openssl$' 'exit=2$'
 check "fedora: mosquitto-clients is not a package there" \
-  "$(run_setup 'ID=fedora' "python3 node npm openssl" demo)" \
+  "$(run_setup 'ID=fedora' "python3 node npm openssl cc" demo)" \
   'sudo dnf install mosquitto$'
 check "ubuntu without apt-get: says apt-get is missing, exit 2" \
   "$(run_setup $'ID=ubuntu\nID_LIKE=debian' "$all_demo" test)" \
@@ -63,7 +63,7 @@ check "ubuntu: chromium-browser counts as chromium" \
   "$(run_setup $'ID=ubuntu\nID_LIKE=debian' "$all_demo chromium-browser chromedriver turnserver wasm-opt" test)" \
   'nothing missing' 'exit=0$'
 check "arch: python and chromium (with its driver)" \
-  "$(run_setup 'ID=arch' "mosquitto mosquitto_passwd mosquitto_sub openssl node npm turnserver wasm-opt" test)" \
+  "$(run_setup 'ID=arch' "mosquitto mosquitto_passwd mosquitto_sub openssl node npm cc turnserver wasm-opt" test)" \
   'sudo pacman -S python chromium$' 'exit=2$'
 check "alpine: chromium-chromedriver" \
   "$(run_setup 'ID=alpine' "$all_demo chromium turnserver wasm-opt" test)" \

@@ -18,7 +18,9 @@ SubjectPublicKeyInfo) is exported as MQTT_RTC_TLS_SPKI for Chromium's
 trusts (the tests of a rejected certificate). The password of the authenticated
 listeners is --auth-pass (the demo passes a fresh one per run; the tests use the
 constant below). On SIGTERM or SIGINT it stops the broker and exits; if it dies abruptly the kernel sends
-Mosquitto SIGTERM (PR_SET_PDEATHSIG). Standard library only.
+Mosquitto SIGTERM (PR_SET_PDEATHSIG). Every listener is on loopback: Mosquitto runs with the LD_PRELOAD shim
+tools/broker/loopback_bind.c (built with cc), since 2.0.11 binds its WebSocket listeners
+to every interface. Standard library only.
 """
 
 import argparse
@@ -108,6 +110,19 @@ def make_cert(dir_path, name):
     return p("server.pem"), p("server.key"), p("ca.pem"), spki
 
 
+def loopback_shim(run_dir):
+    """Build tools/broker/loopback_bind.c (see there) into run_dir; its path for LD_PRELOAD.
+    Mosquitto 2.0.11 binds WebSocket listeners to every interface whatever the config
+    says; with the shim every wildcard bind becomes a loopback one."""
+    if not sys.platform.startswith("linux"):
+        log("warning: not Linux: WebSocket listeners may bind to every interface")
+        return None
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loopback_bind.c")
+    out = os.path.join(run_dir, "loopback_bind.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src, "-ldl"], check=True)
+    return out
+
+
 class Broker:
     def __init__(self, template, run_dir, log_path, auth_pass=AUTH_PASS):
         self.run_dir = run_dir
@@ -130,6 +145,7 @@ class Broker:
         os.makedirs(tls_dir, exist_ok=True)
         self.tls = make_cert(tls_dir, "trusted")
         self.tls_untrusted = make_cert(tls_dir, "untrusted")
+        self.shim = loopback_shim(run_dir)
         # As root, run Mosquitto as user `mosquitto` from the start (it would switch to
         # it by itself, and that switch would cancel the parent-death signal), and let
         # that user own its data dir and password file.
@@ -168,9 +184,13 @@ class Broker:
         as_user = {}
         if self.user is not None:
             as_user = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        env = dict(os.environ)
+        if self.shim:
+            env["LD_PRELOAD"] = self.shim
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 ["mosquitto", "-c", self.conf_path],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
