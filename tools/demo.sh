@@ -140,8 +140,11 @@ main() {
   start_web
   print_urls
   if [[ -n "${MQTT_RTC_BROKER_URL:-}" ]]; then
-    # Nothing of ours supervises the broker: stay until Ctrl-C.
-    while true; do sleep 3600; done
+    # Nothing of ours supervises the broker: stay while the page server runs, until Ctrl-C
+    # or SIGTERM (`wait` lets the trap run at once).
+    [[ -n "$_web_pid" ]] || die "nothing to serve without www/ when the broker is yours"
+    wait "$_web_pid" || true
+    die "the page server exited (see $RUN_DIR/web.log)"
   fi
   # Stay in the foreground while the broker supervisor runs; Ctrl-C ends the wait.
   wait "$_broker_control_pid" || true
