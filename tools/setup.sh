@@ -79,8 +79,7 @@ package_name() {
     alpine:chromedriver) echo chromium-chromedriver ;;
     alpine:*) echo "$2" ;;
     macos:mosquitto-clients | macos:npm | macos:gcc) echo '' ;; # cc: Xcode's tools
-    macos:chromium) echo '--cask chromium' ;;
-    macos:chromedriver) echo '--cask chromedriver' ;;
+    macos:chromium | macos:chromedriver) echo "cask:$2" ;; # Homebrew casks, not formulae
     macos:nodejs) echo node ;;
     macos:python3) echo python ;;
     macos:*) echo "$2" ;;
@@ -96,7 +95,13 @@ install_hint() { # install_hint FAMILY PACKAGES...
     arch) echo "sudo pacman -S $*" ;;
     suse) echo "sudo zypper install $*" ;;
     alpine) echo "apk add $*" ;;
-    macos) echo "brew install $*" ;;
+    macos)
+      local formulae=() casks=() p
+      for p in "$@"; do
+        if [[ $p == cask:* ]]; then casks+=("${p#cask:}"); else formulae+=("$p"); fi
+      done
+      echo "${formulae[*]:+brew install ${formulae[*]}}${formulae[*]:+${casks[*]:+ && }}${casks[*]:+brew install --cask ${casks[*]}}"
+      ;;
     *) echo "install with your package manager: $* (Debian names)" ;;
   esac
 }

@@ -86,6 +86,15 @@ check "debian_version makes it Debian-like" \
   "$(touch "$TMP/debian_version"; env -i PATH="$TMP/bin" HOME="$TMP" SETUP_DEBIAN_VERSION="$TMP/debian_version" SETUP_OS_RELEASE="$TMP/none" \
     bash -c 'source "$0/tools/setup.sh"; os_family' "$ROOT")" \
   '^debian$'
+# macOS: a PATH whose uname says Darwin; Homebrew names, casks for the browser and driver,
+# no separate clients package, and cc from Xcode's tools (never a package).
+mkdir -p "$TMP/darwin"
+cp -P "$TMP"/bin/* "$TMP/darwin/" && rm "$TMP/darwin/uname"
+printf '#!/bin/sh\necho Darwin\n' >"$TMP/darwin/uname" && chmod +x "$TMP/darwin/uname"
+check "macos: brew, casks, no mosquitto-clients or gcc" \
+  "$(env -i PATH="$TMP/darwin" HOME="$TMP" SETUP_OS_RELEASE="$TMP/none" SETUP_DEBIAN_VERSION="$TMP/none" \
+    bash -c 'source "$0/tools/setup.sh"; have() { false; }; system_packages test; echo "exit=$?"' "$ROOT" 2>&1; echo "exit=$?")" \
+  'install: brew install mosquitto python openssl node coturn binaryen && brew install --cask chromium chromedriver$' 'exit=2$'
 check "bad option: usage, exit 1" \
   "$(env -i PATH="$TMP/bin" HOME="$TMP" bash "$ROOT/tools/setup.sh" --bogus 2>&1; echo "exit=$?")" \
   'usage: tools/setup.sh \[--demo\|--test\]' 'exit=1$'
