@@ -7,7 +7,9 @@
 # control endpoint (tools/broker/control.py), which in turn starts Mosquitto on free
 # loopback ports and writes them to an env file; `broker_up` then exports
 # MQTT_RTC_WS_URL, MQTT_RTC_WS_AUTH_URL, MQTT_RTC_TCP_PORT, MQTT_RTC_CONTROL_URL (and
-# a few more) for the caller. `broker_down` stops both and removes the temporary
+# a few more: MQTT_RTC_WSS_URL, MQTT_RTC_TLS_SPKI, MQTT_RTC_TLS_CA for TLS) for the
+# caller; MQTT_RTC_BROKER_AUTH_PASS, when set, is the password of the authenticated
+# listeners (the demo makes one per run; the tests use control.py's constant). `broker_down` stops both and removes the temporary
 # data dir; callers install it in an EXIT/INT/TERM trap so nothing is left running.
 # `turn_up`/`turn_down` do the same for the TURN server (coturn) of the relay tests.
 
@@ -58,6 +60,7 @@ broker_up() {
     --run-dir "$_broker_dir" \
     --env-file "$env_file" \
     --log "$log_dir/broker.log" \
+    ${MQTT_RTC_BROKER_AUTH_PASS:+--auth-pass "$MQTT_RTC_BROKER_AUTH_PASS"} \
     >>"$log_dir/control.log" 2>&1 &
   _broker_control_pid=$!
   local i

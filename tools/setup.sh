@@ -1,56 +1,154 @@
 #!/usr/bin/env bash
 # tools/setup.sh — install what building and testing mqtt-rtc needs, when missing.
 #
-# Idempotent and quick when everything is present: Debian packages (Chromium and its
-# ChromeDriver for headless browser tests, Mosquitto broker and clients, coturn's TURN
-# server for the relay tests, binaryen's
-# wasm-opt), the rustup target wasm32-unknown-unknown, wasm-bindgen-cli at exactly the
-# version pinned with `=` in Cargo.toml (it provides wasm-bindgen-test-runner),
-# wasm-pack, and the npm packages of tools/wasm-opt (the wasm-opt tools/build-pkg.sh
-# uses), of the JS browser tests and of the npm package's consumer fixtures (npm ci in
-# tools/wasm-opt, tests/js and tests/fixtures/*). Nothing
-# is downloaded at test time: everything comes from the package registries here. Run it directly, or let tools/test.sh and tools/demo.sh call it.
+#   tools/setup.sh           # the test profile (default): everything ./tools/test.sh needs
+#   tools/setup.sh --demo    # the demo profile: only what ./tools/demo.sh needs
+#
+# Tools are found with `command -v`, never through a package manager's database, so a
+# tool installed any way (distribution package, Homebrew, a binary on PATH) counts.
+# Whatever is missing is installed with apt-get only on Debian-like systems
+# (/etc/debian_version, or "debian" in ID/ID_LIKE of /etc/os-release) and only the
+# missing packages; elsewhere the script names the packages for the platform's package
+# manager (dnf, pacman, zypper, apk, brew) and stops with exit status 2.
+#
+# Demo profile: Mosquitto and its clients, Python 3, OpenSSL (the broker's TLS
+# certificates), a C compiler (the broker's loopback-only shim, tools/broker/loopback_bind.c),
+# Node.js/npm, the rustup target wasm32-unknown-unknown, wasm-bindgen (its CLI only, at
+# exactly the version pinned with `=` in Cargo.toml), wasm-pack and the npm wasm-opt of
+# tools/wasm-opt. The test profile adds Chromium and ChromeDriver (headless browser
+# tests), coturn (TURN relay tests), Debian's binaryen, wasm-bindgen-test-runner, and the
+# npm packages of tests/js and tests/fixtures/* (Playwright, Vite, TypeScript).
+# Idempotent; well under a second when everything is present. Nothing is downloaded at
+# test time. The functions are sourced by tests/setup/setup_test.sh (main runs only when
+# the file is executed).
 set -euo pipefail
 
 # shellcheck source=tools/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-started=$SECONDS
+# Overridable for tests/setup/setup_test.sh: where the OS is described.
+SETUP_OS_RELEASE="${SETUP_OS_RELEASE:-/etc/os-release}"
+SETUP_DEBIAN_VERSION="${SETUP_DEBIAN_VERSION:-/etc/debian_version}"
 
-# --- Debian packages --------------------------------------------------------
-apt_packages=(chromium chromium-driver firefox-esr mosquitto mosquitto-clients binaryen coturn)
-missing=()
-for pkg in "${apt_packages[@]}"; do
-  if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed'; then
-    missing+=("$pkg")
+# have CMD — CMD is on PATH (the tests replace this function to fake a machine).
+have() { command -v "$1" >/dev/null 2>&1; }
+
+# Commands each profile needs, each with a "key" naming its package below.
+demo_commands=(mosquitto:mosquitto mosquitto_passwd:mosquitto-clients mosquitto_sub:mosquitto-clients
+  python3:python3 openssl:openssl node:nodejs npm:npm cc:gcc)
+test_commands=("${demo_commands[@]}" chromium:chromium chromedriver:chromedriver
+  turnserver:coturn wasm-opt:binaryen firefox-esr:firefox-esr)
+
+# os_family — debian | fedora | arch | suse | alpine | macos | unknown.
+os_family() {
+  if [[ -f "$SETUP_DEBIAN_VERSION" ]]; then
+    echo debian
+    return
   fi
-done
-if ((${#missing[@]})); then
-  if ! command -v apt-get >/dev/null 2>&1; then
-    die "missing system packages: ${missing[*]} (no apt-get here: install them with your package manager)"
+  if [[ "$(uname -s 2>/dev/null || true)" == Darwin ]]; then
+    echo macos
+    return
+  fi
+  local ids=''
+  if [[ -f "$SETUP_OS_RELEASE" ]]; then
+    ids="$(sed -nE 's/^(ID|ID_LIKE)=//p' "$SETUP_OS_RELEASE" | tr -d '"' | tr '\n' ' ')"
+  fi
+  case " $ids " in
+    *" debian "* | *" ubuntu "*) echo debian ;;
+    *" fedora "* | *" rhel "* | *" centos "*) echo fedora ;;
+    *" arch "*) echo arch ;;
+    *" suse "* | *" opensuse "*) echo suse ;;
+    *" alpine "*) echo alpine ;;
+    *) echo unknown ;;
+  esac
+}
+
+# package_name FAMILY KEY — the package that provides KEY on FAMILY ('' if it comes with
+# another one already listed).
+package_name() {
+  case "$1:$2" in
+    debian:chromedriver) echo chromium-driver ;;
+    debian:*) echo "$2" ;;
+    fedora:mosquitto-clients | arch:mosquitto-clients | suse:mosquitto-clients) echo '' ;;
+    fedora:*) echo "$2" ;;
+    arch:chromedriver) echo '' ;; # in Arch's chromium package
+    arch:python3) echo python ;;
+    arch:*) echo "$2" ;;
+    suse:chromedriver) echo chromedriver ;;
+    suse:*) echo "$2" ;;
+    alpine:chromedriver) echo chromium-chromedriver ;;
+    alpine:*) echo "$2" ;;
+    macos:mosquitto-clients | macos:npm | macos:gcc) echo '' ;; # cc: Xcode's tools
+    macos:chromium | macos:chromedriver) echo "cask:$2" ;; # Homebrew casks, not formulae
+    macos:nodejs) echo node ;;
+    macos:python3) echo python ;;
+    macos:*) echo "$2" ;;
+    *) echo "$2" ;;
+  esac
+}
+
+install_hint() { # install_hint FAMILY PACKAGES...
+  local family="$1"
+  shift
+  case "$family" in
+    fedora) echo "sudo dnf install $*" ;;
+    arch) echo "sudo pacman -S $*" ;;
+    suse) echo "sudo zypper install $*" ;;
+    alpine) echo "apk add $*" ;;
+    macos)
+      local formulae=() casks=() p
+      for p in "$@"; do
+        if [[ $p == cask:* ]]; then casks+=("${p#cask:}"); else formulae+=("$p"); fi
+      done
+      echo "${formulae[*]:+brew install ${formulae[*]}}${formulae[*]:+${casks[*]:+ && }}${casks[*]:+brew install --cask ${casks[*]}}"
+      ;;
+    *) echo "install with your package manager: $* (Debian names)" ;;
+  esac
+}
+
+# missing_packages PROFILE FAMILY — print the packages to install (one a line, no repeats).
+missing_packages() {
+  local -n cmds="${1}_commands"
+  local entry cmd key pkg seen=' '
+  for entry in "${cmds[@]}"; do
+    cmd="${entry%%:*}" key="${entry#*:}"
+    have "$cmd" && continue
+    # Ubuntu and others name Chromium's binary chromium-browser.
+    [[ $cmd == chromium ]] && have chromium-browser && continue
+    pkg="$(package_name "$2" "$key")"
+    [[ -n "$pkg" && "$seen" != *" $pkg "* ]] || continue
+    seen+="$pkg "
+    echo "$pkg"
+  done
+}
+
+# system_packages PROFILE — install (Debian-like, root) or name what is missing.
+# Returns 0 when nothing is missing or it was installed; exits 2 otherwise.
+system_packages() {
+  local family missing
+  family="$(os_family)"
+  mapfile -t missing < <(missing_packages "$1" "$family")
+  ((${#missing[@]})) || return 0
+  if [[ $family != debian ]]; then
+    printf '%serror:%s missing tools for the %s profile; install: %s\n' "$_c_red" "$_c_off" "$1" \
+      "$(install_hint "$family" "${missing[@]}")" >&2
+    exit 2
+  fi
+  if ! have apt-get; then
+    printf '%serror:%s missing Debian packages: %s, and apt-get is not on PATH\n' "$_c_red" "$_c_off" "${missing[*]}" >&2
+    exit 2
   fi
   if [[ $(id -u) -ne 0 ]]; then
-    die "missing Debian packages: ${missing[*]} — run as root: apt-get update && apt-get install -y ${missing[*]}"
+    printf '%serror:%s missing Debian packages: %s; run: sudo apt-get update && sudo apt-get install -y %s\n' \
+      "$_c_red" "$_c_off" "${missing[*]}" "${missing[*]}" >&2
+    exit 2
   fi
   log "apt-get update"
   apt-get update -q
   log "apt-get install ${missing[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-for cmd in chromium chromedriver mosquitto mosquitto_passwd turnserver wasm-opt python3; do
-  command -v "$cmd" >/dev/null 2>&1 || die "'$cmd' not found on PATH after installing packages"
-done
+}
 
-# --- Rust target --------------------------------------------------------------
-command -v cargo >/dev/null 2>&1 || die "cargo not found: install Rust (rustup) first"
-if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
-  command -v rustup >/dev/null 2>&1 ||
-    die "the Rust target wasm32-unknown-unknown is missing and rustup is not available to add it"
-  log "rustup target add wasm32-unknown-unknown"
-  rustup target add wasm32-unknown-unknown
-fi
-
-# --- cargo-installed tools ----------------------------------------------------
 # cargo_install CRATE [ARGS...] — `cargo install --locked`; if the crate's lock file
 # names a version the registry no longer offers (yanked), resolve afresh instead.
 cargo_install() {
@@ -63,34 +161,67 @@ cargo_install() {
   fi
 }
 
-wb_version="$(wasm_bindgen_pin)"
-[[ -n "$wb_version" ]] || die "no exact (=) wasm-bindgen pin found in Cargo.toml"
 have_version() { # have_version CMD VERSION — CMD --version prints VERSION
-  command -v "$1" >/dev/null 2>&1 && [[ "$("$1" --version 2>/dev/null)" == *" $2"* ]]
+  have "$1" && [[ "$("$1" --version 2>/dev/null)" == *" $2"* ]]
 }
-if ! have_version wasm-bindgen "$wb_version" || ! have_version wasm-bindgen-test-runner "$wb_version"; then
-  cargo_install wasm-bindgen-cli --version "$wb_version" --force
-fi
-have_version wasm-bindgen "$wb_version" ||
-  die "wasm-bindgen $wb_version is not the one on PATH ($(command -v wasm-bindgen || echo none))"
 
-if ! command -v wasm-pack >/dev/null 2>&1; then
-  cargo_install wasm-pack
-fi
+rust_tools() { # rust_tools PROFILE
+  have cargo || die "cargo not found: install Rust (https://rustup.rs) first"
+  if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+    have rustup || die "the Rust target wasm32-unknown-unknown is missing and rustup is not available to add it"
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local wb_version
+  wb_version="$(wasm_bindgen_pin)"
+  [[ -n "$wb_version" ]] || die "no exact (=) wasm-bindgen pin found in Cargo.toml"
+  if [[ $1 == demo ]]; then
+    # The demo builds the package only: the CLI, not the browser test runner.
+    have_version wasm-bindgen "$wb_version" ||
+      cargo_install wasm-bindgen-cli --version "$wb_version" --force --bin wasm-bindgen
+  elif ! have_version wasm-bindgen "$wb_version" || ! have_version wasm-bindgen-test-runner "$wb_version"; then
+    cargo_install wasm-bindgen-cli --version "$wb_version" --force
+  fi
+  have_version wasm-bindgen "$wb_version" ||
+    die "wasm-bindgen $wb_version is not the one on PATH ($(command -v wasm-bindgen || echo none))"
+  have wasm-pack || cargo_install wasm-pack
+}
 
-# --- npm packages: Binaryen's wasm-opt for tools/build-pkg.sh, the JS browser tests ------
-# and the npm package's consumer fixtures.
 # `npm ci` in each directory whose node_modules is missing or older than its lock file
 # (npm records the installed tree in node_modules/.package-lock.json).
-for js_dir in "$MQTT_RTC_ROOT/tools/wasm-opt" "$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/; do
-  js_dir="${js_dir%/}"
-  [[ -f "$js_dir/package-lock.json" ]] || continue
-  command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 20.19+ (Debian: apt-get install nodejs npm)"
-  if [[ ! -f "$js_dir/node_modules/.package-lock.json" ||
-    "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
-    log "npm ci (${js_dir#"$MQTT_RTC_ROOT"/})"
-    (cd "$js_dir" && npm ci --no-audit --no-fund)
+npm_packages() { # npm_packages PROFILE
+  local dirs=("$MQTT_RTC_ROOT/tools/wasm-opt") js_dir
+  if [[ $1 == test ]]; then
+    dirs+=("$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/)
   fi
-done
+  for js_dir in "${dirs[@]}"; do
+    js_dir="${js_dir%/}"
+    [[ -f "$js_dir/package-lock.json" ]] || continue
+    if [[ ! -f "$js_dir/node_modules/.package-lock.json" ||
+      "$js_dir/package-lock.json" -nt "$js_dir/node_modules/.package-lock.json" ]]; then
+      log "npm ci (${js_dir#"$MQTT_RTC_ROOT"/})"
+      (cd "$js_dir" && npm ci --no-audit --no-fund)
+    fi
+  done
+}
 
-log "setup ok in $((SECONDS - started)) s: $(wasm-bindgen --version), $(wasm-pack --version), $(chromedriver --version | cut -d' ' -f1-2), mosquitto $(dpkg-query -W -f='${Version}' mosquitto), wasm-opt $(wasm-opt --version | awk '{print $3}')"
+main() {
+  local profile=test started=$SECONDS
+  case "${1:-}" in
+    --demo) profile=demo ;;
+    --test | '') profile=test ;;
+    *) die "usage: tools/setup.sh [--demo|--test]" ;;
+  esac
+  system_packages "$profile"
+  local entry
+  for entry in "${demo_commands[@]}"; do
+    have "${entry%%:*}" || die "'${entry%%:*}' not found on PATH after installing packages"
+  done
+  rust_tools "$profile"
+  npm_packages "$profile"
+  log "setup ($profile) ok in $((SECONDS - started)) s: $(wasm-bindgen --version), $(wasm-pack --version), $(mosquitto -h 2>/dev/null | sed -n '1s/.*version //p' | sed 's/^/mosquitto /')"
+}
+
+if [[ "${BASH_SOURCE[0]}" == "$0" ]]; then
+  main "$@"
+fi

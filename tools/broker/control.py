@@ -11,12 +11,22 @@ Every call answers once the change is complete (a started broker accepts connect
 on all its ports) with a JSON body such as {"ok": true, "state": "running"}. Restarts
 reuse the same ports and data dir, so persistent sessions and retained messages survive.
 When everything is up, the ports and URLs are written as KEY=value lines to --env-file.
-On SIGTERM or SIGINT it stops the broker and exits; if it dies abruptly the kernel sends
-Mosquitto SIGTERM (PR_SET_PDEATHSIG). Standard library only.
+Two WebSocket-over-TLS listeners use certificates made at start with openssl in the run
+dir: WSS_PORT's from a test CA whose key hash (base64 SHA-256 of the certificate's
+SubjectPublicKeyInfo) is exported as MQTT_RTC_TLS_SPKI for Chromium's
+--ignore-certificate-errors-spki-list, WSS_UNTRUSTED_PORT's from another CA no browser
+trusts (the tests of a rejected certificate). The password of the authenticated
+listeners is --auth-pass (the demo passes a fresh one per run; the tests use the
+constant below). On SIGTERM or SIGINT it stops the broker and exits; if it dies abruptly the kernel sends
+Mosquitto SIGTERM (PR_SET_PDEATHSIG). Every listener is on loopback: Mosquitto runs with the LD_PRELOAD shim
+tools/broker/loopback_bind.c (built with cc), since 2.0.11 binds its WebSocket listeners
+to every interface. Standard library only.
 """
 
 import argparse
+import base64
 import ctypes
+import hashlib
 import errno
 import json
 import os
@@ -31,7 +41,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 HOST = "127.0.0.1"
 AUTH_USER = "mqttrtc"
 AUTH_PASS = "secret-pass"
-PORT_NAMES = ("TCP_PORT", "WS_PORT", "AUTH_TCP_PORT", "AUTH_WS_PORT")
+PORT_NAMES = ("TCP_PORT", "WS_PORT", "AUTH_TCP_PORT", "AUTH_WS_PORT", "WSS_PORT", "WSS_UNTRUSTED_PORT")
 
 
 def log(msg):
@@ -77,8 +87,44 @@ def die_with_parent():
         pass
 
 
+def openssl(*args):
+    return subprocess.run(["openssl", *args], check=True, capture_output=True).stdout
+
+
+def make_cert(dir_path, name):
+    """A CA and a server certificate for 127.0.0.1/localhost it signed, in dir_path.
+    Returns (cert, key, ca_cert, spki): spki is the base64 SHA-256 of the server key's
+    SubjectPublicKeyInfo, what Chromium's --ignore-certificate-errors-spki-list takes."""
+    p = lambda f: os.path.join(dir_path, f"{name}-{f}")  # noqa: E731
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "2", "-subj", f"/CN=mqtt-rtc {name} test CA",
+            "-keyout", p("ca.key"), "-out", p("ca.pem"))
+    openssl("req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", p("server.key"), "-out", p("server.csr"))
+    with open(p("ext.cnf"), "w", encoding="utf-8") as f:
+        f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    openssl("x509", "-req", "-in", p("server.csr"), "-CA", p("ca.pem"), "-CAkey", p("ca.key"),
+            "-CAcreateserial", "-days", "2", "-extfile", p("ext.cnf"), "-out", p("server.pem"))
+    der = openssl("pkey", "-in", p("server.key"), "-pubout", "-outform", "DER")
+    spki = base64.b64encode(hashlib.sha256(der).digest()).decode()
+    return p("server.pem"), p("server.key"), p("ca.pem"), spki
+
+
+def loopback_shim(run_dir):
+    """Build tools/broker/loopback_bind.c (see there) into run_dir; its path for LD_PRELOAD.
+    Mosquitto 2.0.11 binds WebSocket listeners to every interface whatever the config
+    says; with the shim every wildcard bind becomes a loopback one."""
+    if not sys.platform.startswith("linux"):
+        log("warning: not Linux: WebSocket listeners may bind to every interface")
+        return None
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "loopback_bind.c")
+    out = os.path.join(run_dir, "loopback_bind.so")
+    subprocess.run(["cc", "-shared", "-fPIC", "-O2", "-o", out, src, "-ldl"], check=True)
+    return out
+
+
 class Broker:
-    def __init__(self, template, run_dir, log_path):
+    def __init__(self, template, run_dir, log_path, auth_pass=AUTH_PASS):
         self.run_dir = run_dir
         self.log_path = log_path
         self.data_dir = os.path.join(run_dir, "data")
@@ -92,9 +138,14 @@ class Broker:
         self.frozen = False
         os.makedirs(self.data_dir, exist_ok=True)
         subprocess.run(
-            ["mosquitto_passwd", "-c", "-b", self.password_file, AUTH_USER, AUTH_PASS],
+            ["mosquitto_passwd", "-c", "-b", self.password_file, AUTH_USER, auth_pass],
             check=True,
         )
+        tls_dir = os.path.join(run_dir, "tls")
+        os.makedirs(tls_dir, exist_ok=True)
+        self.tls = make_cert(tls_dir, "trusted")
+        self.tls_untrusted = make_cert(tls_dir, "untrusted")
+        self.shim = loopback_shim(run_dir)
         # As root, run Mosquitto as user `mosquitto` from the start (it would switch to
         # it by itself, and that switch would cancel the parent-death signal), and let
         # that user own its data dir and password file.
@@ -105,7 +156,7 @@ class Broker:
             except KeyError:
                 pass
             if self.user is not None:
-                for path in (self.data_dir, self.password_file):
+                for path in (self.data_dir, self.password_file, self.tls[1], self.tls_untrusted[1]):
                     os.chown(path, self.user.pw_uid, self.user.pw_gid)
                 os.chmod(self.password_file, 0o600)
 
@@ -118,6 +169,9 @@ class Broker:
         self.ports = dict(zip(PORT_NAMES, ports))
         text = self.template.replace("@DATA_DIR@", self.data_dir)
         text = text.replace("@PASSWORD_FILE@", self.password_file)
+        text = text.replace("@TLS_CERT@", self.tls[0]).replace("@TLS_KEY@", self.tls[1])
+        text = text.replace("@UNTRUSTED_CERT@", self.tls_untrusted[0])
+        text = text.replace("@UNTRUSTED_KEY@", self.tls_untrusted[1])
         for name, port in self.ports.items():
             text = text.replace(f"@{name}@", str(port))
         with open(self.conf_path, "w", encoding="utf-8") as f:
@@ -130,9 +184,13 @@ class Broker:
         as_user = {}
         if self.user is not None:
             as_user = dict(user=self.user.pw_uid, group=self.user.pw_gid, extra_groups=[])
+        env = dict(os.environ)
+        if self.shim:
+            env["LD_PRELOAD"] = self.shim
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
                 ["mosquitto", "-c", self.conf_path],
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -276,6 +334,7 @@ def main():
     ap.add_argument(
         "--port-base", type=int, default=int(os.environ.get("MQTT_RTC_PORT_BASE", "18830"))
     )
+    ap.add_argument("--auth-pass", default=AUTH_PASS, help="password of user mqttrtc")
     args = ap.parse_args()
 
     def on_signal(signum, _frame):
@@ -285,7 +344,7 @@ def main():
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGHUP, on_signal)
 
-    broker = Broker(args.config_template, args.run_dir, args.log)
+    broker = Broker(args.config_template, args.run_dir, args.log, args.auth_pass)
     server = None
     try:
         # Ports may be taken between the check and Mosquitto's bind (another test run
@@ -317,7 +376,11 @@ def main():
             "MQTT_RTC_TCP_PORT": p["TCP_PORT"],
             "MQTT_RTC_TCP_AUTH_PORT": p["AUTH_TCP_PORT"],
             "MQTT_RTC_AUTH_USER": AUTH_USER,
-            "MQTT_RTC_AUTH_PASS": AUTH_PASS,
+            "MQTT_RTC_AUTH_PASS": args.auth_pass,
+            "MQTT_RTC_WSS_URL": f"wss://{HOST}:{p['WSS_PORT']}",
+            "MQTT_RTC_WSS_UNTRUSTED_URL": f"wss://{HOST}:{p['WSS_UNTRUSTED_PORT']}",
+            "MQTT_RTC_TLS_SPKI": broker.tls[3],
+            "MQTT_RTC_TLS_CA": broker.tls[2],
             "MQTT_RTC_CONTROL_URL": f"http://{HOST}:{control_port}",
         }
         tmp = args.env_file + ".tmp"

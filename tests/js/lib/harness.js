@@ -23,6 +23,8 @@ const CHROMIUM_ARGS = [
   '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-quic',
   // WebRTC with no network: loopback candidates, a granted camera/mic, a fake camera.
   '--allow-loopback-in-peer-connection', '--disable-features=WebRtcHideLocalIpsWithMdns', '--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
+  // wss:// to the test broker: trust its test-time certificate's key, and only that one.
+  ...(process.env.MQTT_RTC_TLS_SPKI ? [`--ignore-certificate-errors-spki-list=${process.env.MQTT_RTC_TLS_SPKI}`] : []),
 ];
 
 function need(name) {
