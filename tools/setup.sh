@@ -68,6 +68,9 @@ os_family() {
 package_name() {
   case "$1:$2" in
     debian:chromedriver) echo chromium-driver ;;
+    fedora:firefox-esr | arch:firefox-esr) echo firefox ;;
+    suse:firefox-esr) echo MozillaFirefox ;;
+    macos:firefox-esr) echo cask:firefox ;;
     debian:*) echo "$2" ;;
     fedora:mosquitto-clients | arch:mosquitto-clients | suse:mosquitto-clients) echo '' ;;
     fedora:*) echo "$2" ;;
@@ -115,6 +118,8 @@ missing_packages() {
     have "$cmd" && continue
     # Ubuntu and others name Chromium's binary chromium-browser.
     [[ $cmd == chromium ]] && have chromium-browser && continue
+    # Debian ships Firefox ESR as firefox-esr; other systems as firefox.
+    [[ $cmd == firefox-esr ]] && have firefox && continue
     pkg="$(package_name "$2" "$key")"
     [[ -n "$pkg" && "$seen" != *" $pkg "* ]] || continue
     seen+="$pkg "
