@@ -142,8 +142,9 @@ impl Transport {
     }
 
     /// `e` (why the session lost the attempt or the connection) with the URL and what the
-    /// socket said. Browsers report a refused connection, a rejected certificate and an
-    /// unreachable host alike, as close code 1006 with no reason, before `open`.
+    /// socket said. Chromium reports a refused connection, a rejected certificate and an
+    /// unreachable host alike, as close code 1006 with no reason, before `open`; Firefox
+    /// reports a failed TLS handshake (a rejected certificate) as 1015.
     pub fn describe(&self, e: &SessionError) -> MqttError {
         let a = &self.attempt;
         let url = &a.url;
@@ -157,6 +158,10 @@ impl Transport {
             (ErrorCode::ConnectionLost, false, Some((1006, r))) if r.is_empty() => format!(
                 "could not open {url}: connection refused or TLS rejected (close code 1006, \
                  which carries no detail)"
+            ),
+            (ErrorCode::ConnectionLost, false, Some((1015, _))) => format!(
+                "could not open {url}: the TLS handshake failed, e.g. a certificate the \
+                 browser rejects (close code 1015)"
             ),
             (ErrorCode::ConnectionLost, false, Some((c, r))) => {
                 format!(
