@@ -429,9 +429,11 @@ impl RtcChannel {
                 return rejected(error(
                     ErrorCode::MessageTooLarge,
                     format!(
-                        "{} bytes do not fit one message of {limit} bytes, and an unordered or \
+                        "{} bytes do not fit one message of {} bytes, and an unordered or \
                          unreliable channel cannot split them",
-                        payload.length()
+                        payload.length(),
+                        // Whatever its type, printed as an integer: no float formatting.
+                        limit as u64
                     ),
                 ));
             }

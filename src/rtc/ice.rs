@@ -238,9 +238,11 @@ pub(crate) async fn resolve(options: &JsValue) -> Result<JsValue, MqttError> {
 /// credentials; 701: the server could not be reached).
 pub(crate) fn candidate_error_text(e: &JsValue) -> String {
     let url = get(e, "url").as_string().unwrap_or_default();
-    let code = get(e, "errorCode").as_f64().unwrap_or(0.0);
+    // A whole number by the spec (an STUN error code or 701); kept integral so no float
+    // formatting reaches the `.wasm`.
+    let code = get(e, "errorCode").as_f64().unwrap_or(0.0) as u32;
     let text = get(e, "errorText").as_string().unwrap_or_default();
-    let hint = match code as u32 {
+    let hint = match code {
         401 => " (wrong TURN username or credential)",
         701 => " (server not reachable)",
         _ => "",
