@@ -408,3 +408,20 @@ fn malformed_and_oversized_signals_are_errors_not_calls() {
     assert!(e.contains("exceeds"), "{e}");
     assert_eq!(r.call_peer("a"), None);
 }
+
+/// A peer's signaling protocol version: ours or absent is accepted; any other is refused
+/// with the number as the peer sent it, and a fraction is named without float printing.
+#[test]
+fn protocol_version_check() {
+    use mqtt_rtc::rtc_core::signal::{check_version, PROTOCOL_VERSION};
+    assert_eq!(check_version(None), Ok(()));
+    assert_eq!(check_version(Some(f64::from(PROTOCOL_VERSION))), Ok(()));
+    let newer = check_version(Some(f64::from(PROTOCOL_VERSION) + 1.0)).unwrap_err();
+    assert!(
+        newer.starts_with(&format!("protocol version {} ", PROTOCOL_VERSION + 1)),
+        "{newer}"
+    );
+    let odd = check_version(Some(1.5)).unwrap_err();
+    assert!(odd.contains("not a whole number"), "{odd}");
+    assert!(check_version(Some(f64::NAN)).is_err());
+}
