@@ -17,5 +17,5 @@ pub(crate) mod web;
 #[cfg(target_arch = "wasm32")]
 pub mod client;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "rtc"))]
 pub mod rtc;

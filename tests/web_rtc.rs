@@ -4,7 +4,7 @@
 //! close, malformed signals), and `MqttSignaling` calls between two `MqttClient`s through
 //! the test broker (presence, calls, Will, errors). Chromium runs with the loopback and
 //! fake-media flags of `webdriver.json`. Conditions are waited for with deadlines.
-#![cfg(target_arch = "wasm32")]
+#![cfg(all(target_arch = "wasm32", feature = "rtc"))]
 
 mod web_util;
 

@@ -4,6 +4,8 @@
 #   ./tools/build-pkg.sh            # then: cd pkg && npm publish
 #
 # 1. `wasm-pack build --release --target web --mode no-install`: cargo's release profile,
+#    twice: the whole library into pkg/ (entry "mqtt-rtc") and, without the `rtc` feature
+#    and with its own target dir, the MQTT-only build into pkg/mqtt/ (entry "mqtt-rtc/mqtt"),
 #    then wasm-opt with the flags in Cargo.toml's [package.metadata.wasm-pack]. The
 #    wasm-opt is Binaryen's npm build (tools/wasm-opt, installed by tools/setup.sh), put
 #    first on PATH: Debian bookworm's binaryen 108 exports the function table in place
@@ -18,9 +20,10 @@
 #    with no argument reads the .wasm from disk in Node.js (which cannot fetch file: URLs),
 #    and on()/off() return the object they were called on. The .d.ts gets the lib that
 #    declares Symbol.dispose, which the classes implement.
-# 5. Instantiates the module in Node.js (catches a broken optimiser output at once),
-#    and prints its sizes: the .wasm and the JS glue, raw and gzip,
+# 5. Instantiates both modules in Node.js (catches a broken optimiser output at once),
+#    and prints their sizes: the .wasm and the JS glue, raw and gzip,
 #    and the tarball `npm pack` would make.
+# 6. Fails when an entry's .wasm plus glue, gzip -9, is over its size budget (below).
 # Needs what tools/setup.sh installs, plus Node.js and npm.
 set -euo pipefail
 
@@ -41,17 +44,24 @@ done
 [[ -x "$WASM_OPT_BIN/wasm-opt" ]] || die "tools/wasm-opt/node_modules is missing: run tools/setup.sh"
 export PATH="$WASM_OPT_BIN:$PATH"
 
+# The MQTT-only build has a target dir of its own: sharing one, the two feature sets would
+# overwrite each other's mqtt_rtc.wasm and rebuild on every run.
+MQTT_TARGET_DIR="$TARGET_DIR/mqtt-only"
+MQTT_PKG_DIR="$PKG_DIR/mqtt"
+
 # What wasm-pack runs first; a no-op when nothing changed, and then so is its own call.
-log "cargo build --lib --release --target wasm32-unknown-unknown"
+log "cargo build --lib --release --target wasm32-unknown-unknown (and --no-default-features)"
 cargo build --lib --release --target wasm32-unknown-unknown
+CARGO_TARGET_DIR="$MQTT_TARGET_DIR" cargo build --lib --release --target wasm32-unknown-unknown --no-default-features
 wasm="$TARGET_DIR/wasm32-unknown-unknown/release/mqtt_rtc.wasm"
+mqtt_wasm="$MQTT_TARGET_DIR/wasm32-unknown-unknown/release/mqtt_rtc.wasm"
 up_to_date=1
-for input in "$wasm" Cargo.toml Cargo.lock LICENSE tools/wasm-opt/package-lock.json "${BASH_SOURCE[0]}" "$TEMPLATE_DIR"/*; do
+for input in "$wasm" "$mqtt_wasm" Cargo.toml Cargo.lock LICENSE tools/wasm-opt/package-lock.json "${BASH_SOURCE[0]}" "$TEMPLATE_DIR"/*; do
   if [[ ! -f "$STAMP" || "$input" -nt "$STAMP" ]]; then
     up_to_date=0
   fi
 done
-for f in package.json mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm; do
+for f in package.json mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm mqtt/mqtt_rtc.js mqtt/mqtt_rtc_bg.wasm; do
   [[ -f "$PKG_DIR/$f" ]] || up_to_date=0
 done
 
@@ -59,6 +69,11 @@ if ((!up_to_date)); then
   rm -f "$STAMP"
   log "wasm-pack build --release --target web (into pkg/; wasm-opt $(wasm-opt --version | awk '{print $3}'))"
   wasm-pack build --release --target web --mode no-install --out-dir "$PKG_DIR"
+  log "wasm-pack build --release --target web --no-default-features (into pkg/mqtt/)"
+  CARGO_TARGET_DIR="$MQTT_TARGET_DIR" wasm-pack build --release --target web --mode no-install \
+    --out-dir "$MQTT_PKG_DIR" -- --no-default-features
+  # pkg/mqtt/ is a directory of the one package: its metadata is pkg/package.json's.
+  rm -f "$MQTT_PKG_DIR"/{package.json,README.md,LICENSE,.gitignore}
 
   # --- package.json ------------------------------------------------------------------
   log "pkg/package.json from pkg-template/package.json and Cargo.toml"
@@ -97,12 +112,13 @@ if ((!up_to_date)); then
   # does, and npm would fall back to it as an ignore list were "files" ever dropped.
   rm -f "$PKG_DIR/.gitignore"
 
-  for f in mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm; do
+  for f in mqtt_rtc.js mqtt_rtc.d.ts mqtt_rtc_bg.wasm mqtt/mqtt_rtc.js mqtt/mqtt_rtc.d.ts mqtt/mqtt_rtc_bg.wasm; do
     [[ -s "$PKG_DIR/$f" ]] || die "pkg/$f is missing after the build"
   done
 
   # --- the JS glue -------------------------------------------------------------------
-  log "pkg/mqtt_rtc.js: pkg-template/glue.js added"
+  for dir in "$PKG_DIR" "$MQTT_PKG_DIR"; do
+  log "${dir#"$MQTT_RTC_ROOT"/}/mqtt_rtc.js: pkg-template/glue.js added"
   # Exact replacements, counted: a wasm-bindgen that writes its glue differently stops
   # the build here rather than shipping a half-patched module.
   # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
@@ -124,21 +140,27 @@ if ((!up_to_date)); then
     writeFileSync(path, js);
     const dts = `${dir}/mqtt_rtc.d.ts`;
     writeFileSync(dts, `/// <reference lib="esnext.disposable" />\n${readFileSync(dts, "utf8")}`);
-  ' "$PKG_DIR" "$TEMPLATE_DIR/glue.js" || die "could not add pkg-template/glue.js to pkg/mqtt_rtc.js"
+  ' "$dir" "$TEMPLATE_DIR/glue.js" || die "could not add pkg-template/glue.js to $dir/mqtt_rtc.js"
+  done
 
   # The module must instantiate: the start function and the externref table set-up run
   # in init, which is where a mangled table or a bad feature flag shows. Before it, a
   # call must say to call init(); init() with no argument must work in Node.js.
-  # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
-  node --input-type=module -e '
-    const dir = process.argv[1];
-    const glue = await import(`${dir}/mqtt_rtc.js`);
-    let early;
-    try { glue.MqttClient.connect("ws://127.0.0.1:9"); } catch (e) { early = e; }
-    if (!/await init\(\)/.test(early?.message)) throw new Error(`a call before init() gave: ${early}`);
-    await glue.default();
-    if (typeof glue.MqttClient?.connect !== "function") throw new Error("MqttClient.connect is not exported");
-  ' "$PKG_DIR" || die "pkg/mqtt_rtc_bg.wasm does not instantiate (see above)"
+  # The MQTT-only entry must not export the WebRTC classes, and the main one must.
+  for dir in "$PKG_DIR" "$MQTT_PKG_DIR"; do
+    # shellcheck disable=SC2016 # JavaScript template literals, not shell expansions
+    node --input-type=module -e '
+      const [dir, withRtc] = process.argv.slice(1);
+      const glue = await import(`${dir}/mqtt_rtc.js`);
+      let early;
+      try { glue.MqttClient.connect("ws://127.0.0.1:9"); } catch (e) { early = e; }
+      if (!/await init\(\)/.test(early?.message)) throw new Error(`a call before init() gave: ${early}`);
+      await glue.default();
+      if (typeof glue.MqttClient?.connect !== "function") throw new Error("MqttClient.connect is not exported");
+      if ((typeof glue.RtcPeer === "function") !== (withRtc === "yes")) throw new Error(`RtcPeer exported: ${typeof glue.RtcPeer}`);
+    ' "$dir" "$([[ $dir == "$PKG_DIR" ]] && echo yes || echo no)" ||
+      die "${dir#"$MQTT_RTC_ROOT"/}/mqtt_rtc_bg.wasm does not instantiate (see above)"
+  done
   touch "$STAMP"
 else
   log "pkg/ is up to date"
@@ -157,4 +179,32 @@ read -r id tarball unpacked entries < <(node -e '
 log "built $id in pkg/"
 size_line mqtt_rtc_bg.wasm "$PKG_DIR/mqtt_rtc_bg.wasm"
 size_line "mqtt_rtc.js (glue)" "$PKG_DIR/mqtt_rtc.js"
+size_line mqtt/mqtt_rtc_bg.wasm "$MQTT_PKG_DIR/mqtt_rtc_bg.wasm"
+size_line "mqtt/mqtt_rtc.js (glue)" "$MQTT_PKG_DIR/mqtt_rtc.js"
 printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$tarball" "$entries" "$unpacked"
+
+# --- size budgets ------------------------------------------------------------------
+# What a page downloads for an entry: its .wasm, its JS glue and the snippets the glue
+# imports, each gzip -9, in bytes. The goal for the whole library is 75 KB (76,800 bytes);
+# until it is reached these are the ceilings of today's builds, lowered with every change
+# that makes them smaller, so that size only goes one way. Over budget fails the build.
+BUDGET_MAIN=164000
+BUDGET_MQTT=109000
+entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
+  local f sum=0
+  for f in "$1/mqtt_rtc_bg.wasm" "$1/mqtt_rtc.js" "$1"/snippets/*/*.js; do
+    [[ -f "$f" ]] && sum=$((sum + $(gzip -9 -c "$f" | wc -c)))
+  done
+  echo "$sum"
+}
+over=0
+for entry in "mqtt-rtc $PKG_DIR $BUDGET_MAIN" "mqtt-rtc/mqtt $MQTT_PKG_DIR $BUDGET_MQTT"; do
+  read -r name dir budget <<<"$entry"
+  bytes="$(entry_gzip "$dir")"
+  printf '  %-22s %9d bytes gzip, budget %d\n' "entry $name" "$bytes" "$budget"
+  if ((bytes > budget)); then
+    warn "entry $name is $bytes bytes gzip, over its budget of $budget (tools/build-pkg.sh)"
+    over=1
+  fi
+done
+((!over)) || die "the package is over its size budget"

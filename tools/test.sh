@@ -169,6 +169,19 @@ if [[ -f tests/js/package.json ]]; then
     record js-tests 1 0 1 0
     warn "[js-tests] not run: the broker did not start"
   fi
+  # The MQTT test files again, on the package's MQTT-only entry (mqtt-rtc/mqtt, built
+  # without the WebRTC layer), which must behave as the main one does.
+  js_mqtt_entry() {
+    set -e
+    cd tests/js
+    timeout --kill-after=30 1200 npm run -s test:mqtt-entry
+  }
+  if ((broker_ok)); then
+    stage js-mqtt-entry tests js_mqtt_entry
+  else
+    record js-mqtt-entry 1 0 1 0
+    warn "[js-mqtt-entry] not run: the broker did not start"
+  fi
   # The same client and WebRTC test files in Debian's Firefox ESR (puppeteer-core over
   # WebDriver BiDi; tests/js/lib/firefox.js lists the files that stay Chromium-only and
   # why), on the pkg/ js-tests built. A shorter leak loop keeps the stage to minutes.

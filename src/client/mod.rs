@@ -44,6 +44,7 @@ fn rejected(e: MqttError) -> Promise {
 
 impl MqttClient {
     /// Another handle to the same client (for Rust code built on it, like signaling).
+    #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub(crate) fn handle(&self) -> MqttClient {
         MqttClient {
             inner: self.inner.clone(),

@@ -185,10 +185,13 @@ impl Pending {
         (promise, pending)
     }
 
+    // Used by the WebRTC layer only; the MQTT-only build (no `rtc` feature) leaves it unused.
+    #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn resolve(self, value: &JsValue) {
         let _ = self.resolve.call1(&JsValue::NULL, value);
     }
 
+    #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn reject(self, e: MqttError) {
         let _ = self.reject.call1(&JsValue::NULL, &e.into_js());
     }
@@ -213,6 +216,8 @@ impl Listeners {
         }
     }
 
+    // Used by the WebRTC layer only; the MQTT-only build (no `rtc` feature) leaves it unused.
+    #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn clear(&mut self) {
         self.0.clear();
     }

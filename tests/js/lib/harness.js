@@ -14,6 +14,8 @@ import { REPO_ROOT, startServer } from './server.js';
 import { BROWSER, launchFirefox } from './firefox.js';
 
 const CHROMIUM = process.env.MQTT_RTC_CHROMIUM || '/usr/bin/chromium';
+/** Which entry of the package the pages load: "main" (mqtt-rtc) or "mqtt" (mqtt-rtc/mqtt). */
+export const ENTRY = process.env.MQTT_RTC_ENTRY || 'main';
 // WebRTC on loopback only: allow loopback candidates, grant fake camera/mic, and keep host
 // candidates as plain addresses. With mDNS-obfuscated host candidates (Chromium's default
 // when no media permission was used) ICE gathering on this sandboxed machine stalls for
@@ -74,8 +76,8 @@ export function useBrowser() {
   });
   return {
     get env() { return state.env; },
-    /** Opens a page with the package initialised; `init` runs before any page script. */
-    async page({ init } = {}) {
+    /** Opens a page with the package initialised (the MQTT-only entry with `entry: "mqtt"`); `init` runs before any page script. */
+    async page({ init, entry = ENTRY } = {}) {
       const page = await state.context.newPage();
       page.setDefaultTimeout(60_000);
       const logs = [];
@@ -83,7 +85,8 @@ export function useBrowser() {
       page.on('pageerror', (e) => logs.push(`[pageerror] ${e.stack || e}`));
       page.logs = logs;
       if (init) await page.addInitScript(init);
-      await page.goto(`${state.server.url}/index.html`);
+      // entry "mqtt" (MQTT_RTC_ENTRY=mqtt): the page loads the MQTT-only entry (pkg/mqtt/).
+      await page.goto(`${state.server.url}/index.html${entry === 'mqtt' ? '?entry=mqtt' : ''}`);
       await page.waitForFunction(() => window.mqttReady || window.mqttLoadError, null, { timeout: 30_000 });
       const err = await page.evaluate(() => window.mqttLoadError);
       if (err) throw new Error(`the package did not load: ${err}`);

@@ -116,16 +116,21 @@ after(async () => {
 
 test('the tarball holds exactly the package files, and package.json matches Cargo.toml', T, async () => {
   const files = state.packed.files.map((f) => f.path).sort();
-  const snippets = files.filter((f) => f.startsWith('snippets/'));
-  assert.deepEqual(files.filter((f) => !f.startsWith('snippets/')), [
-    'LICENSE', 'README.md', 'mqtt_rtc.d.ts', 'mqtt_rtc.js', 'mqtt_rtc_bg.wasm', 'package.json',
+  const isSnippet = (f) => /^(mqtt\/)?snippets\//.test(f);
+  const snippets = files.filter(isSnippet);
+  assert.deepEqual(files.filter((f) => !isSnippet(f)), [
+    'LICENSE', 'README.md', 'mqtt/mqtt_rtc.d.ts', 'mqtt/mqtt_rtc.js', 'mqtt/mqtt_rtc_bg.wasm',
+    'mqtt_rtc.d.ts', 'mqtt_rtc.js', 'mqtt_rtc_bg.wasm', 'package.json',
   ]);
   assert.ok(snippets.every((f) => f.endsWith('.js')), `only JS under snippets/: ${snippets}`);
 
-  // Every module the glue imports is shipped.
-  const glue = await readFile(join(state.unpacked, 'mqtt_rtc.js'), 'utf8');
-  const imports = [...glue.matchAll(/\bfrom\s+['"]\.\/([^'"]+)['"]/g)].map((m) => m[1]);
-  for (const f of imports) assert.ok(files.includes(f), `the glue imports ./${f}, which is not in the tarball`);
+  // Every module each entry's glue imports is shipped.
+  for (const dir of ['', 'mqtt/']) {
+    const glue = await readFile(join(state.unpacked, `${dir}mqtt_rtc.js`), 'utf8');
+    const imports = [...glue.matchAll(/\bfrom\s+['"]\.\/([^'"]+)['"]/g)].map((m) => dir + m[1]);
+    assert.ok(imports.some((f) => isSnippet(f)), `${dir}mqtt_rtc.js imports its snippets`);
+    for (const f of imports) assert.ok(files.includes(f), `the glue imports ./${f}, which is not in the tarball`);
+  }
 
   const { stdout } = await run('cargo', ['metadata', '--no-deps', '--format-version', '1', '--offline'], { cwd: REPO_ROOT });
   const crate = JSON.parse(stdout).packages.find((p) => p.name === 'mqtt-rtc');
@@ -138,12 +143,13 @@ test('the tarball holds exactly the package files, and package.json matches Carg
   assert.match(pkg.repository.url, new RegExp(`^git\\+${crate.repository.replace(/[.]/g, '\\.')}(\\.git)?$`));
   assert.equal(pkg.type, 'module');
   assert.deepEqual(pkg.exports['.'], { types: './mqtt_rtc.d.ts', default: './mqtt_rtc.js' });
+  assert.deepEqual(pkg.exports['./mqtt'], { types: './mqtt/mqtt_rtc.d.ts', default: './mqtt/mqtt_rtc.js' });
   const targets = [pkg.main, pkg.module, pkg.types, ...Object.values(pkg.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)))];
   for (const t of targets) assert.ok(files.includes(t.replace(/^\.\//, '')), `package.json points at ${t}, not in the tarball`);
   assert.ok(pkg.exports['./mqtt_rtc_bg.wasm'], 'the .wasm is importable as mqtt-rtc/mqtt_rtc_bg.wasm');
   // Tree-shaking may drop the glue when nothing is used from it (it has no effects
   // outside itself); the snippets are kept, whatever is in them.
-  assert.deepEqual(pkg.sideEffects, ['./snippets/**']);
+  assert.deepEqual(pkg.sideEffects, ['./snippets/**', './mqtt/snippets/**']);
 });
 
 test('MqttError is an Error from the start: one constructed by the user before the library made any', T, async () => {
@@ -280,6 +286,18 @@ for (const [compiler, dir] of [['TypeScript 7', 'typescript'], ['TypeScript 5.9'
 
       // The same wrong uses without their directives: exactly the expected errors, each
       // on its line.
+      // The MQTT-only entry: good.ts type-checks against "mqtt-rtc/mqtt" as it is, and
+      // the WebRTC classes are not there.
+      const good = await readFile(join(TS_CONSUMER, 'good.ts'), 'utf8');
+      await writeFile(join(work, 'mqtt-entry.ts'), good.replaceAll('from "mqtt-rtc";', 'from "mqtt-rtc/mqtt";'));
+      await writeFile(join(work, 'mqtt-entry-rtc.ts'), 'import { RtcPeer } from "mqtt-rtc/mqtt";\nexport const p: unknown = RtcPeer;\n');
+      await writeFile(join(work, 'tsconfig.json'), tsconfig(['mqtt-entry.ts']));
+      const entry = await run('node', [tsc, '-p', work, '--pretty', 'false'], { cwd: TS_CONSUMER, allowFail: true });
+      assert.equal(entry.code, 0, `tsc on good.ts importing "mqtt-rtc/mqtt":\n${entry.stdout}${entry.stderr}`);
+      await writeFile(join(work, 'tsconfig.json'), tsconfig(['mqtt-entry-rtc.ts']));
+      const noRtc = await run('node', [tsc, '-p', work, '--pretty', 'false'], { cwd: TS_CONSUMER, allowFail: true });
+      assert.match(noRtc.stdout, /mqtt-entry-rtc\.ts\(1,\d+\): error TS(2305|2614):.*RtcPeer/, `tsc output:\n${noRtc.stdout}${noRtc.stderr}`);
+
       for (const [name, [, errorsFile]] of Object.entries(groups)) {
         const { lines, expected } = await expectedErrors(errorsFile);
         assert.ok(expected.length >= 10, `${errorsFile} lists ${expected.length} wrong uses`);
