@@ -19,9 +19,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use mqtt_rtc::mqtt::backoff::SplitMix64;
 use mqtt_rtc::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, SubscribeFilter, Will};
-use mqtt_rtc::mqtt::session::{
-    ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, State, Token,
-};
+use mqtt_rtc::mqtt::session::{Event, Millis, QueueConfig, Session, SessionConfig, State, Token};
 use mqtt_rtc::rtc_core::chunk::{self, Reassembler};
 use mqtt_rtc::rtc_core::room::{Output as RoomOutput, Room};
 use mqtt_rtc::rtc_core::signal::{SdpKind, Signal};
@@ -155,6 +153,7 @@ impl Camera {
     }
 
     fn on_event(&mut self, session: &mut Session, now: Millis, event: Event) {
+        crate::note_event(&self.id, &event);
         match event {
             Event::Connected { .. } => {
                 self.announce(session, now);
@@ -166,27 +165,9 @@ impl Camera {
                 );
             }
             Event::Message(msg) => self.on_signal(session, now, &msg.payload),
-            Event::Offline { error } => note!("{}: offline: {error}", self.id),
-            Event::Reconnecting { attempt, delay } => {
-                note!("{}: reconnect attempt {attempt} in {delay} ms", self.id)
+            Event::PublishDone { token, .. } if self.leaving == Some(token) => {
+                self.leaving = None;
             }
-            Event::SubscribeDone { result: Err(e), .. } if e.code != ErrorCode::Closed => {
-                note!("{}: subscribe failed: {e}", self.id)
-            }
-            Event::PublishDone { token, result } => {
-                if let Some(e) = result
-                    .as_ref()
-                    .err()
-                    .filter(|e| e.code != ErrorCode::Closed)
-                {
-                    note!("{}: publish failed: {e}", self.id);
-                }
-                if self.leaving == Some(token) {
-                    self.leaving = None;
-                }
-            }
-            Event::Error(e) => note!("{}: {e}", self.id),
-            Event::Closed { error: Some(e) } => note!("{}: closed: {e}", self.id),
             _ => {}
         }
     }

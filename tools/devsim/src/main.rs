@@ -34,6 +34,32 @@ macro_rules! note {
     }};
 }
 
+/// What every device (sensor or camera) reports of its session on stderr: going offline,
+/// reconnecting, failed requests and errors. Requests still open when a device stops end
+/// with CLOSED, which is not a failure.
+pub(crate) fn note_event(id: &str, event: &Event) {
+    let failed = |e: &&SessionError| e.code != ErrorCode::Closed;
+    match event {
+        Event::Offline { error } => note!("{id}: offline: {error}"),
+        Event::Reconnecting { attempt, delay } => {
+            note!("{id}: reconnect attempt {attempt} in {delay} ms")
+        }
+        Event::SubscribeDone { result, .. } => {
+            if let Some(e) = result.as_ref().err().filter(failed) {
+                note!("{id}: subscribe failed: {e}")
+            }
+        }
+        Event::PublishDone { result, .. } => {
+            if let Some(e) = result.as_ref().err().filter(failed) {
+                note!("{id}: publish failed: {e}")
+            }
+        }
+        Event::Error(e) => note!("{id}: {e}"),
+        Event::Closed { error: Some(e) } => note!("{id}: closed: {e}"),
+        _ => {}
+    }
+}
+
 mod camera;
 mod device;
 mod h264;
@@ -49,7 +75,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use mqtt_rtc::mqtt::backoff::SplitMix64;
 use mqtt_rtc::mqtt::codec::{Properties, ProtocolVersion, Publish, QoS, SubscribeFilter, Will};
 use mqtt_rtc::mqtt::session::{
-    ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, State, Token,
+    ErrorCode, Event, Millis, QueueConfig, Session, SessionConfig, SessionError, State, Token,
 };
 
 use device::{Device, Kind};
@@ -249,6 +275,7 @@ impl Sim {
     }
 
     fn on_event(&mut self, session: &mut Session, now: Millis, event: Event) {
+        note_event(&self.id, &event);
         match event {
             Event::Connected { .. } => {
                 let json = json_properties();
@@ -273,28 +300,9 @@ impl Sim {
                 out!("online {} {} {}", self.id, self.base, self.device.name());
             }
             Event::Message(msg) => self.on_command(session, now, msg),
-            Event::Offline { error } => note!("{}: offline: {error}", self.id),
-            Event::Reconnecting { attempt, delay } => {
-                note!("{}: reconnect attempt {attempt} in {delay} ms", self.id)
+            Event::PublishDone { token, .. } if self.offline == Some(token) => {
+                self.offline = None;
             }
-            // CLOSED: requests still open when the device stops; nothing went wrong.
-            Event::SubscribeDone { result: Err(e), .. } if e.code != ErrorCode::Closed => {
-                note!("{}: subscribe failed: {e}", self.id)
-            }
-            Event::PublishDone { token, result } => {
-                if let Some(e) = result
-                    .as_ref()
-                    .err()
-                    .filter(|e| e.code != ErrorCode::Closed)
-                {
-                    note!("{}: publish failed: {e}", self.id);
-                }
-                if self.offline == Some(token) {
-                    self.offline = None;
-                }
-            }
-            Event::Error(e) => note!("{}: {e}", self.id),
-            Event::Closed { error: Some(e) } => note!("{}: closed: {e}", self.id),
             _ => {}
         }
     }
