@@ -50,14 +50,8 @@ pub const CONNECT_PROPERTIES: &[&str] = &[
     "userProperties",
 ];
 pub const PUBLISH: &[&str] = &["qos", "retain", "properties"];
-pub const PUBLISH_PROPERTIES: &[&str] = &[
-    "payloadFormatIndicator",
-    "messageExpiryInterval",
-    "contentType",
-    "responseTopic",
-    "correlationData",
-    "userProperties",
-];
+/// A Will's properties are a PUBLISH's plus willDelayInterval, kept last so that the
+/// PUBLISH list is this one without it.
 pub const WILL_PROPERTIES: &[&str] = &[
     "payloadFormatIndicator",
     "messageExpiryInterval",
@@ -67,6 +61,10 @@ pub const WILL_PROPERTIES: &[&str] = &[
     "userProperties",
     "willDelayInterval",
 ];
+pub const PUBLISH_PROPERTIES: &[&str] = match WILL_PROPERTIES.split_last() {
+    Some((_, publish)) => publish,
+    None => &[],
+};
 pub const SUBSCRIBE: &[&str] = &[
     "qos",
     "noLocal",
