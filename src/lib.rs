@@ -2,12 +2,13 @@
 //!
 //! The pure parts build and are tested on the host as well as on `wasm32-unknown-unknown`
 //! (no I/O, no clock, no randomness): the MQTT protocol core in [`mqtt`], the signaling
-//! state machine and data-channel framing in [`rtc_core`], and the error codes in
-//! [`error_code`]. The browser layers sit on top and are only built for wasm32: `web`
-//! (JS interop both share, and the re-entrancy rule), `client` (`MqttClient`) and `rtc`
-//! (`RtcPeer`, `RtcChannel`, `MqttSignaling`).
+//! state machine and data-channel framing in [`rtc_core`], the error codes in
+//! [`error_code`] and the one map type in [`map`]. The browser layers sit on top and are
+//! only built for wasm32: `web` (JS interop both share, and the re-entrancy rule), `client`
+//! (`MqttClient`) and `rtc` (`RtcPeer`, `RtcChannel`, `MqttSignaling`).
 
 pub mod error_code;
+pub mod map;
 pub mod mqtt;
 pub mod rtc_core;
 

@@ -4,12 +4,13 @@
 //! straight to JavaScript, and failing everything at close happens in [`Requests::closed`]
 //! alone. It never talks to the session or the socket.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use js_sys::{Array, Function, Object};
 use wasm_bindgen::JsValue;
 
 use crate::error_code::ErrorCode;
+use crate::map::VecMap;
 use crate::mqtt::codec::{Publish, ReasonCode, SubAck};
 use crate::mqtt::session::{PublishOutcome, SessionError, Token};
 use crate::web::{self as js, Deferred, MqttError, Pending};
@@ -29,9 +30,9 @@ pub(super) struct Refused {
 
 pub(super) struct Requests {
     connect: Option<Pending>,
-    publishes: HashMap<Token, Pending>,
-    subscribes: HashMap<Token, Subscribing>,
-    unsubscribes: HashMap<Token, Pending>,
+    publishes: VecMap<Token, Pending>,
+    subscribes: VecMap<Token, Subscribing>,
+    unsubscribes: VecMap<Token, Pending>,
     end_waiters: Vec<Pending>,
     /// Publishes waiting for the socket buffer to drain, in order.
     backlog: VecDeque<(Publish, Pending)>,
@@ -41,9 +42,9 @@ impl Requests {
     pub fn new(connect: Pending) -> Self {
         Requests {
             connect: Some(connect),
-            publishes: HashMap::new(),
-            subscribes: HashMap::new(),
-            unsubscribes: HashMap::new(),
+            publishes: VecMap::new(),
+            subscribes: VecMap::new(),
+            unsubscribes: VecMap::new(),
             end_waiters: Vec::new(),
             backlog: VecDeque::new(),
         }

@@ -4,10 +4,9 @@
 //! listener's subscription when the application did not. It never calls a listener: it
 //! returns them, for the driver to call after its borrow is released.
 
-use std::collections::HashMap;
-
 use js_sys::{Function, Object};
 
+use crate::map::VecMap;
 use crate::mqtt::codec::{Properties, Publish};
 use crate::mqtt::topic::TopicTrie;
 
@@ -21,7 +20,7 @@ pub(super) struct Routing {
     routes: TopicTrie<Vec<Function>>,
     /// The subscription identifier each filter was last subscribed with (v5): a PUBLISH
     /// carrying identifiers goes only to the listeners of those subscriptions.
-    filter_ids: HashMap<String, u32>,
+    filter_ids: VecMap<String, u32>,
     next_subscription_id: u32,
 }
 
@@ -29,7 +28,7 @@ impl Routing {
     pub fn new() -> Self {
         Routing {
             routes: TopicTrie::new(),
-            filter_ids: HashMap::new(),
+            filter_ids: VecMap::new(),
             next_subscription_id: FIRST_AUTO_SUBSCRIPTION_ID,
         }
     }

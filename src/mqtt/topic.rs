@@ -12,8 +12,9 @@
 //! "no wildcard in a topic name" rule is [MQTT-4.7.1-1] and the `#` and `+` rules are
 //! [MQTT-4.7.1-2] and [MQTT-4.7.1-3].
 
-use std::collections::BTreeMap;
 use std::fmt;
+
+use crate::map::VecMap;
 
 /// The longest topic name or filter, in bytes: a UTF-8 string's length is a 16-bit
 /// integer [MQTT-4.7.3-3].
@@ -217,7 +218,7 @@ struct Entry<T> {
 struct Node<T> {
     entries: Vec<Entry<T>>,
     /// Children by exact level text; never holds the keys `+` or `#`.
-    children: BTreeMap<Box<str>, Node<T>>,
+    children: VecMap<Box<str>, Node<T>>,
     /// The child for a `+` level.
     plus: Option<Box<Node<T>>>,
     /// The child for a `#` level.
@@ -228,7 +229,7 @@ impl<T> Node<T> {
     fn new() -> Self {
         Self {
             entries: Vec::new(),
-            children: BTreeMap::new(),
+            children: VecMap::new(),
             plus: None,
             hash: None,
         }

@@ -15,7 +15,7 @@
 //! logged in a browser callback) and listeners run from a `web::Deferred` afterwards.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
@@ -37,6 +37,7 @@ use super::{
     Deferred, Listeners, Pending,
 };
 use crate::error_code::ErrorCode;
+use crate::map::VecMap;
 use crate::web::{EventListener, MqttError};
 
 struct Handlers {
@@ -644,8 +645,8 @@ fn close_peer(rc: &Rc<RefCell<Inner>>) -> Result<(), MqttError> {
 /// The entries of a `getStats()` report that the summary reads.
 #[derive(Default)]
 struct StatsEntries {
-    pairs: HashMap<String, JsValue>,
-    candidates: HashMap<String, JsValue>,
+    pairs: VecMap<String, JsValue>,
+    candidates: VecMap<String, JsValue>,
     selected_id: Option<String>,
     transport: Option<JsValue>,
     /// Packets lost, summed over received media streams.

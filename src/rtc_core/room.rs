@@ -10,10 +10,11 @@
 //! each output with no state borrowed), then arms one timer at `poll_timeout` whose
 //! expiry calls `handle_timeout`.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 
 use super::signal::Signal;
 use crate::error_code::ErrorCode;
+use crate::map::{VecMap, VecSet};
 
 /// How often presence is republished, milliseconds.
 pub const HEARTBEAT_MS: u64 = 15_000;
@@ -165,10 +166,10 @@ struct Call<P> {
 pub struct Room<M, P> {
     peer_id: String,
     started: bool,
-    peers: BTreeMap<String, PeerInfo<M>>,
-    calls: BTreeMap<String, Call<P>>,
+    peers: VecMap<String, PeerInfo<M>>,
+    calls: VecMap<String, Call<P>>,
     /// Remote sessions of calls that are over: their late signals are dropped.
-    closed_sessions: BTreeSet<String>,
+    closed_sessions: VecSet<String>,
     next_heartbeat: Option<u64>,
     out: VecDeque<Output<M, P>>,
 }
@@ -178,9 +179,9 @@ impl<M: Clone, P: Clone> Room<M, P> {
         Room {
             peer_id: peer_id.into(),
             started: false,
-            peers: BTreeMap::new(),
-            calls: BTreeMap::new(),
-            closed_sessions: BTreeSet::new(),
+            peers: VecMap::new(),
+            calls: VecMap::new(),
+            closed_sessions: VecSet::new(),
             next_heartbeat: None,
             out: VecDeque::new(),
         }

@@ -4,9 +4,8 @@
 //! broker only once it went out together with its topic, and an alias is never handed out
 //! beyond the maximum the other side announced.
 
-use std::collections::HashMap;
-
 use super::SessionError;
+use crate::map::VecMap;
 use crate::mqtt::codec::{Publish, ReasonCode};
 
 /// How the next PUBLISH to a topic can use an alias.
@@ -23,8 +22,8 @@ pub(super) enum Outbound {
 /// Both directions' aliases for the current connection.
 #[derive(Debug, Default)]
 pub(super) struct Aliases {
-    outbound: HashMap<String, u16>,
-    inbound: HashMap<u16, String>,
+    outbound: VecMap<String, u16>,
+    inbound: VecMap<u16, String>,
 }
 
 impl Aliases {

@@ -4,10 +4,9 @@
 //! are resolved before a message gets here; this module never delivers a message twice
 //! within one exchange and never holds more ids than our Receive Maximum.
 
-use std::collections::HashSet;
-
 use super::transmit::Reply;
 use super::SessionError;
+use crate::map::VecSet;
 use crate::mqtt::codec::{Publish, QoS, ReasonCode};
 
 /// What to do with an inbound PUBLISH.
@@ -23,7 +22,7 @@ pub(super) struct Delivery {
 #[derive(Debug, Default)]
 pub(super) struct Inbound {
     /// Ids between our PUBREC and the broker's PUBREL. Only looked up, never iterated.
-    qos2: HashSet<u16>,
+    qos2: VecSet<u16>,
 }
 
 impl Inbound {

@@ -5,12 +5,13 @@
 //! ([`Outgoing::fail_all`]). It never copies a payload and never writes bytes: the session
 //! encodes the publishes it hands out by reference.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::ids::PacketIds;
 use super::{
     ErrorCode, Event, Overflow, PublishOutcome, QueueConfig, ServerLimits, SessionError, Token,
 };
+use crate::map::VecMap;
 use crate::mqtt::codec::{Publish, QoS, ReasonCode};
 
 /// Where a QoS 1/2 publish stands.
@@ -113,9 +114,9 @@ pub(super) struct Outgoing {
     queue: VecDeque<Queued>,
     queued_bytes: usize,
     /// By send order, so replays and failures go in the order the messages went out.
-    inflight: BTreeMap<u64, InFlight>,
+    inflight: VecMap<u64, InFlight>,
     /// Packet id to send order.
-    by_id: HashMap<u16, u64>,
+    by_id: VecMap<u16, u64>,
     next_seq: u64,
 }
 

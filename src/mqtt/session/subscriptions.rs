@@ -5,10 +5,11 @@
 //! session, so an unsubscribe in flight is not undone by it), and fails every open request
 //! in one place. It never writes bytes: the session encodes the packets it hands out.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 
 use super::ids::PacketIds;
 use super::{ErrorCode, Event, SessionError, Token};
+use crate::map::VecMap;
 use crate::mqtt::codec::{
     self, Packet, Properties, ReasonCode, SubAck, Subscribe, SubscribeFilter, UnsubAck, VAR_INT_MAX,
 };
@@ -113,7 +114,7 @@ pub(super) struct Subscriptions {
     /// Waiting for a connection or a packet id, in order.
     waiting: VecDeque<Request>,
     /// On the wire, by packet id.
-    inflight: BTreeMap<u16, Request>,
+    inflight: VecMap<u16, Request>,
 }
 
 impl Subscriptions {
