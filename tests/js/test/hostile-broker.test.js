@@ -229,7 +229,7 @@ const OPTIONS = { reconnect: { initialDelay: 50, maxDelay: 200 }, connectTimeout
 
 /**
  * Runs one case: a scripted server whose first connection runs `script` and whose later
- * ones behave; `body(page, url, server)` drives the page and asserts; then no panic on
+ * ones behave; `body(page, url)` drives the page and asserts; then no panic on
  * the console, and a new client works with the real test broker in the same page.
  */
 async function hostile(script, body) {
@@ -281,11 +281,12 @@ function refusedCase(name, bytes, code, { reasonCode, options = {}, message, tod
 }
 
 /**
- * After CONNACK: the trigger (`go`) makes the script send `hostile(trigger, conn)`'s
- * bytes; the client reports `code` on its error event, reconnects (the server behaves
- * from then on), its trigger request settles, and it does a round trip.
+ * After CONNACK: the trigger (`go`) makes the script send `hostileBytes(trigger, conn)`'s
+ * bytes; the client reports `code` on its error event (on MQTT 5 with the same reason in
+ * its DISCONNECT), reconnects (the server behaves from then on), its trigger request
+ * settles (`goResult` checks how), and it does a round trip.
  */
-function brokenCase(name, hostileBytes, code, { reasonCode, v5 = true, go = { publish: 0 }, options = {}, message, todo, goResult } = {}) {
+function brokenCase(name, hostileBytes, code, { reasonCode, v5 = true, go = { publish: 0 }, options = {}, message, todo, goResult, mayCloseSilently } = {}) {
   const trigger = 'publish' in go ? 3 : 'subscribe' in go ? 8 : 10;
   // The reason code of the client's DISCONNECT, or null when it closed without one.
   let disconnect;
@@ -315,7 +316,10 @@ function brokenCase(name, hostileBytes, code, { reasonCode, v5 = true, go = { pu
       // DISCONNECT or a lost connection needs no answer, and 3.1.1 has no reason to give
       // (its DISCONNECT would discard the Will).
       const mine = v5 && (code === 'PROTOCOL_ERROR' || code === 'PACKET_TOO_LARGE');
-      assert.equal(await disconnect, mine ? e.reasonCode : null, 'the reason code of the client\'s DISCONNECT');
+      const sent = await disconnect;
+      if (!(mayCloseSilently && sent === null)) {
+        assert.equal(sent, mine ? e.reasonCode : null, 'the reason code of the client\'s DISCONNECT');
+      }
       const r = await page.evaluate(() => h.recovered());
       assert.deepEqual(r.trip, { text: 'ping', qos: 1 }, 'the hostile client works after reconnecting');
       assert.equal(r.state, 'connected');
@@ -456,6 +460,8 @@ brokenCase('a TCP reset in the middle of a packet', async (_, conn) => {
   conn.reset();
 }, 'CONNECTION_LOST');
 brokenCase('a PUBLISH in a text frame', async (_, conn) => conn.raw(frame(publish(), { opcode: 0x1 })), 'PROTOCOL_ERROR', {
+  // MQTT 5 section 4.13: closing without DISCONNECT is allowed too; one sent must say why.
+  mayCloseSilently: true,
   todo: 'needs the branch that closes the connection on a WebSocket text frame [MQTT-6.0.0-1]',
 });
 
