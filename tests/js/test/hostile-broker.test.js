@@ -217,7 +217,7 @@ function pageHelpers(bound) {
       const { rec } = window;
       await t.waitFor(() => rec.go, bound, 'the trigger request to settle');
       const trip = await h.roundTrip(rec.c, 'same');
-      return { trip, go: rec.go, state: rec.c.state, errors: rec.errors, connects: rec.connects, offline: rec.offline };
+      return { trip, go: rec.go, state: rec.c.state, errors: rec.errors, connects: rec.connects, offline: rec.offline, messages: rec.messages };
     },
     async end() { await t.endAll(window.rec?.c); },
   };
@@ -418,6 +418,9 @@ brokenCase('PUBACK with an undefined reason code, for the pending publish', (p, 
   // The publish was never acknowledged: it is resent on the new connection and acked there.
   goResult: (go) => assert.ok(go.resolved, `the publish resolves after the reconnect: ${JSON.stringify(go)}`),
 });
+brokenCase('QoS 2 PUBLISHes beyond the Receive Maximum the client announced', send(Buffer.concat(
+  [1, 2, 3].map((pid) => publish({ qos: 2, pid })),
+)), 'PROTOCOL_ERROR', { reasonCode: 0x93, options: { properties: { receiveMaximum: 2 } } });
 brokenCase('PUBREL with reserved flags 0000', send(packet(0x60, [0, 1])), 'PROTOCOL_ERROR');
 brokenCase('PINGRESP with a body', send(packet(0xd0, [0])), 'PROTOCOL_ERROR');
 brokenCase('AUTH after CONNACK', send(packet(0xf0, [0x18, 0])), 'PROTOCOL_ERROR');
@@ -481,7 +484,20 @@ toleratedCase('PUBREL for a packet id never used: PUBCOMP with 0x92 (v5)', async
   conn.send(packet(0x62, u16(4242)));
   return (await conn.next(7)).body;
 }, { check: (body) => assert.deepEqual([...body], [...u16(4242), 0x92], 'PUBCOMP: Packet Identifier not found') });
-toleratedCase('1,000 PINGRESPs no PINGREQ asked for, in one message', async (_, conn) => {
+toleratedCase('a QoS 2 PUBLISH sent again (DUP) before its PUBREL: delivered once', async (_, conn) => {
+  conn.send(publish({ topic: 'hostile/q2', payload: 'once', qos: 2, pid: 7 }));
+  await conn.next(5);
+  conn.send(publish({ topic: 'hostile/q2', payload: 'once', qos: 2, pid: 7, first: 0x3c }));
+  await conn.next(5);
+  conn.send(packet(0x62, u16(7)));
+  return (await conn.next(7)).body;
+}, {
+  check: (body, r) => {
+    assert.deepEqual([...body], u16(7), 'PUBCOMP: success');
+    assert.equal(r.messages.filter((m) => m.topic === 'hostile/q2').length, 1, 'delivered exactly once');
+  },
+});
+toleratedCase('1,000 PINGRESPs that no PINGREQ asked for, in one message', async (_, conn) => {
   conn.send(Buffer.concat(Array.from({ length: 1000 }, () => packet(0xd0))));
 });
 
