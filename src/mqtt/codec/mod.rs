@@ -235,6 +235,9 @@ impl Packet {
     }
 }
 
+/// The Topic Alias property identifier (MQTT 5.0 table 2-4).
+const TOPIC_ALIAS: u8 = 0x23;
+
 /// Why bytes could not be decoded as a packet. Every variant maps to an MQTT 5 reason code
 /// (see [`DecodeError::reason_code`]) so the session can tell the broker why it disconnects.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -289,6 +292,9 @@ impl DecodeError {
     pub fn reason_code(&self) -> ReasonCode {
         match self {
             DecodeError::PacketTooLarge { .. } => ReasonCode::PacketTooLarge,
+            // A Topic Alias of 0 is as invalid as one above the maximum, and the session
+            // reports both as 0x94 [MQTT-3.3.2-8]: the codec, which sees 0 first, agrees.
+            DecodeError::InvalidPropertyValue(TOPIC_ALIAS) => ReasonCode::TopicAliasInvalid,
             DecodeError::InvalidPacketType(_)
             | DecodeError::UnsupportedProtocolLevel(_)
             | DecodeError::InvalidReasonCode { .. }

@@ -1703,6 +1703,15 @@ fn property_values_out_of_range_are_refused() {
 }
 
 #[test]
+fn topic_alias_0_disconnects_with_topic_alias_invalid_like_one_above_the_maximum() {
+    let e = refused(&v5_publish_with(&[0x23, 0x00, 0x00]), V5);
+    assert_eq!(e.reason_code(), ReasonCode::TopicAliasInvalid);
+    // Other values out of range stay protocol errors.
+    let e = refused(&v5_publish_with(&[0x0B, 0x00]), V5);
+    assert_eq!(e.reason_code(), ReasonCode::ProtocolError);
+}
+
+#[test]
 fn a_subscription_identifier_above_the_var_int_range_is_malformed() {
     assert_eq!(
         refused(&v5_publish_with(&[0x0B, 0xFF, 0xFF, 0xFF, 0xFF]), V5),

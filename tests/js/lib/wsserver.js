@@ -51,7 +51,7 @@ function splitPackets(buf) {
  * upgrade is done; `conn.packets` is an async iterator of the client's MQTT packets
  * ({ type, flags, body }), `conn.next(type?)` waits for the next one (of that type),
  * `conn.send(bytes)` sends one binary message, `conn.raw(bytes)` writes bytes as they are
- * (for hand-made frames), `conn.close(code)` / `conn.destroy()` end it.
+ * (for hand-made frames), `conn.close(code)` / `conn.destroy()` / `conn.reset()` end it.
  * Resolves with { url, connections, close() }.
  */
 export async function startWsServer(onConnection) {
@@ -73,10 +73,16 @@ export async function startWsServer(onConnection) {
       raw: (bytes) => { if (!s.destroyed) s.write(Buffer.from(bytes)); },
       close: (code = 1000) => { if (!s.destroyed) s.end(frame(Buffer.from([code >> 8, code & 0xff]), { opcode: 0x8 })); },
       destroy: () => s.destroy(),
-      /** The next client packet (of `type`, skipping others); rejects if the socket ends first. */
+      /** Ends the TCP connection with a reset (RST), as a crashed peer or a middlebox would. */
+      reset: () => { if (!s.destroyed) s.resetAndDestroy(); },
+      /**
+       * The next client packet (of `type`, skipping others; those stay queued); rejects if
+       * the socket ends first, or after `timeoutMs` (Infinity: no bound).
+       */
       next(type, timeoutMs = 10_000) {
         return new Promise((ok, fail) => {
-          const timer = setTimeout(() => fail(new Error(`no packet of type ${type} within ${timeoutMs} ms`)), timeoutMs);
+          const timer = timeoutMs === Infinity ? undefined
+            : setTimeout(() => fail(new Error(`no packet of type ${type} within ${timeoutMs} ms`)), timeoutMs);
           const take = () => {
             const i = queue.findIndex((p) => type === undefined || p.type === type);
             if (i >= 0) { clearTimeout(timer); ok(queue.splice(i, 1)[0]); return true; }
@@ -85,6 +91,14 @@ export async function startWsServer(onConnection) {
           };
           if (!take()) waiters.push(take);
         });
+      },
+    };
+    /** Every client packet in order, until the socket ends. */
+    conn.packets = {
+      async* [Symbol.asyncIterator]() {
+        for (;;) {
+          try { yield await conn.next(undefined, Infinity); } catch { return; }
+        }
       },
     };
     const wake = () => { for (let i = waiters.length - 1; i >= 0; i--) if (waiters[i]()) waiters.splice(i, 1); };
