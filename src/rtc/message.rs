@@ -128,7 +128,7 @@ impl Signal {
                 session,
             }),
             other => Err(invalid(format!(
-                "unknown signal type {:?} (expected offer, answer or candidate)",
+                "unknown signal type '{}' (expected offer, answer or candidate)",
                 other.chars().take(32).collect::<String>()
             ))),
         }

@@ -49,7 +49,7 @@ pub(crate) fn describe(e: &JsValue) -> String {
     let name = get(e, "name").as_string().unwrap_or_default();
     let message = get(e, "message").as_string().unwrap_or_default();
     match (name.is_empty(), message.is_empty()) {
-        (true, true) => format!("{e:?}"),
+        (true, true) => crate::web::text(e),
         (false, true) => name,
         (true, false) => message,
         (false, false) => format!("{name}: {message}"),

@@ -24,6 +24,7 @@ export function mqttRtcExtendError(instance) {
   if (proto && Object.getPrototypeOf(proto) !== Error.prototype) Object.setPrototypeOf(proto, Error.prototype);
 }
 export function mqttRtcStack() { return new Error().stack || ""; }
+export function mqttRtcText(v) { try { return String(v); } catch { return Object.prototype.toString.call(v); } }
 export function mqttRtcNow() { return (globalThis.performance && performance.now) ? performance.now() : Date.now(); }
 "#)]
 extern "C" {
@@ -42,6 +43,11 @@ extern "C" {
     pub fn stack() -> String;
     #[wasm_bindgen(js_name = mqttRtcNow)]
     fn now_f64() -> f64;
+    /// Any JS value as text, as `String(v)` gives it (a Symbol or an object whose
+    /// `toString` throws still gives something). Rust's `{:?}` of a `JsValue` would do as
+    /// much but pulls string escaping and Unicode tables into the `.wasm`.
+    #[wasm_bindgen(js_name = mqttRtcText)]
+    pub fn text(v: &JsValue) -> String;
 }
 
 // Globals: in a separate block, as everything in the `inline_js` block above is imported
