@@ -1473,6 +1473,132 @@ fn receive_maximum_2_keeps_two_qos1_publishes_in_flight_and_sends_the_rest_in_or
     }
 }
 
+/// Publishes `n` messages of `qos` on a connected pair whose broker acknowledges none of
+/// them; the packet ids that went out.
+fn publish_unacknowledged(pair: &mut Pair, qos: QoS, n: u16) -> (Vec<Token>, Vec<u16>) {
+    pair.broker.auto_puback = false;
+    pair.broker.auto_pubrec = false;
+    pair.broker.auto_pubcomp = false;
+    let tokens = (1..=n)
+        .map(|i| pair.publish("t/w", qos, &i.to_be_bytes()))
+        .collect();
+    let ids = pair.take_received().iter().map(packet_id).collect();
+    (tokens, ids)
+}
+
+/// With `window` publishes of `qos` in flight and more queued, each final ack lets exactly
+/// the next one out, in order, and the window is never exceeded.
+fn assert_window(pair: &mut Pair, qos: QoS, window: u16, total: u16) {
+    let (tokens, ids) = publish_unacknowledged(pair, qos, total);
+    assert_eq!(ids, (1..=window).collect::<Vec<_>>(), "the first window");
+    assert_eq!(pair.session.stats().inflight, usize::from(window));
+    assert_eq!(pair.session.stats().queued, usize::from(total - window));
+    for (i, token) in tokens.iter().enumerate() {
+        let id = i as u16 + 1;
+        if qos == QoS::ExactlyOnce {
+            pair.broker_send(Packet::PubRec(ack(id)));
+            assert_eq!(pair.take_received(), [Packet::PubRel(ack(id))]);
+            // Past PUBREC the message still holds its slot until PUBCOMP.
+            let open = window.min(total - id + 1);
+            assert_eq!(pair.session.stats().inflight, usize::from(open));
+            pair.broker_send(Packet::PubComp(ack(id)));
+        } else {
+            pair.broker_send(Packet::PubAck(ack(id)));
+        }
+        assert_eq!(seen(pair), [done(*token, id)]);
+        let next = id + window;
+        let sent: Vec<u16> = pair.take_received().iter().map(packet_id).collect();
+        let expected: Vec<u16> = (next <= total).then_some(next).into_iter().collect();
+        assert_eq!(sent, expected, "after the ack of {id}");
+        assert!(pair.session.stats().inflight <= usize::from(window));
+    }
+}
+
+fn v311() -> SessionConfig {
+    SessionConfig {
+        protocol: ProtocolVersion::V311,
+        ..config()
+    }
+}
+
+#[test]
+fn a_311_session_keeps_at_most_20_qos2_publishes_in_flight_by_default() {
+    // MQTT 3.1.1 has no Receive Maximum; a default Mosquitto drops QoS 2 beyond 20.
+    assert_eq!(mqtt_rtc::mqtt::session::DEFAULT_MAX_INFLIGHT_V311, 20);
+    let mut pair = Pair::connected(v311());
+    assert_window(&mut pair, QoS::ExactlyOnce, 20, 45);
+}
+
+#[test]
+fn a_311_session_keeps_at_most_20_qos1_publishes_in_flight_by_default() {
+    let mut pair = Pair::connected(v311());
+    assert_window(&mut pair, QoS::AtLeastOnce, 20, 30);
+}
+
+#[test]
+fn max_inflight_sets_the_window_of_a_311_session() {
+    let mut pair = Pair::connected(SessionConfig {
+        max_inflight: Some(3),
+        ..v311()
+    });
+    assert_window(&mut pair, QoS::AtLeastOnce, 3, 8);
+    let mut pair = Pair::connected(SessionConfig {
+        max_inflight: Some(100),
+        ..v311()
+    });
+    assert_window(&mut pair, QoS::ExactlyOnce, 100, 130);
+}
+
+#[test]
+fn a_v5_session_without_max_inflight_follows_the_brokers_receive_maximum_not_20() {
+    let mut pair = Pair::connected_with(
+        config(),
+        connack(Properties {
+            receive_maximum: Some(50),
+            ..Properties::default()
+        }),
+    );
+    assert_window(&mut pair, QoS::ExactlyOnce, 50, 60);
+}
+
+#[test]
+fn a_v5_session_with_max_inflight_uses_the_smaller_of_it_and_the_receive_maximum() {
+    let pair_with = |max_inflight, receive_maximum| {
+        Pair::connected_with(
+            SessionConfig {
+                max_inflight: Some(max_inflight),
+                ..config()
+            },
+            connack(Properties {
+                receive_maximum: Some(receive_maximum),
+                ..Properties::default()
+            }),
+        )
+    };
+    assert_window(&mut pair_with(4, 10), QoS::AtLeastOnce, 4, 9);
+    assert_window(&mut pair_with(10, 3), QoS::ExactlyOnce, 3, 7);
+}
+
+#[test]
+fn the_window_holds_for_publishes_queued_while_offline_and_sent_after_connack() {
+    let mut pair = Pair::new(SessionConfig {
+        max_inflight: Some(2),
+        ..v311()
+    });
+    pair.broker.auto_puback = false;
+    for i in 0..5u8 {
+        pair.session
+            .publish(pair.now, publish("t/q", QoS::AtLeastOnce, &[i]))
+            .unwrap();
+    }
+    pair.connect();
+    let received = pair.take_received();
+    assert!(matches!(received[0], Packet::Connect(_)));
+    let ids: Vec<u16> = received[1..].iter().map(packet_id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(pair.session.stats().queued, 3);
+}
+
 // ----- topic aliases -----
 
 fn alias_pair() -> Pair {

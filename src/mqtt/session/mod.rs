@@ -35,7 +35,7 @@ mod subscriptions;
 mod timer;
 mod transmit;
 
-pub use config::{Overflow, QueueConfig, SessionConfig};
+pub use config::{Overflow, QueueConfig, SessionConfig, DEFAULT_MAX_INFLIGHT_V311};
 pub use error::{ErrorCode, SessionError};
 
 use std::collections::VecDeque;
@@ -1086,6 +1086,20 @@ impl Session {
         Ok(())
     }
 
+    /// How many QoS 1/2 publishes may be in flight on this connection: the broker's Receive
+    /// Maximum (v5) capped by `max_inflight`; on 3.1.1, which has no Receive Maximum,
+    /// `max_inflight` or [`DEFAULT_MAX_INFLIGHT_V311`].
+    fn send_window(&self) -> usize {
+        let own = self.config.max_inflight;
+        let window = match self.version {
+            ProtocolVersion::V5 => own.map_or(self.server.receive_maximum, |n| {
+                n.min(self.server.receive_maximum)
+            }),
+            ProtocolVersion::V311 => own.unwrap_or(DEFAULT_MAX_INFLIGHT_V311),
+        };
+        usize::from(window.max(1))
+    }
+
     /// Sends what waits, as far as the connection, packet ids and flow control allow.
     fn pump(&mut self, now: Millis) {
         if self.phase != Phase::Connected {
@@ -1100,9 +1114,10 @@ impl Session {
                 }
             }
         }
+        let window = self.send_window();
         while let Some((token, mut publish)) =
             self.outgoing
-                .next_ready(&self.server, &mut self.ids, &mut self.events)
+                .next_ready(&self.server, window, &mut self.ids, &mut self.events)
         {
             match (
                 self.write_publish(now, &mut publish, false),
