@@ -2604,6 +2604,218 @@ fn a_server_disconnect_ends_the_connection_with_its_reason_code() {
     assert_eq!(pair.take_received(), []);
 }
 
+// ----- SUBACK / UNSUBACK reason-code count -----
+
+/// Sends a request for `filters` filters (SUBSCRIBE, or UNSUBSCRIBE when `unsubscribe`) on
+/// `version`, answers it with `codes` reason codes, and checks the protocol failure: the
+/// request fails with PROTOCOL_ERROR naming both counts, v5 says so in DISCONNECT 0x82, the
+/// connection ends, the failure is reported and the next attempt is scheduled; the failed
+/// request is not sent again.
+fn assert_miscounted_ack(
+    version: ProtocolVersion,
+    unsubscribe: bool,
+    filters: usize,
+    codes: usize,
+) {
+    let mut pair = Pair::connected(SessionConfig {
+        protocol: version,
+        ..config()
+    });
+    pair.broker.auto_suback = false;
+    let names: Vec<String> = (0..filters).map(|i| format!("f/{i}")).collect();
+    let token = if unsubscribe {
+        pair.session
+            .unsubscribe(pair.now, names.clone(), Properties::default())
+            .unwrap()
+    } else {
+        let subs = names.iter().map(|n| filter(n, QoS::AtLeastOnce)).collect();
+        pair.session
+            .subscribe(pair.now, subs, Properties::default())
+            .unwrap()
+    };
+    pair.drive();
+    assert_eq!(pair.take_received().len(), 1);
+    let reason_codes = vec![0x01; codes];
+    let (ack, kind) = if unsubscribe {
+        let ack = UnsubAck {
+            packet_id: 1,
+            reason_codes: vec![0x00; codes],
+            properties: Properties::default(),
+        };
+        (Packet::UnsubAck(ack), "unsuback")
+    } else {
+        let ack = SubAck {
+            packet_id: 1,
+            reason_codes,
+            properties: Properties::default(),
+        };
+        (Packet::SubAck(ack), "suback")
+    };
+    pair.broker_send(ack);
+
+    let events = pair.take_events();
+    let message = format!("expected {filters} codes, got {codes}");
+    let failed = match &events[0] {
+        Event::SubscribeDone { token: t, result } if !unsubscribe => (t, result.clone().err()),
+        Event::UnsubscribeDone { token: t, result } if unsubscribe => (t, result.clone().err()),
+        other => panic!("the request did not fail first: {other:?}"),
+    };
+    assert_eq!(failed.0, &token);
+    let error = failed.1.expect("the request fails");
+    assert!(error.message.contains(&message), "{error}");
+    assert!(error.message.contains(kind), "{error}");
+    let Event::Offline { error: reported } = &events[2] else {
+        panic!("the failure is not reported: {events:#?}");
+    };
+    assert_eq!(reported, &error);
+    let protocol_error = err(ErrorCode::ProtocolError, Some(0x82));
+    let mut expected = vec![Event::SubscribeDone {
+        token,
+        result: Err(protocol_error.clone()),
+    }];
+    if unsubscribe {
+        expected = vec![Event::UnsubscribeDone {
+            token,
+            result: Err(protocol_error.clone()),
+        }];
+    }
+    expected.extend(lost_then_waiting(
+        Event::Offline {
+            error: protocol_error,
+        },
+        1,
+        1_000,
+    ));
+    assert_eq!(redact(events), expected);
+    let wire = pair.take_received();
+    match version {
+        ProtocolVersion::V5 => assert_eq!(wire, [disconnect(0x82)]),
+        ProtocolVersion::V311 => assert_eq!(wire, []),
+    }
+    assert!(!pair.link_up);
+    assert_eq!(pair.session.subscriptions().count(), 0);
+
+    // The next connection does not send the failed request again.
+    pair.advance(1_000);
+    assert_eq!(pair.session.state(), State::Connected);
+    let wire = pair.take_received();
+    assert!(matches!(wire[..], [Packet::Connect(_)]), "{wire:#?}");
+}
+
+#[test]
+fn a_v5_suback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, false, 2, 1);
+}
+
+#[test]
+fn a_v5_suback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, false, 1, 2);
+}
+
+#[test]
+fn a_311_suback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V311, false, 3, 2);
+}
+
+#[test]
+fn a_311_suback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V311, false, 1, 3);
+}
+
+#[test]
+fn a_v5_unsuback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 2, 1);
+}
+
+#[test]
+fn a_v5_unsuback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 1, 2);
+}
+
+#[test]
+fn a_v5_unsuback_with_no_reason_code_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 1, 0);
+}
+
+#[test]
+fn a_311_unsuback_with_anything_after_the_packet_id_is_a_protocol_error() {
+    // 3.1.1 UNSUBACK carries no reason codes: its remaining length is exactly 2.
+    let mut pair = Pair::connected(v311());
+    pair.broker.auto_suback = false;
+    pair.session
+        .unsubscribe(pair.now, vec!["f/0".to_string()], Properties::default())
+        .unwrap();
+    pair.drive();
+    pair.take_received();
+    pair.broker_send_raw(&[0xB0, 0x03, 0x00, 0x01, 0x00], Framing::OneChunk);
+    assert_eq!(
+        seen(&mut pair),
+        lost_then_waiting(offline(ErrorCode::ProtocolError, Some(0x81)), 1, 1_000)
+    );
+    assert_eq!(pair.take_received(), []);
+}
+
+#[test]
+fn a_311_unsuback_without_reason_codes_completes_the_unsubscribe() {
+    let mut pair = Pair::connected(v311());
+    let token = pair
+        .session
+        .unsubscribe(
+            pair.now,
+            vec!["f/0".to_string(), "f/1".to_string()],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        seen(&mut pair),
+        [Event::UnsubscribeDone {
+            token,
+            result: Ok(UnsubAck {
+                packet_id: 1,
+                reason_codes: Vec::new(),
+                properties: Properties::default(),
+            }),
+        }]
+    );
+}
+
+#[test]
+fn a_miscounted_suback_leaves_the_granted_subscriptions_as_they_were() {
+    let mut pair = Pair::connected(config());
+    pair.session
+        .subscribe(
+            pair.now,
+            vec![filter("kept/#", QoS::AtLeastOnce)],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    pair.broker.auto_suback = false;
+    pair.session
+        .subscribe(
+            pair.now,
+            vec![
+                filter("new/a", QoS::AtLeastOnce),
+                filter("new/b", QoS::AtLeastOnce),
+            ],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    pair.broker_send(Packet::SubAck(SubAck {
+        packet_id: 2,
+        reason_codes: vec![0x01],
+        properties: Properties::default(),
+    }));
+    let granted: Vec<String> = pair
+        .session
+        .subscriptions()
+        .map(|(f, _)| f.filter.clone())
+        .collect();
+    assert_eq!(granted, ["kept/#"]);
+}
+
 // ----- disconnect and close -----
 
 #[test]

@@ -51,7 +51,7 @@ use handshake::Verdict;
 use ids::PacketIds;
 use inbound::Inbound;
 use outgoing::{InFlight, Outgoing, PubRec, Stage};
-use subscriptions::Subscriptions;
+use subscriptions::{Acked, Subscriptions};
 use timer::{Timer, TimerTable};
 use transmit::{encode_into, Reply};
 
@@ -804,14 +804,14 @@ impl Session {
             Packet::PubRel(ack) => self.handle_pubrel(now, ack),
             Packet::PubComp(ack) => self.handle_pubcomp(now, ack),
             Packet::SubAck(ack) => {
-                let done = self.subscriptions.suback(ack, &mut self.ids);
-                self.events.extend(done);
-                self.pump(now);
+                let acked = self.subscriptions.suback(ack, &mut self.ids);
+                self.handle_acked(now, acked);
             }
             Packet::UnsubAck(ack) => {
-                let done = self.subscriptions.unsuback(ack, &mut self.ids);
-                self.events.extend(done);
-                self.pump(now);
+                let acked = self
+                    .subscriptions
+                    .unsuback(ack, &mut self.ids, self.version);
+                self.handle_acked(now, acked);
             }
             Packet::PingResp => self.handle_pingresp(now),
             Packet::Disconnect(d) => self.lost(now, SessionError::server_disconnect(d), true),
@@ -825,6 +825,21 @@ impl Session {
                     ),
                 ),
             ),
+        }
+    }
+
+    /// After a SUBACK or UNSUBACK: the request's event, then what waited for its packet id;
+    /// or, when the ack broke the protocol, the failed request and the end of the connection.
+    fn handle_acked(&mut self, now: Millis, acked: Acked) {
+        match acked {
+            Acked::Done(done) => {
+                self.events.extend(done);
+                self.pump(now);
+            }
+            Acked::Broken(failed, error) => {
+                self.events.extend(failed);
+                self.protocol_failure(now, error);
+            }
         }
     }
 
