@@ -1137,7 +1137,7 @@ fn an_idle_connection_sends_pingreq_after_keepalive_and_records_the_ping_rtt() {
 }
 
 #[test]
-fn without_pingresp_the_session_goes_offline_at_one_and_a_half_keepalive_not_earlier() {
+fn without_pingresp_the_session_goes_offline_at_two_keepalives_of_silence_not_earlier() {
     let mut pair = Pair::connected(SessionConfig {
         keep_alive: 10,
         ..config()
@@ -1146,7 +1146,8 @@ fn without_pingresp_the_session_goes_offline_at_one_and_a_half_keepalive_not_ear
     pair.advance(10_000);
     assert_eq!(pair.take_received(), [Packet::PingReq]);
 
-    pair.advance_to(14_999);
+    // The reply gets a full keepalive: half of one is no longer enough to give up.
+    pair.advance_to(19_999);
     assert_eq!(seen(&mut pair), []);
     assert_eq!(pair.session.state(), State::Connected);
 
@@ -1175,11 +1176,36 @@ fn a_server_keep_alive_in_connack_overrides_ours() {
     assert_eq!(pair.take_received(), []);
     pair.advance(1);
     assert_eq!(pair.take_received(), [Packet::PingReq]);
-    pair.advance(2_500);
+    pair.advance(4_999);
+    assert_eq!(seen(&mut pair), []);
+    pair.advance(1);
     assert_eq!(
         seen(&mut pair),
         lost_then_waiting(offline(ErrorCode::KeepaliveTimeout, None), 1, 1_000)
     );
+}
+
+#[test]
+fn a_message_that_takes_1_7_keepalives_to_arrive_with_the_pingresp_behind_it_is_received() {
+    // Mosquitto's WebSocket listener trickles a large queued message out at resume (a
+    // browser sees it only once it is complete) and queues the PINGRESP behind it.
+    let mut pair = Pair::connected(SessionConfig {
+        keep_alive: 1,
+        ..persistent()
+    });
+    pair.broker.auto_pingresp = false;
+    pair.advance(1_000);
+    assert_eq!(pair.take_received(), [Packet::PingReq]);
+    pair.advance(700);
+    let message = inbound("big", QoS::AtLeastOnce, Some(1), &[7; 72 * 1024]);
+    pair.broker_send_all(
+        &[Packet::Publish(message.clone()), Packet::PingResp],
+        Framing::PerPacket,
+    );
+    assert_eq!(seen(&mut pair), [Event::Message(message)]);
+    assert_eq!(pair.take_received(), [Packet::PubAck(ack(1))]);
+    assert_eq!(pair.session.state(), State::Connected);
+    assert_eq!(pair.session.stats().last_ping_rtt, Some(700));
 }
 
 #[test]

@@ -412,9 +412,14 @@ impl Session {
                 // [MQTT-3.1.2-23]
                 self.ping_sent = Some(now);
                 self.reply(now, Reply::PingReq);
-                // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
+                // Dead after 2 x keepalive of silence: the ping went out at 1 x and the reply
+                // gets a full period. A broker may queue the PINGRESP behind a large message
+                // it sends slowly (Mosquitto's WebSocket listener takes about 1.6 s for
+                // 64 KiB): half a period cut such a resume at the same place every time. A
+                // longer wait would leave us silent for more than a keepalive, which the
+                // broker may punish [MQTT-3.1.2-24].
                 self.timers
-                    .set(Timer::PingTimeout, now + self.keep_alive_ms / 2);
+                    .set(Timer::PingTimeout, now + self.keep_alive_ms);
             }
         }
     }
