@@ -1137,7 +1137,7 @@ fn an_idle_connection_sends_pingreq_after_keepalive_and_records_the_ping_rtt() {
 }
 
 #[test]
-fn without_pingresp_the_session_goes_offline_at_one_and_a_half_keepalive_not_earlier() {
+fn without_pingresp_the_session_goes_offline_at_two_keepalives_of_silence_not_earlier() {
     let mut pair = Pair::connected(SessionConfig {
         keep_alive: 10,
         ..config()
@@ -1146,7 +1146,8 @@ fn without_pingresp_the_session_goes_offline_at_one_and_a_half_keepalive_not_ear
     pair.advance(10_000);
     assert_eq!(pair.take_received(), [Packet::PingReq]);
 
-    pair.advance_to(14_999);
+    // The reply gets a full keepalive: half of one is no longer enough to give up.
+    pair.advance_to(19_999);
     assert_eq!(seen(&mut pair), []);
     assert_eq!(pair.session.state(), State::Connected);
 
@@ -1175,11 +1176,36 @@ fn a_server_keep_alive_in_connack_overrides_ours() {
     assert_eq!(pair.take_received(), []);
     pair.advance(1);
     assert_eq!(pair.take_received(), [Packet::PingReq]);
-    pair.advance(2_500);
+    pair.advance(4_999);
+    assert_eq!(seen(&mut pair), []);
+    pair.advance(1);
     assert_eq!(
         seen(&mut pair),
         lost_then_waiting(offline(ErrorCode::KeepaliveTimeout, None), 1, 1_000)
     );
+}
+
+#[test]
+fn a_message_that_takes_1_7_keepalives_to_arrive_with_the_pingresp_behind_it_is_received() {
+    // Mosquitto's WebSocket listener trickles a large queued message out at resume (a
+    // browser sees it only once it is complete) and queues the PINGRESP behind it.
+    let mut pair = Pair::connected(SessionConfig {
+        keep_alive: 1,
+        ..persistent()
+    });
+    pair.broker.auto_pingresp = false;
+    pair.advance(1_000);
+    assert_eq!(pair.take_received(), [Packet::PingReq]);
+    pair.advance(700);
+    let message = inbound("big", QoS::AtLeastOnce, Some(1), &[7; 72 * 1024]);
+    pair.broker_send_all(
+        &[Packet::Publish(message.clone()), Packet::PingResp],
+        Framing::PerPacket,
+    );
+    assert_eq!(seen(&mut pair), [Event::Message(message)]);
+    assert_eq!(pair.take_received(), [Packet::PubAck(ack(1))]);
+    assert_eq!(pair.session.state(), State::Connected);
+    assert_eq!(pair.session.stats().last_ping_rtt, Some(700));
 }
 
 #[test]
@@ -1471,6 +1497,132 @@ fn receive_maximum_2_keeps_two_qos1_publishes_in_flight_and_sends_the_rest_in_or
         }
         assert!(pair.session.stats().inflight <= 2);
     }
+}
+
+/// Publishes `n` messages of `qos` on a connected pair whose broker acknowledges none of
+/// them; the packet ids that went out.
+fn publish_unacknowledged(pair: &mut Pair, qos: QoS, n: u16) -> (Vec<Token>, Vec<u16>) {
+    pair.broker.auto_puback = false;
+    pair.broker.auto_pubrec = false;
+    pair.broker.auto_pubcomp = false;
+    let tokens = (1..=n)
+        .map(|i| pair.publish("t/w", qos, &i.to_be_bytes()))
+        .collect();
+    let ids = pair.take_received().iter().map(packet_id).collect();
+    (tokens, ids)
+}
+
+/// With `window` publishes of `qos` in flight and more queued, each final ack lets exactly
+/// the next one out, in order, and the window is never exceeded.
+fn assert_window(pair: &mut Pair, qos: QoS, window: u16, total: u16) {
+    let (tokens, ids) = publish_unacknowledged(pair, qos, total);
+    assert_eq!(ids, (1..=window).collect::<Vec<_>>(), "the first window");
+    assert_eq!(pair.session.stats().inflight, usize::from(window));
+    assert_eq!(pair.session.stats().queued, usize::from(total - window));
+    for (i, token) in tokens.iter().enumerate() {
+        let id = i as u16 + 1;
+        if qos == QoS::ExactlyOnce {
+            pair.broker_send(Packet::PubRec(ack(id)));
+            assert_eq!(pair.take_received(), [Packet::PubRel(ack(id))]);
+            // Past PUBREC the message still holds its slot until PUBCOMP.
+            let open = window.min(total - id + 1);
+            assert_eq!(pair.session.stats().inflight, usize::from(open));
+            pair.broker_send(Packet::PubComp(ack(id)));
+        } else {
+            pair.broker_send(Packet::PubAck(ack(id)));
+        }
+        assert_eq!(seen(pair), [done(*token, id)]);
+        let next = id + window;
+        let sent: Vec<u16> = pair.take_received().iter().map(packet_id).collect();
+        let expected: Vec<u16> = (next <= total).then_some(next).into_iter().collect();
+        assert_eq!(sent, expected, "after the ack of {id}");
+        assert!(pair.session.stats().inflight <= usize::from(window));
+    }
+}
+
+fn v311() -> SessionConfig {
+    SessionConfig {
+        protocol: ProtocolVersion::V311,
+        ..config()
+    }
+}
+
+#[test]
+fn a_311_session_keeps_at_most_20_qos2_publishes_in_flight_by_default() {
+    // MQTT 3.1.1 has no Receive Maximum; a default Mosquitto drops QoS 2 beyond 20.
+    assert_eq!(mqtt_rtc::mqtt::session::DEFAULT_MAX_INFLIGHT_V311, 20);
+    let mut pair = Pair::connected(v311());
+    assert_window(&mut pair, QoS::ExactlyOnce, 20, 45);
+}
+
+#[test]
+fn a_311_session_keeps_at_most_20_qos1_publishes_in_flight_by_default() {
+    let mut pair = Pair::connected(v311());
+    assert_window(&mut pair, QoS::AtLeastOnce, 20, 30);
+}
+
+#[test]
+fn max_inflight_sets_the_window_of_a_311_session() {
+    let mut pair = Pair::connected(SessionConfig {
+        max_inflight: Some(3),
+        ..v311()
+    });
+    assert_window(&mut pair, QoS::AtLeastOnce, 3, 8);
+    let mut pair = Pair::connected(SessionConfig {
+        max_inflight: Some(100),
+        ..v311()
+    });
+    assert_window(&mut pair, QoS::ExactlyOnce, 100, 130);
+}
+
+#[test]
+fn a_v5_session_without_max_inflight_follows_the_brokers_receive_maximum_not_20() {
+    let mut pair = Pair::connected_with(
+        config(),
+        connack(Properties {
+            receive_maximum: Some(50),
+            ..Properties::default()
+        }),
+    );
+    assert_window(&mut pair, QoS::ExactlyOnce, 50, 60);
+}
+
+#[test]
+fn a_v5_session_with_max_inflight_uses_the_smaller_of_it_and_the_receive_maximum() {
+    let pair_with = |max_inflight, receive_maximum| {
+        Pair::connected_with(
+            SessionConfig {
+                max_inflight: Some(max_inflight),
+                ..config()
+            },
+            connack(Properties {
+                receive_maximum: Some(receive_maximum),
+                ..Properties::default()
+            }),
+        )
+    };
+    assert_window(&mut pair_with(4, 10), QoS::AtLeastOnce, 4, 9);
+    assert_window(&mut pair_with(10, 3), QoS::ExactlyOnce, 3, 7);
+}
+
+#[test]
+fn the_window_holds_for_publishes_queued_while_offline_and_sent_after_connack() {
+    let mut pair = Pair::new(SessionConfig {
+        max_inflight: Some(2),
+        ..v311()
+    });
+    pair.broker.auto_puback = false;
+    for i in 0..5u8 {
+        pair.session
+            .publish(pair.now, publish("t/q", QoS::AtLeastOnce, &[i]))
+            .unwrap();
+    }
+    pair.connect();
+    let received = pair.take_received();
+    assert!(matches!(received[0], Packet::Connect(_)));
+    let ids: Vec<u16> = received[1..].iter().map(packet_id).collect();
+    assert_eq!(ids, [1, 2]);
+    assert_eq!(pair.session.stats().queued, 3);
 }
 
 // ----- topic aliases -----
@@ -2476,6 +2628,218 @@ fn a_server_disconnect_ends_the_connection_with_its_reason_code() {
         lost_then_waiting(offline(ErrorCode::ServerDisconnect, Some(0x8B)), 1, 1_000)
     );
     assert_eq!(pair.take_received(), []);
+}
+
+// ----- SUBACK / UNSUBACK reason-code count -----
+
+/// Sends a request for `filters` filters (SUBSCRIBE, or UNSUBSCRIBE when `unsubscribe`) on
+/// `version`, answers it with `codes` reason codes, and checks the protocol failure: the
+/// request fails with PROTOCOL_ERROR naming both counts, v5 says so in DISCONNECT 0x82, the
+/// connection ends, the failure is reported and the next attempt is scheduled; the failed
+/// request is not sent again.
+fn assert_miscounted_ack(
+    version: ProtocolVersion,
+    unsubscribe: bool,
+    filters: usize,
+    codes: usize,
+) {
+    let mut pair = Pair::connected(SessionConfig {
+        protocol: version,
+        ..config()
+    });
+    pair.broker.auto_suback = false;
+    let names: Vec<String> = (0..filters).map(|i| format!("f/{i}")).collect();
+    let token = if unsubscribe {
+        pair.session
+            .unsubscribe(pair.now, names.clone(), Properties::default())
+            .unwrap()
+    } else {
+        let subs = names.iter().map(|n| filter(n, QoS::AtLeastOnce)).collect();
+        pair.session
+            .subscribe(pair.now, subs, Properties::default())
+            .unwrap()
+    };
+    pair.drive();
+    assert_eq!(pair.take_received().len(), 1);
+    let reason_codes = vec![0x01; codes];
+    let (ack, kind) = if unsubscribe {
+        let ack = UnsubAck {
+            packet_id: 1,
+            reason_codes: vec![0x00; codes],
+            properties: Properties::default(),
+        };
+        (Packet::UnsubAck(ack), "unsuback")
+    } else {
+        let ack = SubAck {
+            packet_id: 1,
+            reason_codes,
+            properties: Properties::default(),
+        };
+        (Packet::SubAck(ack), "suback")
+    };
+    pair.broker_send(ack);
+
+    let events = pair.take_events();
+    let message = format!("expected {filters} codes, got {codes}");
+    let failed = match &events[0] {
+        Event::SubscribeDone { token: t, result } if !unsubscribe => (t, result.clone().err()),
+        Event::UnsubscribeDone { token: t, result } if unsubscribe => (t, result.clone().err()),
+        other => panic!("the request did not fail first: {other:?}"),
+    };
+    assert_eq!(failed.0, &token);
+    let error = failed.1.expect("the request fails");
+    assert!(error.message.contains(&message), "{error}");
+    assert!(error.message.contains(kind), "{error}");
+    let Event::Offline { error: reported } = &events[2] else {
+        panic!("the failure is not reported: {events:#?}");
+    };
+    assert_eq!(reported, &error);
+    let protocol_error = err(ErrorCode::ProtocolError, Some(0x82));
+    let mut expected = vec![Event::SubscribeDone {
+        token,
+        result: Err(protocol_error.clone()),
+    }];
+    if unsubscribe {
+        expected = vec![Event::UnsubscribeDone {
+            token,
+            result: Err(protocol_error.clone()),
+        }];
+    }
+    expected.extend(lost_then_waiting(
+        Event::Offline {
+            error: protocol_error,
+        },
+        1,
+        1_000,
+    ));
+    assert_eq!(redact(events), expected);
+    let wire = pair.take_received();
+    match version {
+        ProtocolVersion::V5 => assert_eq!(wire, [disconnect(0x82)]),
+        ProtocolVersion::V311 => assert_eq!(wire, []),
+    }
+    assert!(!pair.link_up);
+    assert_eq!(pair.session.subscriptions().count(), 0);
+
+    // The next connection does not send the failed request again.
+    pair.advance(1_000);
+    assert_eq!(pair.session.state(), State::Connected);
+    let wire = pair.take_received();
+    assert!(matches!(wire[..], [Packet::Connect(_)]), "{wire:#?}");
+}
+
+#[test]
+fn a_v5_suback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, false, 2, 1);
+}
+
+#[test]
+fn a_v5_suback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, false, 1, 2);
+}
+
+#[test]
+fn a_311_suback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V311, false, 3, 2);
+}
+
+#[test]
+fn a_311_suback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V311, false, 1, 3);
+}
+
+#[test]
+fn a_v5_unsuback_with_fewer_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 2, 1);
+}
+
+#[test]
+fn a_v5_unsuback_with_more_reason_codes_than_filters_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 1, 2);
+}
+
+#[test]
+fn a_v5_unsuback_with_no_reason_code_is_a_protocol_error() {
+    assert_miscounted_ack(ProtocolVersion::V5, true, 1, 0);
+}
+
+#[test]
+fn a_311_unsuback_with_anything_after_the_packet_id_is_a_protocol_error() {
+    // 3.1.1 UNSUBACK carries no reason codes: its remaining length is exactly 2.
+    let mut pair = Pair::connected(v311());
+    pair.broker.auto_suback = false;
+    pair.session
+        .unsubscribe(pair.now, vec!["f/0".to_string()], Properties::default())
+        .unwrap();
+    pair.drive();
+    pair.take_received();
+    pair.broker_send_raw(&[0xB0, 0x03, 0x00, 0x01, 0x00], Framing::OneChunk);
+    assert_eq!(
+        seen(&mut pair),
+        lost_then_waiting(offline(ErrorCode::ProtocolError, Some(0x81)), 1, 1_000)
+    );
+    assert_eq!(pair.take_received(), []);
+}
+
+#[test]
+fn a_311_unsuback_without_reason_codes_completes_the_unsubscribe() {
+    let mut pair = Pair::connected(v311());
+    let token = pair
+        .session
+        .unsubscribe(
+            pair.now,
+            vec!["f/0".to_string(), "f/1".to_string()],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    assert_eq!(
+        seen(&mut pair),
+        [Event::UnsubscribeDone {
+            token,
+            result: Ok(UnsubAck {
+                packet_id: 1,
+                reason_codes: Vec::new(),
+                properties: Properties::default(),
+            }),
+        }]
+    );
+}
+
+#[test]
+fn a_miscounted_suback_leaves_the_granted_subscriptions_as_they_were() {
+    let mut pair = Pair::connected(config());
+    pair.session
+        .subscribe(
+            pair.now,
+            vec![filter("kept/#", QoS::AtLeastOnce)],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    pair.broker.auto_suback = false;
+    pair.session
+        .subscribe(
+            pair.now,
+            vec![
+                filter("new/a", QoS::AtLeastOnce),
+                filter("new/b", QoS::AtLeastOnce),
+            ],
+            Properties::default(),
+        )
+        .unwrap();
+    pair.drive();
+    pair.broker_send(Packet::SubAck(SubAck {
+        packet_id: 2,
+        reason_codes: vec![0x01],
+        properties: Properties::default(),
+    }));
+    let granted: Vec<String> = pair
+        .session
+        .subscriptions()
+        .map(|(f, _)| f.filter.clone())
+        .collect();
+    assert_eq!(granted, ["kept/#"]);
 }
 
 // ----- disconnect and close -----

@@ -25,6 +25,7 @@ pub const CONNECT: &[&str] = &[
     "onAttempt",
     "resubscribe",
     "queue",
+    "maxInflight",
     "store",
     "properties",
     "signal",

@@ -341,6 +341,7 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     c.will = will(&get(o, "will"))?;
     reconnect(&get(o, "reconnect"), &mut c)?;
     queue(&get(o, "queue"), &mut c)?;
+    c.max_inflight = int(o, "maxInflight", 1.0, 65_535.0)?.map(|n| n as u16);
     connect_properties(&get(o, "properties"), &mut c)?;
     match string(o, "store")?.as_deref() {
         None | Some("memory") => {}

@@ -95,6 +95,14 @@ export interface ConnectOptions {
   WebSocket?: new (url: string, protocol: string) => object;
   resubscribe?: boolean;
   queue?: QueueOptions;
+  /**
+   * The most QoS 1/2 publishes in flight (sent, not yet acknowledged) at once, 1 to 65535;
+   * the rest wait in order. Default: 20 on MQTT 3.1.1, which has no Receive Maximum, so
+   * that a broker's own cap (Mosquitto's default max_inflight_messages is 20) never drops
+   * messages beyond it; on MQTT 5.0 the broker's Receive Maximum, or the smaller of the two
+   * when this is given.
+   */
+  maxInflight?: number;
   store?: "memory";
   properties?: ConnectProperties;
   signal?: AbortSignal;

@@ -4,6 +4,12 @@
 use crate::mqtt::backoff::BackoffConfig;
 use crate::mqtt::codec::{Properties, ProtocolVersion, Will};
 
+/// The in-flight window of a 3.1.1 session when none is configured. MQTT 3.1.1 has no
+/// Receive Maximum, yet brokers cap what they accept in flight and may drop the excess
+/// silently: a default Mosquitto (`max_inflight_messages 20`) discards QoS 2 publishes
+/// beyond 20 while the client still completes them. 20 is that common default.
+pub const DEFAULT_MAX_INFLIGHT_V311: u16 = 20;
+
 /// What happens when a publish does not fit in the offline queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Overflow {
@@ -63,6 +69,10 @@ pub struct SessionConfig {
     pub queue: QueueConfig,
     /// Announced in CONNECT (v5) and enforced on incoming QoS 2 publishes.
     pub receive_maximum: u16,
+    /// Our own cap on outgoing QoS 1/2 publishes in flight. `None`: on 3.1.1
+    /// [`DEFAULT_MAX_INFLIGHT_V311`], on 5.0 the broker's Receive Maximum; given, on 5.0 the
+    /// smaller of the two.
+    pub max_inflight: Option<u16>,
     /// Announced in CONNECT (v5) and enforced on every incoming packet.
     pub maximum_packet_size: u32,
     /// Announced in CONNECT (v5): how many topic aliases the broker may use towards us.
@@ -90,6 +100,7 @@ impl Default for SessionConfig {
             resubscribe: true,
             queue: QueueConfig::default(),
             receive_maximum: 65_535,
+            max_inflight: None,
             maximum_packet_size: 16 * 1024 * 1024,
             topic_alias_maximum: 32,
             connect_properties: Properties::default(),

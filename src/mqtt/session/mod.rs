@@ -35,7 +35,7 @@ mod subscriptions;
 mod timer;
 mod transmit;
 
-pub use config::{Overflow, QueueConfig, SessionConfig};
+pub use config::{Overflow, QueueConfig, SessionConfig, DEFAULT_MAX_INFLIGHT_V311};
 pub use error::{ErrorCode, SessionError};
 
 use std::collections::VecDeque;
@@ -51,7 +51,7 @@ use handshake::Verdict;
 use ids::PacketIds;
 use inbound::Inbound;
 use outgoing::{InFlight, Outgoing, PubRec, Stage};
-use subscriptions::Subscriptions;
+use subscriptions::{Acked, Subscriptions};
 use timer::{Timer, TimerTable};
 use transmit::{encode_into, Reply};
 
@@ -412,9 +412,14 @@ impl Session {
                 // [MQTT-3.1.2-23]
                 self.ping_sent = Some(now);
                 self.reply(now, Reply::PingReq);
-                // Dead after 1.5 x keepalive of silence: the ping went out at 1 x.
+                // Dead after 2 x keepalive of silence: the ping went out at 1 x and the reply
+                // gets a full period. A broker may queue the PINGRESP behind a large message
+                // it sends slowly (Mosquitto's WebSocket listener takes about 1.6 s for
+                // 64 KiB): half a period cut such a resume at the same place every time. A
+                // longer wait would leave us silent for more than a keepalive, which the
+                // broker may punish [MQTT-3.1.2-24].
                 self.timers
-                    .set(Timer::PingTimeout, now + self.keep_alive_ms / 2);
+                    .set(Timer::PingTimeout, now + self.keep_alive_ms);
             }
         }
     }
@@ -804,14 +809,14 @@ impl Session {
             Packet::PubRel(ack) => self.handle_pubrel(now, ack),
             Packet::PubComp(ack) => self.handle_pubcomp(now, ack),
             Packet::SubAck(ack) => {
-                let done = self.subscriptions.suback(ack, &mut self.ids);
-                self.events.extend(done);
-                self.pump(now);
+                let acked = self.subscriptions.suback(ack, &mut self.ids);
+                self.handle_acked(now, acked);
             }
             Packet::UnsubAck(ack) => {
-                let done = self.subscriptions.unsuback(ack, &mut self.ids);
-                self.events.extend(done);
-                self.pump(now);
+                let acked = self
+                    .subscriptions
+                    .unsuback(ack, &mut self.ids, self.version);
+                self.handle_acked(now, acked);
             }
             Packet::PingResp => self.handle_pingresp(now),
             Packet::Disconnect(d) => self.lost(now, SessionError::server_disconnect(d), true),
@@ -825,6 +830,21 @@ impl Session {
                     ),
                 ),
             ),
+        }
+    }
+
+    /// After a SUBACK or UNSUBACK: the request's event, then what waited for its packet id;
+    /// or, when the ack broke the protocol, the failed request and the end of the connection.
+    fn handle_acked(&mut self, now: Millis, acked: Acked) {
+        match acked {
+            Acked::Done(done) => {
+                self.events.extend(done);
+                self.pump(now);
+            }
+            Acked::Broken(failed, error) => {
+                self.events.extend(failed);
+                self.protocol_failure(now, error);
+            }
         }
     }
 
@@ -1086,6 +1106,20 @@ impl Session {
         Ok(())
     }
 
+    /// How many QoS 1/2 publishes may be in flight on this connection: the broker's Receive
+    /// Maximum (v5) capped by `max_inflight`; on 3.1.1, which has no Receive Maximum,
+    /// `max_inflight` or [`DEFAULT_MAX_INFLIGHT_V311`].
+    fn send_window(&self) -> usize {
+        let own = self.config.max_inflight;
+        let window = match self.version {
+            ProtocolVersion::V5 => own.map_or(self.server.receive_maximum, |n| {
+                n.min(self.server.receive_maximum)
+            }),
+            ProtocolVersion::V311 => own.unwrap_or(DEFAULT_MAX_INFLIGHT_V311),
+        };
+        usize::from(window.max(1))
+    }
+
     /// Sends what waits, as far as the connection, packet ids and flow control allow.
     fn pump(&mut self, now: Millis) {
         if self.phase != Phase::Connected {
@@ -1100,9 +1134,10 @@ impl Session {
                 }
             }
         }
+        let window = self.send_window();
         while let Some((token, mut publish)) =
             self.outgoing
-                .next_ready(&self.server, &mut self.ids, &mut self.events)
+                .next_ready(&self.server, window, &mut self.ids, &mut self.events)
         {
             match (
                 self.write_publish(now, &mut publish, false),

@@ -1,5 +1,6 @@
 //! Outgoing application messages: the offline queue (bounded in messages and bytes), the
-//! in-flight table of QoS 1/2 publishes in send order, and Receive Maximum flow control. A
+//! in-flight table of QoS 1/2 publishes in send order, and flow control (the send window:
+//! the broker's Receive Maximum, or our own cap where 3.1.1 has none). A
 //! packet id is held exactly while its publish is in flight here. After a reconnect there is
 //! one replay path ([`Outgoing::take_for_replay`]) and at the end one fail-all path
 //! ([`Outgoing::fail_all`]). It never copies a payload and never writes bytes: the session
@@ -194,11 +195,12 @@ impl Outgoing {
     }
 
     /// The next queued publish that may go out now, with its packet id set (QoS 1/2) and
-    /// held; `None` when the queue is empty, flow control is at the broker's Receive
-    /// Maximum or no id is free. Publishes the broker's limits refuse fail on the way.
+    /// held; `None` when the queue is empty, `window` QoS 1/2 publishes are in flight or no
+    /// id is free. Publishes the broker's limits refuse fail on the way.
     pub(super) fn next_ready(
         &mut self,
         server: &ServerLimits,
+        window: usize,
         ids: &mut PacketIds,
         events: &mut VecDeque<Event>,
     ) -> Option<(Token, Publish)> {
@@ -215,8 +217,9 @@ impl Outgoing {
             }
             let id = if front.qos == QoS::AtMostOnce {
                 None
-            } else if self.inflight.len() >= usize::from(server.receive_maximum) {
-                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged.
+            } else if self.inflight.len() >= window {
+                // Flow control [MQTT-4.9.0-2]: at most Receive Maximum unacknowledged (v5),
+                // and never more than the broker of a 3.1.1 session takes without dropping.
                 return None;
             } else {
                 Some(ids.allocate()?)

@@ -105,6 +105,26 @@ pub(super) fn request_len(
     len
 }
 
+/// What a SUBACK or UNSUBACK did.
+#[derive(Debug)]
+pub(super) enum Acked {
+    /// The request is done (or the ack matched none): the event for whoever asked.
+    Done(Option<Event>),
+    /// The ack broke the protocol: the request failed (its event, if anyone waits) with
+    /// the error that must also end the connection.
+    Broken(Option<Event>, SessionError),
+}
+
+/// The protocol error of an ack whose reason-code count is not the request's filter count.
+fn miscounted(packet: &str, expected: usize, got: usize) -> Option<SessionError> {
+    (expected != got).then(|| {
+        SessionError::protocol(
+            ReasonCode::ProtocolError,
+            format!("{packet} with the wrong number of reason codes: expected {expected} codes, got {got}"),
+        )
+    })
+}
+
 /// Granted subscriptions and the requests that change them.
 #[derive(Debug, Default)]
 pub(super) struct Subscriptions {
@@ -170,45 +190,68 @@ impl Subscriptions {
         self.inflight.remove(&id)
     }
 
-    /// SUBACK: records what was granted; the event for whoever asked.
-    pub(super) fn suback(&mut self, ack: SubAck, ids: &mut PacketIds) -> Option<Event> {
-        let Request {
+    /// SUBACK: records what was granted; the event for whoever asked. A SUBACK with not
+    /// exactly one reason code per filter breaks the protocol [MQTT-3.9.3-1]: the request
+    /// fails and nothing about it is recorded.
+    pub(super) fn suback(&mut self, ack: SubAck, ids: &mut PacketIds) -> Acked {
+        let Some(Request {
             token,
             packet: Packet::Subscribe(sub),
-        } = self.take(ack.packet_id, ids, true)?
+        }) = self.take(ack.packet_id, ids, true)
         else {
-            return None;
+            return Acked::Done(None);
         };
+        if let Some(error) = miscounted("suback", sub.filters.len(), ack.reason_codes.len()) {
+            let event = token.map(|token| Event::SubscribeDone {
+                token,
+                result: Err(error.clone()),
+            });
+            return Acked::Broken(event, error);
+        }
         let identifier = sub.properties.subscription_identifiers.first().copied();
-        for (i, f) in sub.filters.into_iter().enumerate() {
-            // A SUBACK short of reason codes grants nothing it does not mention.
-            let code = ack.reason_codes.get(i).copied();
+        for (f, &code) in sub.filters.into_iter().zip(&ack.reason_codes) {
             self.granted.retain(|(s, _)| s.filter != f.filter);
-            if code.is_some_and(|c| !ReasonCode::is_failure_code(c)) {
+            if !ReasonCode::is_failure_code(code) {
                 self.granted.push((f, identifier));
             }
         }
-        token.map(|token| Event::SubscribeDone {
+        Acked::Done(token.map(|token| Event::SubscribeDone {
             token,
             result: Ok(ack),
-        })
+        }))
     }
 
-    /// UNSUBACK: forgets the filters; the event for whoever asked.
-    pub(super) fn unsuback(&mut self, ack: UnsubAck, ids: &mut PacketIds) -> Option<Event> {
-        let Request {
+    /// UNSUBACK: forgets the filters; the event for whoever asked. On 5.0 it carries one
+    /// reason code per filter [MQTT-3.11.3-1] or breaks the protocol (the request fails and
+    /// the filters stay); a 3.1.1 UNSUBACK has none.
+    pub(super) fn unsuback(
+        &mut self,
+        ack: UnsubAck,
+        ids: &mut PacketIds,
+        version: codec::ProtocolVersion,
+    ) -> Acked {
+        let Some(Request {
             token,
             packet: Packet::Unsubscribe(unsub),
-        } = self.take(ack.packet_id, ids, false)?
+        }) = self.take(ack.packet_id, ids, false)
         else {
-            return None;
+            return Acked::Done(None);
         };
+        let counted = version == codec::ProtocolVersion::V5;
+        let got = ack.reason_codes.len();
+        if let Some(error) = miscounted("unsuback", unsub.filters.len(), got).filter(|_| counted) {
+            let event = token.map(|token| Event::UnsubscribeDone {
+                token,
+                result: Err(error.clone()),
+            });
+            return Acked::Broken(event, error);
+        }
         self.granted
             .retain(|(s, _)| !unsub.filters.contains(&s.filter));
-        token.map(|token| Event::UnsubscribeDone {
+        Acked::Done(token.map(|token| Event::UnsubscribeDone {
             token,
             result: Ok(ack),
-        })
+        }))
     }
 
     /// After CONNACK: the requests that were on the wire go out again first (in packet id

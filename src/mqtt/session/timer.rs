@@ -19,7 +19,8 @@ pub(super) enum Timer {
     Connect,
     /// The wait between attempts is over: the next attempt starts.
     Reconnect,
-    /// No PINGRESP half a keepalive after PINGREQ: the connection is dead.
+    /// No PINGRESP a full keepalive after PINGREQ (2 x keepalive of silence in all): the
+    /// connection is dead.
     PingTimeout,
     /// A keepalive interval passed without traffic one way: PINGREQ goes out.
     KeepAlive,
