@@ -13,6 +13,7 @@ import { extname, join, normalize, resolve, sep, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cpus, loadavg } from 'node:os';
 import { chromium } from 'playwright-core';
+import { packet, publishPacket } from './page/mqtt-bytes.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '../..');
@@ -86,26 +87,8 @@ async function startServer() {
 
 // --- native publisher: MQTT 3.1.1 over a plain TCP socket ------------------------------
 const u16 = (n) => [n >> 8, n & 0xff];
-function varint(n) {
-  const out = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-function pkt(first, body) {
-  const b = Buffer.from(body);
-  return Buffer.concat([Buffer.from([first, ...varint(b.length)]), b]);
-}
 const PAYLOAD = Buffer.from(Array.from({ length: 100 }, (_, i) => 97 + (i % 26)));
-function publishPkt(topic, qos = 0, pid = 0) {
-  const t = Buffer.from(topic);
-  const head = Buffer.from([...u16(t.length), ...t, ...(qos ? u16(pid) : [])]);
-  return pkt(0x30 | (qos << 1), Buffer.concat([head, PAYLOAD]));
-}
+const publishPkt = (topic, qos = 0, pid = 0) => publishPacket(topic, PAYLOAD, { qos, pid, v5: false });
 
 /** Publishes `count` QoS 0 messages (topic of message j: topicOf(j)), then the QoS 1 end marker. */
 async function publishFlood({ count, topicOf, endTopic }) {
@@ -124,7 +107,7 @@ async function publishFlood({ count, topicOf, endTopic }) {
   };
   await new Promise((ok, fail) => { sock.once('connect', ok); sock.once('error', fail); });
   const id = Buffer.from(`bench-pub-${process.pid}-${Date.now()}`);
-  sock.write(pkt(0x10, [...u16(4), ...Buffer.from('MQTT'), 4, 0x02, ...u16(60), ...u16(id.length), ...id]));
+  sock.write(packet(0x10, [...u16(4), ...Buffer.from('MQTT'), 4, 0x02, ...u16(60), ...u16(id.length), ...id]));
   await waitFor(2);
   // Built first, so the publisher outruns any browser receiver.
   const chunks = [];

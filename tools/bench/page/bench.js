@@ -4,6 +4,8 @@
 // (Node) decides what runs when, feeds the receive workloads from a native publisher and
 // takes heap snapshots between the phases. Nothing here asserts anything.
 
+import { packet, publishPacket as mqttPublish, str } from './mqtt-bytes.js';
+
 let MqttClient;
 let mqttjs;
 let wasmMemory;
@@ -13,7 +15,6 @@ export function setup(mods) {
 }
 
 const KEEPALIVE = 60;
-const enc = new TextEncoder();
 let seq = 0;
 const clientId = (lib) => `bench-${lib}-${Date.now().toString(36)}-${seq++}`;
 
@@ -66,43 +67,12 @@ async function connect(lib, url) {
 // ---------------------------------------------------------------------------------------
 // Minimal MQTT 5 framing for the raw WebSocket baselines.
 
-function varint(n) {
-  const out = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return out;
-}
-
-function str(s) {
-  const b = enc.encode(s);
-  return [b.length >> 8, b.length & 0xff, ...b];
-}
-
-function packet(first, body) {
-  return Uint8Array.from([first, ...varint(body.length), ...body]);
-}
-
 const connectPacket = (id) => packet(0x10, [
   ...str('MQTT'), 5, 0x02 /* clean start */, KEEPALIVE >> 8, KEEPALIVE & 0xff, 0 /* no props */, ...str(id),
 ]);
 
 /** A QoS 0 PUBLISH (MQTT 5: empty property block). */
-export function publishPacket(topic, p) {
-  const head = [...str(topic), 0];
-  const body = new Uint8Array(head.length + p.length);
-  body.set(head, 0);
-  body.set(p, head.length);
-  const len = varint(body.length);
-  const pkt = new Uint8Array(1 + len.length + body.length);
-  pkt[0] = 0x30;
-  pkt.set(len, 1);
-  pkt.set(body, 1 + len.length);
-  return pkt;
-}
+export const publishPacket = (topic, p) => mqttPublish(topic, p);
 
 const subscribePacket = (pid, filter, qos) => packet(0x82, [pid >> 8, pid & 0xff, 0, ...str(filter), qos]);
 const PINGREQ = Uint8Array.from([0xc0, 0]);
