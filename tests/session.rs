@@ -1410,6 +1410,24 @@ fn a_311_connack_to_a_v5_connect_makes_the_session_fall_back_to_311() {
 }
 
 #[test]
+fn a_2_byte_connack_accepting_a_v5_connect_is_malformed_not_a_311_session() {
+    let mut pair = unanswered_v5();
+    // What a v5 CONNACK would be without its property length: reason 0, nothing else.
+    pair.broker_send_raw(&[0x20, 0x02, 0x00, 0x00], Framing::OneChunk);
+    let events = seen(&mut pair);
+    assert_eq!(
+        events[..2],
+        [
+            Event::CloseTransport,
+            offline(ErrorCode::ProtocolError, Some(0x81))
+        ],
+        "{events:?}"
+    );
+    assert_ne!(pair.session.state(), State::Connected);
+    assert_eq!(pair.session.protocol_version(), ProtocolVersion::V5);
+}
+
+#[test]
 fn a_311_connack_split_into_single_bytes_still_makes_the_session_fall_back() {
     let mut pair = unanswered_v5();
     pair.broker_send_raw(&[0x20, 0x02, 0x00, 0x01], Framing::ByteByByte);

@@ -347,7 +347,7 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
         None | Some("memory") => {}
         Some(other) => {
             return Err(invalid(&format!(
-                "store {other:?} is not available in this build"
+                "store '{other}' is not available in this build"
             )))
         }
     }
@@ -374,7 +374,7 @@ fn urls(url: &JsValue) -> Res<Vec<String>> {
     }
     for u in &urls {
         if !(u.starts_with("ws://") || u.starts_with("wss://")) {
-            return Err(invalid(&format!("url {u:?} is not a ws:// or wss:// URL")));
+            return Err(invalid(&format!("url '{u}' is not a ws:// or wss:// URL")));
         }
     }
     Ok(urls)

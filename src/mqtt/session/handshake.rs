@@ -75,6 +75,15 @@ pub(super) fn judge(
     if reason != ReasonCode::Success.code() {
         return Verdict::Refused(SessionError::refused(reason));
     }
+    if decoded_as != version {
+        // Only a 3.1.1 broker refusing protocol level 5 may answer a v5 CONNECT with a
+        // 3.1.1 CONNACK (return code 1, above). One that accepts is a v5 CONNACK without
+        // its property length: malformed [MQTT-3.2.2.3].
+        return Verdict::Invalid(SessionError::protocol(
+            ReasonCode::MalformedPacket,
+            "a 3.1.1 connack accepted an mqtt 5 connect",
+        ));
+    }
     if connack.session_present && config.clean_start {
         // [MQTT-3.2.2-2] [MQTT-3.2.2-4]: the broker cannot have kept a session we asked it
         // to discard.
