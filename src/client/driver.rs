@@ -445,8 +445,10 @@ impl Inner {
 
     /// Decodes one batch of what was received; the caller's `process` hands its events to
     /// the listeners, and a microtask decodes the next batch. A microtask rather than a
-    /// macrotask: memory is as flat either way, and no timer clamp or other task slows a
-    /// large message down. While a step is scheduled, new bytes wait for it (in order).
+    /// macrotask (a `MessageChannel` task): memory was as flat either way (3 MiB for
+    /// 100,000 packets in one message), delivery a little faster (259 against 276 ms), and
+    /// no timer fires in the middle of a message, as before batching. While a step is
+    /// scheduled, new bytes wait for it (in order).
     fn receive(&mut self) {
         if self.transport.receive_scheduled() {
             return;
