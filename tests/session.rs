@@ -2533,6 +2533,168 @@ fn a_connack_and_a_publish_in_one_chunk_are_both_handled() {
     );
 }
 
+// ----- bounded receive -----
+
+/// `n` QoS 0 PUBLISHes from the broker, their payloads the sequence numbers `from..from + n`
+/// (u32, big-endian), encoded back to back.
+fn numbered_publishes(pair: &Pair, from: u32, n: u32) -> Vec<u8> {
+    (from..from + n)
+        .flat_map(|i| {
+            let p = inbound("in/seq", QoS::AtMostOnce, None, &i.to_be_bytes());
+            pair.broker.encode(&Packet::Publish(p))
+        })
+        .collect()
+}
+
+/// The sequence numbers of the messages among the session's pending events.
+fn delivered(pair: &mut Pair) -> Vec<u32> {
+    let mut seqs = Vec::new();
+    while let Some(event) = pair.session.poll_event() {
+        if let Event::Message(p) = event {
+            let n: [u8; 4] = p.payload[..].try_into().expect("a numbered payload");
+            seqs.push(u32::from_be_bytes(n));
+        }
+    }
+    seqs
+}
+
+#[test]
+fn one_message_of_many_packets_is_decoded_a_bounded_batch_per_call_in_order() {
+    let mut pair = Pair::connected(config());
+    let bytes = numbered_publishes(&pair, 0, 1000);
+    pair.session.handle_message(pair.now, bytes);
+    assert_eq!(
+        pair.session.poll_event(),
+        None,
+        "nothing decoded on arrival"
+    );
+    let mut batches = Vec::new();
+    let mut all = Vec::new();
+    loop {
+        let more = pair.session.decode_batch(pair.now, 64, usize::MAX);
+        let batch = delivered(&mut pair);
+        batches.push(batch.len());
+        all.extend(batch);
+        if !more {
+            break;
+        }
+    }
+    let mut expected = vec![64; 15];
+    expected.push(1000 - 15 * 64);
+    assert_eq!(batches, expected, "64 packets a call, the rest in the last");
+    assert_eq!(all, (0..1000).collect::<Vec<_>>());
+    assert_eq!(pair.session.stats().messages_received, 1000);
+}
+
+#[test]
+fn a_batch_stops_once_its_byte_bound_is_reached() {
+    let mut pair = Pair::connected(config());
+    let bytes = numbered_publishes(&pair, 0, 10);
+    let one = bytes.len() / 10;
+    pair.session.handle_message(pair.now, bytes);
+    // Two and a half packets' worth: the third packet crosses the bound and ends the batch.
+    assert!(pair.session.decode_batch(pair.now, usize::MAX, one * 5 / 2));
+    assert_eq!(delivered(&mut pair), [0, 1, 2]);
+    assert!(
+        pair.session.decode_batch(pair.now, usize::MAX, 1),
+        "at least one a call"
+    );
+    assert_eq!(delivered(&mut pair), [3]);
+    assert!(!pair.session.decode_batch(pair.now, usize::MAX, usize::MAX));
+    assert_eq!(delivered(&mut pair), [4, 5, 6, 7, 8, 9]);
+}
+
+#[test]
+fn later_messages_wait_for_earlier_ones_and_a_packet_cut_between_them_is_joined() {
+    let mut pair = Pair::connected(config());
+    let first = numbered_publishes(&pair, 0, 10);
+    let second = numbered_publishes(&pair, 10, 10);
+    // The fifth packet of the second run is cut across the second and third messages.
+    let cut = second.len() / 2 - 3;
+    pair.session.handle_message(pair.now, first);
+    pair.session
+        .handle_message(pair.now, second[..cut].to_vec());
+    pair.session
+        .handle_message(pair.now, second[cut..].to_vec());
+    let mut all = Vec::new();
+    while pair.session.decode_batch(pair.now, 3, usize::MAX) {
+        let batch = delivered(&mut pair);
+        assert!(batch.len() <= 3, "{batch:?}");
+        all.extend(batch);
+    }
+    all.extend(delivered(&mut pair));
+    assert_eq!(all, (0..20).collect::<Vec<_>>());
+    // A cut packet whose rest has not arrived waits for it.
+    let third = numbered_publishes(&pair, 20, 1);
+    pair.session.handle_message(pair.now, third[..4].to_vec());
+    assert!(!pair.session.decode_batch(pair.now, 3, usize::MAX));
+    assert_eq!(delivered(&mut pair), Vec::<u32>::new());
+    pair.session.handle_message(pair.now, third[4..].to_vec());
+    assert!(!pair.session.decode_batch(pair.now, 3, usize::MAX));
+    assert_eq!(delivered(&mut pair), [20]);
+}
+
+#[test]
+fn a_malformed_packet_in_a_batch_ends_the_connection_and_voids_the_rest() {
+    let mut pair = Pair::connected(config());
+    let mut bytes = numbered_publishes(&pair, 0, 3);
+    bytes.extend([0x00, 0x00]); // packet type 0
+    bytes.extend(numbered_publishes(&pair, 3, 3));
+    pair.session.handle_message(pair.now, bytes);
+    assert!(pair.session.decode_batch(pair.now, 2, usize::MAX));
+    assert_eq!(delivered(&mut pair), [0, 1]);
+    assert!(!pair.session.decode_batch(pair.now, 2, usize::MAX));
+    let events: Vec<Event> = std::iter::from_fn(|| pair.session.poll_event()).collect();
+    assert!(
+        matches!(&events[0], Event::Message(p) if p.payload == 2u32.to_be_bytes()),
+        "{events:?}"
+    );
+    assert_eq!(
+        redact(events[1..].to_vec()),
+        redact(lost_then_waiting(
+            offline(ErrorCode::ProtocolError, Some(0x82)),
+            1,
+            1_000
+        ))
+    );
+    assert!(
+        !pair.session.decode_batch(pair.now, 2, usize::MAX),
+        "nothing left"
+    );
+    assert_eq!(delivered(&mut pair), Vec::<u32>::new());
+}
+
+#[test]
+fn a_transport_error_fails_the_connection_after_the_bytes_that_came_before_it() {
+    let mut pair = Pair::connected(config());
+    let bytes = numbered_publishes(&pair, 0, 5);
+    pair.session.handle_message(pair.now, bytes);
+    pair.session
+        .handle_transport_error(SessionError::with_reason(
+            ErrorCode::ProtocolError,
+            0x82,
+            "a text message",
+        ));
+    // Bytes after the violation are void.
+    let later = numbered_publishes(&pair, 5, 1);
+    pair.session.handle_message(pair.now, later);
+    assert!(pair.session.decode_batch(pair.now, 4, usize::MAX));
+    assert_eq!(delivered(&mut pair), [0, 1, 2, 3]);
+    assert_eq!(pair.session.state(), State::Connected);
+    assert!(!pair.session.decode_batch(pair.now, 4, usize::MAX));
+    let events: Vec<Event> = std::iter::from_fn(|| pair.session.poll_event()).collect();
+    assert!(matches!(&events[0], Event::Message(p) if p.payload == 4u32.to_be_bytes()));
+    assert!(
+        events.iter().any(
+            |e| matches!(e, Event::Offline { error } if error.code == ErrorCode::ProtocolError)
+        ),
+        "{events:?}"
+    );
+    assert_ne!(pair.session.state(), State::Connected);
+    pair.drive();
+    assert_eq!(pair.take_received().last(), Some(&disconnect(0x82)));
+}
+
 // ----- malformed input -----
 
 #[test]

@@ -5,9 +5,11 @@
 //! the session timer is re-armed from `poll_timeout`. API calls ([`Output::Batched`]) leave
 //! their output in the session for one flush in a microtask, so the packets of one
 //! JavaScript task share one `WebSocket.send` (Chromium's cost is per send, not per byte)
-//! while a lone call waits for nothing but the end of its task. `Inner` only routes between its
-//! owners (transport, timers, requests, routing); it never calls JavaScript that can run
-//! user code while borrowed, and never panics on network input.
+//! while a lone call waits for nothing but the end of its task. A received WebSocket message
+//! is decoded a bounded batch per step, each step's listeners running before the next step
+//! (a microtask) decodes more, so memory stays flat whatever one message packs. `Inner` only
+//! routes between its owners (transport, timers, requests, routing); it never calls
+//! JavaScript that can run user code while borrowed, and never panics on network input.
 
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
@@ -25,7 +27,7 @@ use super::timers::Timers;
 use super::transport::{SocketEvent, Transport};
 use super::MqttClient;
 use crate::error_code::ErrorCode;
-use crate::mqtt::codec::{Properties, Publish, SubscribeFilter};
+use crate::mqtt::codec::{Properties, Publish, ReasonCode, SubscribeFilter};
 use crate::mqtt::session::{Event, Session, SessionConfig, SessionError, State};
 use crate::web::{self as js, js_error, Deferred, EventListener, Listeners, LogLevel};
 use crate::web::{MqttError, Pending};
@@ -56,6 +58,12 @@ extern "C" {
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(f: &JsValue);
 }
+
+/// Packets one receive step decodes at most before their listeners run: the memory a
+/// step holds (decoded packets, their events, their JS messages) is bounded by this.
+const RECEIVE_BATCH_PACKETS: usize = 256;
+/// Bytes of packets one receive step decodes at most (a step always takes one packet).
+const RECEIVE_BATCH_BYTES: usize = 64 * 1024;
 
 /// When the output of a call goes to the socket.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -411,7 +419,18 @@ impl Inner {
                 self.transport.opened();
                 self.session.handle_transport_open(js::now());
             }
-            SocketEvent::Bytes(bytes) => self.session.handle_bytes(js::now(), &bytes),
+            SocketEvent::Bytes(bytes) => {
+                self.session.handle_message(js::now(), bytes);
+                self.receive();
+            }
+            SocketEvent::Text => {
+                let e = SessionError::protocol(
+                    ReasonCode::ProtocolError,
+                    "a websocket text message: mqtt over websocket is binary only",
+                );
+                self.session.handle_transport_error(e);
+                self.receive();
+            }
             SocketEvent::Closed(code, reason) => {
                 self.log(
                     LogLevel::Info,
@@ -421,6 +440,31 @@ impl Inner {
                 self.transport.close();
                 self.session.handle_connection_lost(js::now());
             }
+        }
+    }
+
+    /// Decodes one batch of what was received; the caller's `process` hands its events to
+    /// the listeners, and a microtask decodes the next batch. A microtask rather than a
+    /// macrotask (a `MessageChannel` task): memory was as flat either way (3 MiB for
+    /// 100,000 packets in one message), delivery a little faster (259 against 276 ms), and
+    /// no timer fires in the middle of a message, as before batching. While a step is
+    /// scheduled, new bytes wait for it (in order).
+    fn receive(&mut self) {
+        if self.transport.receive_scheduled() {
+            return;
+        }
+        let more = self
+            .session
+            .decode_batch(js::now(), RECEIVE_BATCH_PACKETS, RECEIVE_BATCH_BYTES);
+        if more && self.transport.schedule_receive() {
+            let w = self.this.clone();
+            let step = Closure::once_into_js(move || {
+                with_weak(&w, |inner, _| {
+                    inner.transport.receive_ran();
+                    inner.receive();
+                });
+            });
+            queue_microtask(&step);
         }
     }
 

@@ -2,10 +2,11 @@
 //! the socket and its three listeners (removed when the socket is dropped), the serial
 //! number that tells a live socket's callbacks from those of a replaced one, URL failover,
 //! what became of the attempt (for an error that names the URL and the close code), the
-//! `bufferedAmount` watermarks publishes wait on, and the count of output held back for
-//! the next batched flush (see the driver). It never interprets the bytes it
-//! carries and never calls user code: events go to the sink the driver gives
-//! [`Transport::open`]; the only JavaScript it constructs is the WebSocket.
+//! `bufferedAmount` watermarks publishes wait on, the count of output held back for the
+//! next batched flush and whether a receive step is due (see the driver). It never
+//! interprets the bytes it carries (a text message is reported as such, not as bytes) and
+//! never calls user code: events go to the sink the driver gives [`Transport::open`]; the
+//! only JavaScript it constructs is the WebSocket.
 
 use std::rc::Rc;
 
@@ -29,6 +30,8 @@ const BATCH_CAP: usize = 64 * 1024;
 pub(super) enum SocketEvent {
     Open,
     Bytes(Vec<u8>),
+    /// A text message: MQTT over WebSocket is binary only [MQTT-6.0.0-1].
+    Text,
     /// The close code and reason of the `close` event.
     Closed(u16, String),
 }
@@ -77,6 +80,8 @@ pub(super) struct Transport {
     unflushed: usize,
     /// A batched flush is scheduled (one at a time).
     flush_scheduled: bool,
+    /// A receive step (the next batch of received packets) is scheduled (one at a time).
+    receive_scheduled: bool,
 }
 
 impl Transport {
@@ -92,6 +97,7 @@ impl Transport {
             log,
             unflushed: 0,
             flush_scheduled: false,
+            receive_scheduled: false,
         }
     }
 
@@ -229,8 +235,8 @@ impl Transport {
             Ok([
                 EventListener::new(&ws, "open", move |_| s1(serial, SocketEvent::Open))?,
                 EventListener::new(&ws, "message", move |e| {
-                    if let Some(bytes) = message_bytes(e.unchecked_ref()) {
-                        s2(serial, SocketEvent::Bytes(bytes));
+                    if let Some(event) = message(e.unchecked_ref()) {
+                        s2(serial, event);
                     }
                 })?,
                 EventListener::new(&ws, "close", move |e| {
@@ -325,6 +331,21 @@ impl Transport {
         self.flush_scheduled = false;
     }
 
+    /// `true` when a receive step must be scheduled: none is yet.
+    pub fn schedule_receive(&mut self) -> bool {
+        !std::mem::replace(&mut self.receive_scheduled, true)
+    }
+
+    /// Whether a receive step is scheduled: bytes that arrive meanwhile wait for it.
+    pub fn receive_scheduled(&self) -> bool {
+        self.receive_scheduled
+    }
+
+    /// The scheduled receive step runs.
+    pub fn receive_ran(&mut self) {
+        self.receive_scheduled = false;
+    }
+
     /// Whether new publishes must wait for the socket buffer to drain.
     pub fn above_high_water(&self) -> bool {
         self.buffered() > HIGH_WATER
@@ -336,15 +357,17 @@ impl Transport {
     }
 }
 
-/// The bytes of a `message` event.
-fn message_bytes(e: &MessageEvent) -> Option<Vec<u8>> {
+/// What a `message` event carries: the bytes of a binary message (one copy, into wasm
+/// memory), or the fact of a text message, whose content is never read as MQTT.
+fn message(e: &MessageEvent) -> Option<SocketEvent> {
     let data = e.data();
     if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-        Some(Uint8Array::new(buf).to_vec())
+        Some(SocketEvent::Bytes(Uint8Array::new(buf).to_vec()))
+    } else if data.is_string() {
+        Some(SocketEvent::Text)
     } else {
-        // MQTT over WebSocket is binary only [MQTT-6.0.0-1]; text is passed on as bytes so
-        // the codec reports the violation.
-        data.as_string().map(String::into_bytes)
+        // With binaryType "arraybuffer" nothing else arrives.
+        None
     }
 }
 

@@ -3,9 +3,11 @@
 //! A driver owns the transport (a WebSocket in the browser, a TCP stream in the device
 //! simulator, a scripted broker in tests) and calls, after every outside event:
 //!
-//! 1. one input: [`Session::handle_transport_open`], [`Session::handle_bytes`],
-//!    [`Session::handle_connection_lost`], [`Session::handle_timeout`] or a command
-//!    ([`Session::connect`], [`Session::publish`], [`Session::subscribe`], ...);
+//! 1. one input: [`Session::handle_transport_open`], [`Session::handle_bytes`] (or
+//!    [`Session::handle_message`] then [`Session::decode_batch`], for a driver that bounds
+//!    the work and the memory of one step), [`Session::handle_connection_lost`],
+//!    [`Session::handle_timeout`] or a command ([`Session::connect`], [`Session::publish`],
+//!    [`Session::subscribe`], ...);
 //! 2. [`Session::poll_transmit`] until `None`, writing each buffer to the transport (all
 //!    that is ready comes in one buffer, so one WebSocket message can carry many packets);
 //! 3. [`Session::poll_event`] until `None`, acting on [`Event::OpenTransport`] and
@@ -205,8 +207,14 @@ pub struct Session {
 
     /// Encoded packets waiting for `poll_transmit`.
     tx: Vec<u8>,
-    /// The unread tail of a packet cut between `handle_bytes` calls.
-    rx: Vec<u8>,
+    /// Received bytes not decoded yet: whole transport messages in arrival order, the first
+    /// read from `rx_at`. A message is kept as it came, not copied per batch, so a large one
+    /// is decoded in place a batch at a time; only a packet cut between messages is joined.
+    rx: VecDeque<Vec<u8>>,
+    rx_at: usize,
+    /// The transport broke MQTT's framing (see [`Session::handle_transport_error`]): the
+    /// connection fails with this once the bytes received before it are handled.
+    rx_error: Option<SessionError>,
     events: VecDeque<Event>,
 
     /// What the broker said in the last CONNACK.
@@ -243,7 +251,9 @@ impl Session {
             ever_connected: false,
             generation: 0,
             tx: Vec::new(),
-            rx: Vec::new(),
+            rx: VecDeque::new(),
+            rx_at: 0,
+            rx_error: None,
             events: VecDeque::new(),
             server: ServerLimits::default(),
             keep_alive_ms: 0,
@@ -330,6 +340,8 @@ impl Session {
         // Nothing meant for an earlier transport may reach this one.
         self.tx.clear();
         self.rx.clear();
+        self.rx_at = 0;
+        self.rx_error = None;
         self.aliases.clear();
         self.ping_sent = None;
         self.last_rx = now;
@@ -342,31 +354,54 @@ impl Session {
         self.phase = Phase::AwaitingConnAck;
     }
 
-    /// Bytes from the transport, in any framing.
+    /// Bytes from the transport, in any framing, decoded and handled at once: every
+    /// complete packet, however many. For drivers that need no bound on one step.
     pub fn handle_bytes(&mut self, now: Millis, data: &[u8]) {
+        self.handle_message(now, data.to_vec());
+        self.decode_batch(now, usize::MAX, usize::MAX);
+    }
+
+    /// One message from the transport (any framing), queued behind those not decoded yet;
+    /// nothing is decoded until [`Session::decode_batch`]. Arrival is what counts as
+    /// traffic for the keepalive, not decoding.
+    pub fn handle_message(&mut self, now: Millis, data: Vec<u8>) {
         if !matches!(self.phase, Phase::AwaitingConnAck | Phase::Connected) {
             return;
         }
         self.stats.bytes_received += data.len() as u64;
         self.last_rx = now;
         self.arm_keepalive();
-        if self.rx.is_empty() {
-            let used = self.decode_all(now, data);
-            if let Some(used) = used {
-                if used < data.len() {
-                    self.rx.extend_from_slice(&data[used..]);
-                }
-            }
-        } else {
-            self.rx.extend_from_slice(data);
-            let mut buf = std::mem::take(&mut self.rx);
-            // `None`: the connection was reset meanwhile and its bytes are void.
-            if let Some(used) = self.decode_all(now, &buf) {
-                buf.drain(..used);
-                self.rx = buf;
+        // After a framing violation the connection is as good as gone: later bytes are void.
+        if !data.is_empty() && self.rx_error.is_none() {
+            self.rx.push_back(data);
+        }
+    }
+
+    /// The transport saw input MQTT forbids below the packet level, such as a WebSocket
+    /// text message [MQTT-6.0.0-1]. The connection fails with `error` (a protocol failure:
+    /// DISCONNECT on v5, then the reconnect policy) once the bytes that arrived before it
+    /// are decoded; call [`Session::decode_batch`] as after [`Session::handle_message`].
+    pub fn handle_transport_error(&mut self, error: SessionError) {
+        if matches!(self.phase, Phase::AwaitingConnAck | Phase::Connected) {
+            self.rx_error.get_or_insert(error);
+        }
+    }
+
+    /// Decodes and handles queued packets in arrival order until `max_packets` were
+    /// decoded or at least `max_bytes` were used, so the events of one batch can be
+    /// delivered before the next is decoded. Returns `true` when it stopped at a bound with
+    /// bytes left: call again after polling the events. A connection torn down meanwhile
+    /// voids the rest.
+    pub fn decode_batch(&mut self, now: Millis, max_packets: usize, max_bytes: usize) -> bool {
+        let more = self.decode_some(now, max_packets, max_bytes);
+        if !more {
+            // Everything before the violation was handled (a cut packet never completes).
+            if let Some(error) = self.rx_error.take() {
+                self.protocol_failure(now, error);
             }
         }
         self.check_ending(now);
+        more
     }
 
     /// The transport closed or failed, or could not be opened.
@@ -667,6 +702,8 @@ impl Session {
         // `tx` is kept: a DISCONNECT written just before is for the transport being closed,
         // and the driver writes it before acting on CloseTransport.
         self.rx.clear();
+        self.rx_at = 0;
+        self.rx_error = None;
         self.aliases.clear();
         self.ping_sent = None;
         for timer in [Timer::Connect, Timer::KeepAlive, Timer::PingTimeout] {
@@ -736,40 +773,75 @@ impl Session {
 
     // ----- internals: receiving -----
 
-    /// Decodes and handles packets from `buf`; returns the bytes used, or `None` when the
-    /// connection was torn down (the rest of `buf` belongs to a dead connection).
-    fn decode_all(&mut self, now: Millis, buf: &[u8]) -> Option<usize> {
+    /// [`Session::decode_batch`] without its epilogue: `true` when a bound stopped it with
+    /// bytes left; `false` when all complete packets were handled or the connection ended.
+    fn decode_some(&mut self, now: Millis, max_packets: usize, max_bytes: usize) -> bool {
         let generation = self.generation;
-        let mut at = 0;
-        while at < buf.len() {
-            let rest = &buf[at..];
-            // A 3.1.1-only broker answers a v5 CONNECT with a 3.1.1 CONNACK (return code 1).
-            let version = if matches!(self.phase, Phase::AwaitingConnAck)
-                && self.version == ProtocolVersion::V5
-                && rest.len() >= 2
-                && rest[0] == 0x20
-                && rest[1] == 0x02
-            {
-                ProtocolVersion::V311
-            } else {
-                self.version
+        let (mut packets, mut bytes) = (0, 0);
+        loop {
+            let Some(message) = self.rx.front() else {
+                return false;
             };
+            let rest = &message[self.rx_at..];
+            if rest.is_empty() {
+                self.rx.pop_front();
+                self.rx_at = 0;
+                continue;
+            }
+            if packets >= max_packets || bytes >= max_bytes {
+                return true;
+            }
+            let version = self.decode_version(rest);
             match codec::decode(rest, version, self.config.maximum_packet_size) {
-                Ok(None) => break,
+                // The rest of the packet is in the next message, or yet to come.
+                Ok(None) if self.join_rx() => {}
+                Ok(None) => return false,
                 Ok(Some((packet, used))) => {
-                    at += used;
+                    self.rx_at += used;
+                    packets += 1;
+                    bytes += used;
                     self.handle_packet(now, packet, version);
                     if self.generation != generation {
-                        return None;
+                        return false;
                     }
                 }
                 Err(e) => {
                     self.protocol_failure(now, SessionError::from(e));
-                    return None;
+                    return false;
                 }
             }
         }
-        Some(at)
+    }
+
+    /// The version to decode `rest` with: a 3.1.1-only broker answers a v5 CONNECT with a
+    /// 3.1.1 CONNACK (return code 1).
+    fn decode_version(&self, rest: &[u8]) -> ProtocolVersion {
+        if matches!(self.phase, Phase::AwaitingConnAck)
+            && self.version == ProtocolVersion::V5
+            && rest.len() >= 2
+            && rest[0] == 0x20
+            && rest[1] == 0x02
+        {
+            ProtocolVersion::V311
+        } else {
+            self.version
+        }
+    }
+
+    /// The first queued message ends in part of a packet: joins that part with the next
+    /// message (one copy of it). `false` when no message follows yet.
+    fn join_rx(&mut self) -> bool {
+        if self.rx.len() < 2 {
+            return false;
+        }
+        let (Some(mut head), Some(next)) = (self.rx.pop_front(), self.rx.pop_front()) else {
+            return false;
+        };
+        head.drain(..self.rx_at);
+        self.rx_at = 0;
+        head.extend_from_slice(&next);
+        self.rx.push_front(head);
+        true
     }
 
     /// The broker broke the protocol: say why (v5), drop the connection, retry per policy.
