@@ -285,7 +285,10 @@ impl Transport {
         match &self.socket {
             Some(s) if s.ws.ready_state() == WebSocket::OPEN => {
                 if let Err(e) = s.ws.send_with_u8_array(buf) {
-                    self.log.log(LogLevel::Warn, &format!("send failed: {e:?}"));
+                    self.log.log(
+                        LogLevel::Warn,
+                        &format!("send failed: {}", crate::web::text(&e)),
+                    );
                 }
             }
             _ => self

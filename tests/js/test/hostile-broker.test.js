@@ -261,8 +261,8 @@ function assertError(e, code, reasonCode) {
  * Before CONNACK: connect() rejects with `code`; then a new client of the same server
  * (its next connection behaves) connects and does a round trip.
  */
-function refusedCase(name, bytes, code, { reasonCode, options = {}, message, todo } = {}) {
-  test(`before CONNACK: ${name} -> connect() rejects ${code}`, { ...T, todo }, () => hostile(
+function refusedCase(name, bytes, code, { reasonCode, options = {}, message } = {}) {
+  test(`before CONNACK: ${name} -> connect() rejects ${code}`, T, () => hostile(
     async (conn) => {
       await takeConnect(conn);
       if (typeof bytes === 'function') await bytes(conn);
@@ -286,11 +286,11 @@ function refusedCase(name, bytes, code, { reasonCode, options = {}, message, tod
  * its DISCONNECT), reconnects (the server behaves from then on), its trigger request
  * settles (`goResult` checks how), and it does a round trip.
  */
-function brokenCase(name, hostileBytes, code, { reasonCode, v5 = true, go = { publish: 0 }, options = {}, message, todo, goResult, mayCloseSilently } = {}) {
+function brokenCase(name, hostileBytes, code, { reasonCode, v5 = true, go = { publish: 0 }, options = {}, message, goResult, mayCloseSilently } = {}) {
   const trigger = 'publish' in go ? 3 : 'subscribe' in go ? 8 : 10;
   // The reason code of the client's DISCONNECT, or null when it closed without one.
   let disconnect;
-  test(`after CONNACK: ${name} -> error event ${code}, then reconnects and works`, { ...T, todo }, () => hostile(
+  test(`after CONNACK: ${name} -> error event ${code}, then reconnects and works`, T, () => hostile(
     async (conn) => {
       if ('unsubscribe' in go) {
         // Grant the subscription first, as a broker would.
@@ -384,7 +384,6 @@ refusedCase('a packet whose length runs past the data, then a clean close', asyn
 refusedCase('a close frame with code 1002 (protocol error)', async (conn) => conn.close(1002), 'CONNECTION_LOST', { message: /close code 1002/ });
 refusedCase('no CONNACK at all', async () => {}, 'CONNECT_TIMEOUT', { options: { connectTimeout: 500 }, message: /connack/i });
 refusedCase('a CONNACK in a text frame (MQTT over WebSocket is binary only)', async (conn) => conn.raw(frame(connack(), { opcode: 0x1 })), 'PROTOCOL_ERROR', {
-  todo: 'needs the branch that closes the connection on a WebSocket text frame [MQTT-6.0.0-1]',
 });
 
 // ----- after CONNACK: the error event, a new connection, and the client works -----
@@ -461,7 +460,6 @@ brokenCase('a TCP reset in the middle of a packet', async (_, conn) => {
 brokenCase('a PUBLISH in a text frame', async (_, conn) => conn.raw(frame(publish(), { opcode: 0x1 })), 'PROTOCOL_ERROR', {
   // MQTT 5 section 4.13: closing without DISCONNECT is allowed too; one sent must say why.
   mayCloseSilently: true,
-  todo: 'needs the branch that closes the connection on a WebSocket text frame [MQTT-6.0.0-1]',
 });
 
 // ----- odd but legal: the same connection keeps working -----
