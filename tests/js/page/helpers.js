@@ -13,7 +13,8 @@ export function within(promise, ms, what) {
   return Promise.race([
     promise,
     new Promise((_, fail) => {
-      timer = setTimeout(() => fail(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+      // `what` may be a function, to describe the state at the time of the timeout.
+      timer = setTimeout(() => fail(new Error(`timed out after ${ms} ms: ${typeof what === 'function' ? what() : what}`)), ms);
     }),
   ]).finally(() => clearTimeout(timer));
 }

@@ -30,14 +30,14 @@ export function connected(peer, ms = 10_000) {
   if (peer.connectionState === 'connected') return Promise.resolve();
   let listener;
   const p = new Promise((ok) => { listener = () => ok(); peer.on('connect', listener); });
-  return within(p, ms, `connect (state ${peer.connectionState})`).finally(() => peer.off('connect', listener));
+  return within(p, ms, () => `connect (state ${peer.connectionState})`).finally(() => peer.off('connect', listener));
 }
 
 /** The next remote channel `peer` announces. */
 export function nextChannel(peer, ms = 10_000) {
   let listener;
   const p = new Promise((ok) => { listener = (c) => ok(c); peer.on('channel', listener); });
-  return within(p, ms, 'a "channel" event').finally(() => peer.off('channel', listener));
+  return within(p, ms, () => `a "channel" event (connection ${peer.connectionState})`).finally(() => peer.off('channel', listener));
 }
 
 /** Resolves once `channel` is open. */
