@@ -713,12 +713,6 @@ fn open_peer(
         Object::assign(&opts, options.unchecked_ref());
     }
     js::set(&opts, "polite", polite);
-    // A peer made to answer an offer gathers for its answer at once: with a candidate pool
-    // still gathering then, Chromium sent no candidate at all in about 4% of such calls
-    // (never in 180 calls without a pool). An explicit iceCandidatePoolSize still wins.
-    if remote_session.is_some() && js::is_absent(&js::get(&opts, "iceCandidatePoolSize")) {
-        js::set(&opts, "iceCandidatePoolSize", 0);
-    }
     let peer = RtcPeer::create(&opts.into()).map_err(MqttError::into_js)?;
     let local_session = peer.session_id()?;
     let on_signal = signal_forwarder(inner, remote)?;

@@ -45,9 +45,8 @@ export interface RtcPeerOptions {
   iceTransportPolicy?: "all" | "relay";
   /** Default "balanced" (the browser's default). */
   bundlePolicy?: "balanced" | "max-compat" | "max-bundle";
-  /** Candidates gathered before the first offer, 0..255; default 1, or 0 when a TURN
-   *  server is given (Chromium loses the pooled TURN candidates of a peer that answers
-   *  at once). */
+  /** Candidates gathered before the first offer, 0..255; default 0 (with a pool,
+   *  Chromium now and then gathers no candidate at all for a new connection). */
   iceCandidatePoolSize?: number;
   /** The side that rolls back its own offer on a collision. When omitted, the side
    *  with the smaller session id is polite. */

@@ -94,8 +94,8 @@ test('the RTCConfiguration keys of RtcPeerOptions reach the RTCPeerConnection', 
       ],
       iceTransportPolicy: 'relay', bundlePolicy: 'max-bundle', iceCandidatePoolSize: 3,
     });
-    // Defaults: the browser's policies, a pool of 1 (0 when a TURN server is given).
-    assert.deepEqual(r[1], { iceServers: [], iceTransportPolicy: 'all', bundlePolicy: 'balanced', iceCandidatePoolSize: 1 });
+    // Defaults: the browser's policies and no candidate pool (see DEFAULT_POOL_SIZE).
+    assert.deepEqual(r[1], { iceServers: [], iceTransportPolicy: 'all', bundlePolicy: 'balanced', iceCandidatePoolSize: 0 });
     assert.equal(r[2].iceCandidatePoolSize, 0);
     assert.deepEqual([r[3].iceTransportPolicy, r[3].bundlePolicy, r[3].iceCandidatePoolSize], ['all', 'max-compat', 0]);
   }));
