@@ -63,6 +63,16 @@ pub enum ErrorCode {
     IceFailed,
     /// The called peer refused the call (its `onIncoming` hook said no).
     CallRejected,
+    /// The session store cannot be used here: no IndexedDB (or it refuses to open, as in
+    /// some private modes), or no Web Locks to guard it.
+    StoreUnavailable,
+    /// Another client (another tab, or this page) holds the store of this broker and
+    /// client id.
+    StoreLocked,
+    /// The session store is full (the browser's storage quota).
+    StoreQuota,
+    /// Reading or writing the session store failed, or a stored record is unreadable.
+    StoreFailed,
 }
 
 impl ErrorCode {
@@ -97,11 +107,15 @@ impl ErrorCode {
             ErrorCode::Busy => "BUSY",
             ErrorCode::IceFailed => "ICE_FAILED",
             ErrorCode::CallRejected => "CALL_REJECTED",
+            ErrorCode::StoreUnavailable => "STORE_UNAVAILABLE",
+            ErrorCode::StoreLocked => "STORE_LOCKED",
+            ErrorCode::StoreQuota => "STORE_QUOTA",
+            ErrorCode::StoreFailed => "STORE_FAILED",
         }
     }
 
     /// Every code, in declaration order (the TypeScript `ErrorCode` union lists the same).
-    pub const ALL: [ErrorCode; 28] = [
+    pub const ALL: [ErrorCode; 32] = [
         ErrorCode::NotAuthorized,
         ErrorCode::ConnectTimeout,
         ErrorCode::KeepaliveTimeout,
@@ -130,5 +144,9 @@ impl ErrorCode {
         ErrorCode::Busy,
         ErrorCode::IceFailed,
         ErrorCode::CallRejected,
+        ErrorCode::StoreUnavailable,
+        ErrorCode::StoreLocked,
+        ErrorCode::StoreQuota,
+        ErrorCode::StoreFailed,
     ];
 }

@@ -218,7 +218,11 @@ export type ErrorCode =
   | "STATS_FAILED"
   | "BUSY"
   | "ICE_FAILED"
-  | "CALL_REJECTED";
+  | "CALL_REJECTED"
+  | "STORE_UNAVAILABLE"
+  | "STORE_LOCKED"
+  | "STORE_QUOTA"
+  | "STORE_FAILED";
 
 export class MqttError extends Error {
   constructor(code: ErrorCode, message: string, reasonCode?: number);

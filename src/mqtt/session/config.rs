@@ -81,6 +81,9 @@ pub struct SessionConfig {
     pub connect_properties: Properties,
     /// Seed of the jitter generator.
     pub seed: u64,
+    /// A persistent store keeps the session: record store operations
+    /// ([`Session::take_store_ops`](super::Session::take_store_ops)).
+    pub durable: bool,
 }
 
 impl Default for SessionConfig {
@@ -105,6 +108,7 @@ impl Default for SessionConfig {
             topic_alias_maximum: 32,
             connect_properties: Properties::default(),
             seed: 0,
+            durable: false,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! are resolved before a message gets here; this module never delivers a message twice
 //! within one exchange and never holds more ids than our Receive Maximum.
 
+use super::journal::Journal;
 use super::transmit::Reply;
 use super::SessionError;
 use crate::map::VecSet;
@@ -23,12 +24,24 @@ pub(super) struct Delivery {
 pub(super) struct Inbound {
     /// Ids between our PUBREC and the broker's PUBREL. Only looked up, never iterated.
     qos2: VecSet<u16>,
+    /// What a persistent store must keep (off without one).
+    pub(super) journal: Journal,
 }
 
 impl Inbound {
     /// The broker lost the session: every id is new again.
     pub(super) fn clear(&mut self) {
+        for &id in self.qos2.iter() {
+            self.journal.release_incoming(id);
+        }
         self.qos2.clear();
+    }
+
+    /// Ids a store kept from an earlier page.
+    pub(super) fn restore(&mut self, ids: Vec<u16>) {
+        for id in ids {
+            self.qos2.insert(id);
+        }
     }
 
     /// Decides about an inbound PUBLISH; `receive_maximum` is the one we announced.
@@ -48,6 +61,10 @@ impl Inbound {
                         "the broker exceeded our receive maximum",
                     ));
                 }
+                if new {
+                    // Kept before the message is delivered or acknowledged.
+                    self.journal.hold_incoming(id);
+                }
                 self.qos2.insert(id);
                 // A duplicate (id still held) is acknowledged but not delivered again.
                 (new, Some(Reply::PubRec(id)))
@@ -60,9 +77,10 @@ impl Inbound {
 
     /// PUBREL: the exchange ends; the PUBCOMP says whether we knew the id.
     pub(super) fn pubrel(&mut self, id: u16) -> Reply {
-        Reply::PubComp {
-            id,
-            found: self.qos2.remove(&id),
+        let found = self.qos2.remove(&id);
+        if found {
+            self.journal.release_incoming(id);
         }
+        Reply::PubComp { id, found }
     }
 }

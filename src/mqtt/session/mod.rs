@@ -32,6 +32,7 @@ mod error;
 mod handshake;
 mod ids;
 mod inbound;
+mod journal;
 mod outgoing;
 mod subscriptions;
 mod timer;
@@ -39,6 +40,7 @@ mod transmit;
 
 pub use config::{Overflow, QueueConfig, SessionConfig, DEFAULT_MAX_INFLIGHT_V311};
 pub use error::{ErrorCode, SessionError};
+pub use journal::StoreOp;
 
 use std::collections::VecDeque;
 
@@ -242,7 +244,8 @@ pub struct Session {
 impl Session {
     pub fn new(config: SessionConfig) -> Self {
         let backoff = config.reconnect.clone().map(Backoff::new);
-        Session {
+        let durable = config.durable;
+        let mut session = Session {
             version: config.protocol,
             rng: SplitMix64::new(config.seed),
             backoff,
@@ -269,7 +272,10 @@ impl Session {
             aliases: Aliases::default(),
             stats: Stats::default(),
             ending: None,
-        }
+        };
+        session.outgoing.journal = journal::Journal::new(durable);
+        session.inbound.journal = journal::Journal::new(durable);
+        session
     }
 
     // ----- getters -----
@@ -646,6 +652,43 @@ impl Session {
     // ----- outputs -----
 
     /// Everything ready to send, as one buffer.
+    /// Store operations recorded since the last call (always none without
+    /// [`SessionConfig::durable`]). A driver applies them in order and holds back what
+    /// [`Session::poll_transmit`] and [`Session::poll_event`] give from now on until they are
+    /// durable: the session counts on nothing going out before its record is kept.
+    pub fn take_store_ops(&mut self) -> Vec<StoreOp> {
+        let mut ops = self.outgoing.journal.take();
+        ops.append(&mut self.inbound.journal.take());
+        ops
+    }
+
+    /// Takes back what a store kept for this client id (records as
+    /// [`Session::take_store_ops`] wrote them), before [`Session::connect`]: the publishes
+    /// an earlier page left unacknowledged are resent (or re-queued, when the broker lost
+    /// the session) and incoming QoS 2 messages it delivered are not delivered again. A
+    /// record that cannot be read is removed and reported as an [`Event::Error`]
+    /// (`STORE_FAILED`). Returns the number of outgoing publishes taken back.
+    pub fn load_store(&mut self, records: Vec<(String, Vec<u8>)>) -> usize {
+        let loaded = journal::load(records);
+        let n = loaded.outgoing.len();
+        let next_token = &mut self.next_token;
+        let token = || {
+            let t = Token(*next_token);
+            *next_token += 1;
+            t
+        };
+        self.outgoing.restore(loaded.outgoing, &mut self.ids, token);
+        self.inbound.restore(loaded.incoming);
+        for name in loaded.bad {
+            self.outgoing.journal.forget(&name);
+            self.events.push_back(Event::Error(SessionError::new(
+                ErrorCode::StoreFailed,
+                format!("unreadable store record {name} removed"),
+            )));
+        }
+        n
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if self.tx.is_empty() {
             None
@@ -1106,7 +1149,7 @@ impl Session {
             Stage::AwaitAck => {
                 if let Err(e) = self.write_publish(now, &mut o.publish, true) {
                     // The new connection's broker takes smaller packets than the last one.
-                    self.outgoing.unsent(Some(o.id), &mut self.ids);
+                    self.outgoing.unsent(Some(o.id), o.seq, &mut self.ids);
                     self.events.push_back(Event::PublishDone {
                         token: o.token,
                         result: Err(e),
@@ -1207,13 +1250,14 @@ impl Session {
             }
         }
         let window = self.send_window();
-        while let Some((token, mut publish)) =
+        while let Some(mut ready) =
             self.outgoing
                 .next_ready(&self.server, window, &mut self.ids, &mut self.events)
         {
+            let token = ready.token;
             match (
-                self.write_publish(now, &mut publish, false),
-                publish.packet_id,
+                self.write_publish(now, &mut ready.publish, false),
+                ready.publish.packet_id,
             ) {
                 (Ok(()), None) => self.events.push_back(Event::PublishDone {
                     token,
@@ -1222,9 +1266,9 @@ impl Session {
                         reason_code: ReasonCode::Success.code(),
                     }),
                 }),
-                (Ok(()), Some(_)) => self.outgoing.start(token, publish),
+                (Ok(()), Some(_)) => self.outgoing.start(ready),
                 (Err(e), id) => {
-                    self.outgoing.unsent(id, &mut self.ids);
+                    self.outgoing.unsent(id, ready.seq, &mut self.ids);
                     self.events.push_back(Event::PublishDone {
                         token,
                         result: Err(e),

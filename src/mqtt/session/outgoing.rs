@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use super::ids::PacketIds;
+use super::journal::{Journal, Restored};
 use super::{
     ErrorCode, Event, Overflow, PublishOutcome, QueueConfig, ServerLimits, SessionError, Token,
 };
@@ -33,27 +34,38 @@ pub(super) struct InFlight {
     pub(super) publish: Publish,
     pub(super) stage: Stage,
     /// Send order; resends after a reconnect keep it [MQTT-4.6.0-1].
-    seq: u64,
+    pub(super) seq: u64,
 }
 
 /// A publish waiting for a connection, a packet id or a flow-control slot.
 #[derive(Debug)]
 struct Queued {
     token: Token,
+    /// Its send order, given when it is accepted.
+    seq: u64,
     publish: Publish,
     /// What it counts against [`QueueConfig::max_bytes`].
     bytes: usize,
 }
 
 impl Queued {
-    fn new(token: Token, publish: Publish) -> Self {
+    fn new(token: Token, seq: u64, publish: Publish) -> Self {
         let bytes = publish.payload.len() + publish.topic.len();
         Queued {
             token,
+            seq,
             publish,
             bytes,
         }
     }
+}
+
+/// A publish [`Outgoing::next_ready`] lets go out now.
+#[derive(Debug)]
+pub(super) struct Ready {
+    pub(super) token: Token,
+    pub(super) seq: u64,
+    pub(super) publish: Publish,
 }
 
 /// What PUBREC did to the publish it acknowledges.
@@ -119,6 +131,8 @@ pub(super) struct Outgoing {
     /// Packet id to send order.
     by_id: VecMap<u16, u64>,
     next_seq: u64,
+    /// What a persistent store must keep (off without one).
+    pub(super) journal: Journal,
 }
 
 impl Outgoing {
@@ -143,10 +157,12 @@ impl Outgoing {
         bounded: Option<&QueueConfig>,
         events: &mut VecDeque<Event>,
     ) -> Result<(), SessionError> {
-        let q = Queued::new(token, publish);
+        let q = Queued::new(token, self.next_seq, publish);
         if let Some(limits) = bounded {
             self.make_room(q.bytes, limits, events)?;
         }
+        self.next_seq += 1;
+        self.journal.accepted(q.seq, &q.publish);
         self.queued_bytes += q.bytes;
         self.queue.push_back(q);
         Ok(())
@@ -176,6 +192,7 @@ impl Outgoing {
         }
         while !self.queue.is_empty() && full(self) {
             if let Some(old) = self.pop_front() {
+                self.journal.done(old.seq);
                 events.push_back(Event::PublishDone {
                     token: old.token,
                     result: Err(SessionError::new(
@@ -203,12 +220,13 @@ impl Outgoing {
         window: usize,
         ids: &mut PacketIds,
         events: &mut VecDeque<Event>,
-    ) -> Option<(Token, Publish)> {
+    ) -> Option<Ready> {
         loop {
             let front = &self.queue.front()?.publish;
             // Queued before this CONNACK: its limits apply now.
             if let Some(error) = refusal(front, server) {
                 let q = self.pop_front()?;
+                self.journal.done(q.seq);
                 events.push_back(Event::PublishDone {
                     token: q.token,
                     result: Err(error),
@@ -226,18 +244,26 @@ impl Outgoing {
             };
             let mut q = self.pop_front()?;
             q.publish.packet_id = id;
-            return Some((q.token, q.publish));
+            return Some(Ready {
+                token: q.token,
+                seq: q.seq,
+                publish: q.publish,
+            });
         }
     }
 
     /// A QoS 1/2 publish from [`Outgoing::next_ready`] went out: it waits for its ack.
     /// (A QoS 0 publish, having no id, is done once written and never enters the table.)
-    pub(super) fn start(&mut self, token: Token, publish: Publish) {
+    pub(super) fn start(&mut self, ready: Ready) {
+        let Ready {
+            token,
+            seq,
+            publish,
+        } = ready;
         let Some(id) = publish.packet_id else {
             return;
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
+        self.journal.sent(seq, id);
         self.by_id.insert(id, seq);
         self.inflight.insert(
             seq,
@@ -260,6 +286,7 @@ impl Outgoing {
     fn remove(&mut self, id: u16, ids: &mut PacketIds) -> Option<InFlight> {
         let seq = self.by_id.remove(&id)?;
         ids.release(id);
+        self.journal.done(seq);
         self.inflight.remove(&seq)
     }
 
@@ -274,7 +301,11 @@ impl Outgoing {
 
     /// PUBREC with `reason_code`: the QoS 2 exchange moves on to PUBREL, or ends.
     pub(super) fn pubrec(&mut self, id: u16, reason_code: u8, ids: &mut PacketIds) -> PubRec {
-        let Some(o) = self.get_mut(id) else {
+        let Some(o) = self
+            .by_id
+            .get(&id)
+            .and_then(|seq| self.inflight.get_mut(seq))
+        else {
             return PubRec::Unknown;
         };
         if o.publish.qos != QoS::ExactlyOnce {
@@ -282,6 +313,7 @@ impl Outgoing {
         }
         if !ReasonCode::is_failure_code(reason_code) {
             o.stage = Stage::AwaitComp;
+            self.journal.received(o.seq, id);
             // The payload is no longer needed: only PUBREL can be resent from here on.
             o.publish.payload = Vec::new();
             return PubRec::Release;
@@ -320,17 +352,21 @@ impl Outgoing {
             let id = o.id;
             ids.release(id);
             match o.stage {
-                Stage::AwaitComp => events.push_back(Event::PublishDone {
-                    token: o.token,
-                    result: Ok(PublishOutcome {
-                        packet_id: Some(id),
-                        reason_code: ReasonCode::Success.code(),
-                    }),
-                }),
+                Stage::AwaitComp => {
+                    self.journal.done(o.seq);
+                    events.push_back(Event::PublishDone {
+                        token: o.token,
+                        result: Ok(PublishOutcome {
+                            packet_id: Some(id),
+                            reason_code: ReasonCode::Success.code(),
+                        }),
+                    })
+                }
                 Stage::AwaitAck => {
+                    self.journal.requeued(o.seq);
                     let mut publish = o.publish;
                     publish.packet_id = None;
-                    let q = Queued::new(o.token, publish);
+                    let q = Queued::new(o.token, o.seq, publish);
                     self.queued_bytes += q.bytes;
                     self.queue.push_front(q);
                 }
@@ -341,10 +377,11 @@ impl Outgoing {
 
     /// A publish from [`Outgoing::next_ready`] or [`Outgoing::take_for_replay`] could not be
     /// written: its id is free again and its event is the caller's to send.
-    pub(super) fn unsent(&mut self, id: Option<u16>, ids: &mut PacketIds) {
+    pub(super) fn unsent(&mut self, id: Option<u16>, seq: u64, ids: &mut PacketIds) {
         if let Some(id) = id {
             ids.release(id);
         }
+        self.journal.done(seq);
     }
 
     /// A publish from [`Outgoing::take_for_replay`] was resent: it keeps its place.
@@ -360,14 +397,70 @@ impl Outgoing {
         self.queued_bytes = 0;
         let inflight = std::mem::take(&mut self.inflight)
             .into_values()
-            .map(|o| o.token);
-        let queued = std::mem::take(&mut self.queue).into_iter().map(|q| q.token);
+            .map(|o| (o.token, o.seq));
+        let queued = std::mem::take(&mut self.queue)
+            .into_iter()
+            .map(|q| (q.token, q.seq));
+        let journal = &mut self.journal;
         inflight
             .chain(queued)
-            .map(|token| Event::PublishDone {
-                token,
-                result: Err(error.clone()),
+            .map(|(token, seq)| {
+                journal.done(seq);
+                Event::PublishDone {
+                    token,
+                    result: Err(error.clone()),
+                }
             })
             .collect()
+    }
+
+    /// Takes back the publishes a store kept, before the first connect: each gets a token
+    /// from `token` (no caller waits for it) and keeps its place and packet id.
+    pub(super) fn restore(
+        &mut self,
+        restored: Vec<(u64, Restored)>,
+        ids: &mut PacketIds,
+        mut token: impl FnMut() -> Token,
+    ) {
+        for (seq, r) in restored {
+            self.next_seq = self.next_seq.max(seq + 1);
+            let (id, publish, stage) = match r {
+                Restored::Queued(publish) => {
+                    let q = Queued::new(token(), seq, publish);
+                    self.queued_bytes += q.bytes;
+                    self.queue.push_back(q);
+                    continue;
+                }
+                Restored::AwaitAck(id, publish) => (id, publish, Stage::AwaitAck),
+                Restored::AwaitComp(id) => {
+                    // The message went with PUBREC; only its id and QoS matter now.
+                    self.journal.done_message(seq);
+                    let publish = Publish {
+                        qos: QoS::ExactlyOnce,
+                        ..Publish::default()
+                    };
+                    (id, publish, Stage::AwaitComp)
+                }
+            };
+            if !ids.mark(id) {
+                // Two records under one id: the store was not written by this session.
+                self.journal.done(seq);
+                continue;
+            }
+            let mut publish = publish;
+            publish.packet_id = Some(id);
+            self.by_id.insert(id, seq);
+            let token = token();
+            self.inflight.insert(
+                seq,
+                InFlight {
+                    token,
+                    id,
+                    publish,
+                    stage,
+                    seq,
+                },
+            );
+        }
     }
 }

@@ -1,0 +1,218 @@
+//! The durable part of a session, as a journal of store operations for a driver with a
+//! persistent store (`store: "indexeddb"`): what must survive a page reload so that a new
+//! page with the same client id resumes without losing or repeating a message. Outgoing
+//! QoS 1/2 publishes are kept from the moment they are accepted (offline queue included)
+//! until their last acknowledgement, with their packet id and stage once in flight; incoming
+//! QoS 2 packet ids are kept between our PUBREC and the broker's PUBREL. The session only
+//! records operations; the driver applies them, in order, and must not send what the
+//! session wrote after them, nor deliver its events, before they are durable. Without a
+//! store the journal is off and records nothing.
+//!
+//! Records, by name: `o<seq>` the message (an MQTT 5.0 PUBLISH, packet id left out),
+//! `s<seq>` where it stands once in flight (stage byte, packet id), `i<id>` an incoming QoS
+//! 2 id. `seq` is the send order, kept across reloads.
+
+use crate::map::VecMap;
+use crate::mqtt::codec::{self, Packet, ProtocolVersion, Publish, QoS, SendAs};
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreOp {
+    /// Create or replace the record `name`.
+    Put(String, Vec<u8>),
+    /// Remove the record `name` (absent is fine).
+    Delete(String),
+}
+
+/// Stage bytes of an `s` record.
+const AWAIT_ACK: u8 = 1;
+const AWAIT_COMP: u8 = 2;
+
+/// Operations recorded since the driver last took them.
+#[derive(Debug, Default)]
+pub(super) struct Journal {
+    on: bool,
+    ops: Vec<StoreOp>,
+}
+
+impl Journal {
+    pub(super) fn new(on: bool) -> Self {
+        Journal {
+            on,
+            ops: Vec::new(),
+        }
+    }
+
+    pub(super) fn take(&mut self) -> Vec<StoreOp> {
+        std::mem::take(&mut self.ops)
+    }
+
+    /// A QoS 1/2 publish was accepted (queued) under `seq`.
+    pub(super) fn accepted(&mut self, seq: u64, p: &Publish) {
+        if !self.on || p.qos == QoS::AtMostOnce {
+            return;
+        }
+        let mut bytes = Vec::new();
+        // The packet id lives in the `s` record; any non-zero one encodes the same size.
+        let stored = Publish {
+            packet_id: Some(1),
+            ..p.clone()
+        };
+        if stored
+            .encode_to(ProtocolVersion::V5, SendAs::default(), &mut bytes)
+            .is_ok()
+        {
+            self.ops.push(StoreOp::Put(format!("o{seq}"), bytes));
+        }
+    }
+
+    /// The publish `seq` went out under `id`: a new page resends it with that id.
+    pub(super) fn sent(&mut self, seq: u64, id: u16) {
+        self.stage(seq, AWAIT_ACK, id);
+    }
+
+    /// PUBREC accepted the QoS 2 publish `seq`: only its PUBREL is left to resend, and the
+    /// message itself is no longer needed.
+    pub(super) fn received(&mut self, seq: u64, id: u16) {
+        if self.on {
+            self.stage(seq, AWAIT_COMP, id);
+            self.ops.push(StoreOp::Delete(format!("o{seq}")));
+        }
+    }
+
+    fn stage(&mut self, seq: u64, stage: u8, id: u16) {
+        if self.on {
+            let [hi, lo] = id.to_be_bytes();
+            self.ops
+                .push(StoreOp::Put(format!("s{seq}"), vec![stage, hi, lo]));
+        }
+    }
+
+    /// The message of `seq` is not needed any more (QoS 2 past PUBREC).
+    pub(super) fn done_message(&mut self, seq: u64) {
+        if self.on {
+            self.ops.push(StoreOp::Delete(format!("o{seq}")));
+        }
+    }
+
+    /// The publish `seq` is back in the queue as a new message (the broker lost the session).
+    pub(super) fn requeued(&mut self, seq: u64) {
+        if self.on {
+            self.ops.push(StoreOp::Delete(format!("s{seq}")));
+        }
+    }
+
+    /// The publish `seq` is done: acknowledged, refused, or failed to its caller.
+    pub(super) fn done(&mut self, seq: u64) {
+        if self.on {
+            self.ops.push(StoreOp::Delete(format!("o{seq}")));
+            self.ops.push(StoreOp::Delete(format!("s{seq}")));
+        }
+    }
+
+    /// Removes a record that cannot be read.
+    pub(super) fn forget(&mut self, name: &str) {
+        if self.on {
+            self.ops.push(StoreOp::Delete(name.to_owned()));
+        }
+    }
+
+    /// The incoming QoS 2 message `id` is being delivered: held until PUBREL.
+    pub(super) fn hold_incoming(&mut self, id: u16) {
+        if self.on {
+            self.ops.push(StoreOp::Put(format!("i{id}"), Vec::new()));
+        }
+    }
+
+    /// PUBREL released the incoming id, or the broker lost the session.
+    pub(super) fn release_incoming(&mut self, id: u16) {
+        if self.on {
+            self.ops.push(StoreOp::Delete(format!("i{id}")));
+        }
+    }
+}
+
+/// An outgoing publish read back from the store.
+#[derive(Debug, PartialEq)]
+pub(super) enum Restored {
+    /// Accepted, never sent.
+    Queued(Publish),
+    /// Sent under this id, not acknowledged.
+    AwaitAck(u16, Publish),
+    /// QoS 2 past PUBREC under this id: its PUBREL is resent.
+    AwaitComp(u16),
+}
+
+/// What a store held, sorted out.
+#[derive(Debug, Default, PartialEq)]
+pub(super) struct Loaded {
+    /// Outgoing publishes in send order.
+    pub(super) outgoing: Vec<(u64, Restored)>,
+    pub(super) incoming: Vec<u16>,
+    /// Names of records that cannot be read (and are removed).
+    pub(super) bad: Vec<String>,
+}
+
+/// Sorts records read from a store; none is trusted.
+pub(super) fn load(records: Vec<(String, Vec<u8>)>) -> Loaded {
+    let mut loaded = Loaded::default();
+    let mut messages: VecMap<u64, Publish> = VecMap::new();
+    let mut stages: VecMap<u64, (u8, u16)> = VecMap::new();
+    for (name, value) in records {
+        let ok = match (name.get(..1), name.get(1..).and_then(|n| n.parse().ok())) {
+            (Some("o"), Some(seq)) => decode_publish(&value).map(|p| {
+                messages.insert(seq, p);
+            }),
+            (Some("s"), Some(seq)) => decode_stage(&value).map(|s| {
+                stages.insert(seq, s);
+            }),
+            (Some("i"), Some(id)) => u16::try_from(id)
+                .ok()
+                .filter(|&id| id != 0 && value.is_empty())
+                .map(|id| loaded.incoming.push(id)),
+            _ => None,
+        };
+        if ok.is_none() {
+            loaded.bad.push(name);
+        }
+    }
+    let mut seqs: Vec<u64> = messages.keys().chain(stages.keys()).copied().collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    for seq in seqs {
+        let restored = match (stages.get(&seq).copied(), messages.remove(&seq)) {
+            (None, Some(p)) => Restored::Queued(p),
+            (Some((AWAIT_ACK, id)), Some(p)) => Restored::AwaitAck(id, p),
+            // With the message still there: the store stopped between the two writes of
+            // PUBREC; the stage is what counts.
+            (Some((AWAIT_COMP, id)), _) => Restored::AwaitComp(id),
+            _ => {
+                loaded.bad.push(format!("s{seq}"));
+                continue;
+            }
+        };
+        loaded.outgoing.push((seq, restored));
+    }
+    loaded
+}
+
+fn decode_publish(bytes: &[u8]) -> Option<Publish> {
+    match codec::decode(bytes, ProtocolVersion::V5, u32::MAX) {
+        Ok(Some((Packet::Publish(mut p), used)))
+            if used == bytes.len() && p.qos != QoS::AtMostOnce =>
+        {
+            p.packet_id = None;
+            Some(p)
+        }
+        _ => None,
+    }
+}
+
+fn decode_stage(bytes: &[u8]) -> Option<(u8, u16)> {
+    match *bytes {
+        [stage @ (AWAIT_ACK | AWAIT_COMP), hi, lo] if u16::from_be_bytes([hi, lo]) != 0 => {
+            Some((stage, u16::from_be_bytes([hi, lo])))
+        }
+        _ => None,
+    }
+}
