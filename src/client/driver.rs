@@ -23,6 +23,7 @@ use super::first::{FirstConnect, Next};
 use super::options::{self, DriverOptions};
 use super::requests::Requests;
 use super::routing::Routing;
+use super::store::{self, Store};
 use super::timers::Timers;
 use super::transport::{SocketEvent, Transport};
 use super::MqttClient;
@@ -47,6 +48,8 @@ pub(super) struct Inner {
     first: Option<FirstConnect>,
     /// `online` on the global object and `abort` on the connect signal.
     dom: Vec<EventListener>,
+    /// The durable session store, once open (`ConnectOptions.store`).
+    store: Option<Store>,
     /// The client keeps itself alive until it is closed, like an open WebSocket: browser
     /// callbacks only hold weak references, and JS may drop its handle at any time.
     keep_alive: Option<Rc<RefCell<Inner>>>,
@@ -105,6 +108,14 @@ pub(super) fn start(
     opts: DriverOptions,
     connect: Pending,
 ) -> Result<(), MqttError> {
+    // One store per broker (the URLs it is given) and client id.
+    let mut key = String::new();
+    for url in &opts.urls {
+        key.push_str(url);
+        key.push(' ');
+    }
+    key.push_str(&config.client_id);
+    let backend = opts.store.clone();
     let rc = Rc::new_cyclic(|this| {
         RefCell::new(Inner {
             session: Session::new(config),
@@ -122,6 +133,7 @@ pub(super) fn start(
             routing: Routing::new(),
             listeners: Listeners::default(),
             dom: Vec::new(),
+            store: None,
             keep_alive: None,
         })
     });
@@ -129,7 +141,10 @@ pub(super) fn start(
     with_client(&rc, Output::Now, |inner, _| {
         inner.keep_alive = Some(me);
         inner.listen_dom(&opts.signal);
-        inner.session.connect(js::now());
+        match backend {
+            None => inner.session.connect(js::now()),
+            Some(backend) => inner.open_store(backend, key),
+        }
     })
 }
 
@@ -160,18 +175,106 @@ impl Inner {
         }
     }
 
+    /// Locks and reads the store, then connects with what an earlier page left in it.
+    fn open_store(&mut self, backend: JsValue, key: String) {
+        let weak = self.this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let opened = Store::open(backend, key).await;
+            with_weak(&weak, |inner, calls| match opened {
+                Ok((store, records)) => {
+                    inner.store = Some(store);
+                    let n = inner.session.load_store(records);
+                    if n > 0 {
+                        let m = format!("resuming {n} unacknowledged publishes from the store");
+                        inner.log(LogLevel::Info, &m);
+                    }
+                    inner.session.connect(js::now());
+                }
+                Err(e) => {
+                    inner.requests.reject_connect(e.into(), calls);
+                    inner.session.close(js::now());
+                }
+            });
+        });
+    }
+
+    /// Hands what the session recorded to the store (a no-op without one).
+    fn record_store(&mut self) {
+        if let Some(store) = &mut self.store {
+            store.record(self.session.take_store_ops());
+        }
+    }
+
+    /// Writes the next batch of store operations, unless one is being written.
+    fn write_store(&mut self) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        let Some((backend, puts, deletes, upto)) = store.start_write() else {
+            return;
+        };
+        let key = store.key();
+        let weak = self.this.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let result = store::write(backend, key, puts, deletes).await;
+            with_weak(&weak, |inner, calls| {
+                inner.store_written(upto, result, calls)
+            });
+        });
+    }
+
+    /// A batch is durable: what waited for it goes out, in order. A failed one ends the
+    /// client: nothing that waited for it is sent or delivered.
+    fn store_written(&mut self, upto: u64, result: Result<(), SessionError>, calls: &mut Deferred) {
+        let Some(store) = &mut self.store else {
+            return;
+        };
+        if let Err(e) = result {
+            let told = store.abandon();
+            store.unlock();
+            self.store = None;
+            // Nothing the session wrote after the failed write may go out.
+            while self.session.poll_transmit().is_some() {}
+            self.log(LogLevel::Error, &e.to_string());
+            for event in told {
+                self.handle_event(event, calls);
+            }
+            calls.emit(&self.listeners, "error", &[js_error(e.clone())]);
+            self.session.fail(e);
+            return;
+        }
+        store.written(upto);
+        while let Some(next) = self.store.as_mut().and_then(Store::next_ready) {
+            match next {
+                Ok(bytes) => self.transport.send(&bytes),
+                Err(event) => self.handle_event(event, calls),
+            }
+        }
+        self.transport.flushed();
+    }
+
     /// Feeds session output to the socket (now, or in the task's flush), JS and the timer
-    /// until nothing is left.
+    /// until nothing is left; with a store, what depends on records not yet durable waits
+    /// for them ([`Inner::store_written`]).
     fn process(&mut self, calls: &mut Deferred, output: Output) {
         loop {
             if output == Output::Now {
                 self.transmit();
             }
-            let Some(event) = self.session.poll_event() else {
+            self.record_store();
+            let Some(mut event) = self.session.poll_event() else {
                 break;
             };
+            if let Some(store) = &mut self.store {
+                match store.hold_event(event) {
+                    Some(e) => event = e,
+                    None => continue,
+                }
+            }
             self.handle_event(event, calls);
         }
+        self.record_store();
+        self.write_store();
         if output == Output::Batched {
             self.schedule_flush();
         }
@@ -187,9 +290,17 @@ impl Inner {
         });
     }
 
-    /// Sends everything the session holds: the packets of a batch in one message.
+    /// Sends everything the session holds: the packets of a batch in one message (held
+    /// by the store while records they depend on are not durable).
     fn transmit(&mut self) {
-        while let Some(buf) = self.session.poll_transmit() {
+        self.record_store();
+        while let Some(mut buf) = self.session.poll_transmit() {
+            if let Some(store) = &mut self.store {
+                match store.hold_bytes(buf) {
+                    Some(b) => buf = b,
+                    None => continue,
+                }
+            }
             self.transport.send(&buf);
         }
         self.transport.flushed();
@@ -331,7 +442,21 @@ impl Inner {
         }
         self.requests.closed(error, calls);
         calls.emit(&self.listeners, "close", &[]);
-        self.requests.ended(calls);
+        match self.store.take() {
+            // `end()` resolves once the store has what is left and is free for the next
+            // client (a new one with the same client id right after `await end()`).
+            Some(mut store) => {
+                store.record(self.session.take_store_ops());
+                let waiters = self.requests.take_end_waiters();
+                wasm_bindgen_futures::spawn_local(async move {
+                    store.close().await;
+                    for w in waiters {
+                        w.resolve(&JsValue::UNDEFINED);
+                    }
+                });
+            }
+            None => self.requests.ended(calls),
+        }
         self.teardown();
     }
 

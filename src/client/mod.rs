@@ -15,6 +15,7 @@ mod names;
 mod options;
 mod requests;
 mod routing;
+mod store;
 mod timers;
 mod transport;
 mod types;

@@ -260,6 +260,8 @@ pub struct DriverOptions {
     pub on_attempt: Option<Function>,
     /// `WebSocket`: the constructor to open sockets with (else the global one).
     pub websocket: Option<Function>,
+    /// The backend of a durable session store.
+    pub store: Option<JsValue>,
 }
 
 /// How long the first `connect()` keeps trying (`ConnectOptions.waitForBroker`).
@@ -343,16 +345,39 @@ pub fn connect_options(url: &JsValue, o: &JsValue) -> Res<(SessionConfig, Driver
     queue(&get(o, "queue"), &mut c)?;
     c.max_inflight = int(o, "maxInflight", 1.0, 65_535.0)?.map(|n| n as u16);
     connect_properties(&get(o, "properties"), &mut c)?;
-    match string(o, "store")?.as_deref() {
-        None | Some("memory") => {}
-        Some(other) => {
-            return Err(invalid(&format!(
-                "store '{other}' is not available in this build"
-            )))
-        }
-    }
+    let store = store(o, &c)?;
+    c.durable = store.is_some();
     c.seed = (js_sys::Math::random() * 9_007_199_254_740_991.0) as u64;
-    Ok((c, driver_options(urls, o)?))
+    let mut d = driver_options(urls, o)?;
+    d.store = store;
+    Ok((c, d))
+}
+
+/// `store`: the backend of a durable one (`"indexeddb"`, or a `SessionStore` object with
+/// `get`, `put` and `delete`), `None` for `"memory"`.
+fn store(o: &JsValue, c: &SessionConfig) -> Res<Option<JsValue>> {
+    let v = get(o, "store");
+    let backend = if is_absent(&v) || v.as_string().as_deref() == Some("memory") {
+        return Ok(None);
+    } else if v.as_string().as_deref() == Some("indexeddb") {
+        super::store::idb_store()
+    } else if v.is_object() {
+        for method in ["get", "put", "delete"] {
+            if !get(&v, method).is_function() {
+                return Err(invalid(&format!("store.{method} must be a function")));
+            }
+        }
+        v
+    } else {
+        return Err(invalid(
+            "store must be \"memory\", \"indexeddb\" or an object with get, put and delete",
+        ));
+    };
+    // A generated id is new on every page: nothing stored under it would ever be found.
+    if get(o, "clientId").is_undefined() || c.client_id.is_empty() {
+        return Err(invalid("a durable store needs a clientId"));
+    }
+    Ok(Some(backend))
 }
 
 /// The broker URL, or the list of them to fail over between.
@@ -487,6 +512,7 @@ fn driver_options(urls: Vec<String>, o: &JsValue) -> Res<DriverOptions> {
         patience: patience(&get(o, "waitForBroker"))?,
         on_attempt: function(o, "onAttempt")?,
         websocket: function(o, "WebSocket")?,
+        store: None,
     })
 }
 

@@ -169,6 +169,11 @@ impl Requests {
     }
 
     /// After the `close` event: every `end()` resolves.
+    /// The `end()` promises, for a caller that settles them later.
+    pub fn take_end_waiters(&mut self) -> Vec<Pending> {
+        std::mem::take(&mut self.end_waiters)
+    }
+
     pub fn ended(&mut self, calls: &mut Deferred) {
         for w in self.end_waiters.drain(..) {
             calls.resolve(w, &JsValue::UNDEFINED);

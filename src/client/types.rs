@@ -103,10 +103,36 @@ export interface ConnectOptions {
    * when this is given.
    */
   maxInflight?: number;
-  store?: "memory";
+  /**
+   * Where the session's QoS 1/2 state lives. "memory" (default): in the page. "indexeddb":
+   * in IndexedDB, so that a new page (reload, crash, new tab) connecting with the same
+   * clientId (required) and the same URLs resumes it: unacknowledged publishes, offline
+   * ones included, are resent and QoS 2 messages already delivered are not delivered again.
+   * A message is kept before it is sent, an incoming QoS 2 id before the message is
+   * delivered. One client at a time per store (a Web Lock): another one gets
+   * "STORE_LOCKED". Failures are "STORE_UNAVAILABLE" (no IndexedDB or Web Locks, e.g. some
+   * private modes), "STORE_QUOTA" and "STORE_FAILED"; a write that fails ends the client.
+   * Or a SessionStore of your own.
+   */
+  store?: "memory" | "indexeddb" | SessionStore;
   properties?: ConnectProperties;
   signal?: AbortSignal;
   logLevel?: "off" | "error" | "warn" | "info" | "debug";
+}
+
+/**
+ * A durable store for `ConnectOptions.store`: records (name to bytes) under a key that
+ * names the broker URLs and the client id. Calls come one at a time, each awaited; a
+ * promise that rejects ends the client with "STORE_FAILED" ("STORE_QUOTA" for a
+ * QuotaExceededError). The client holds a Web Lock named "mqtt-rtc " + key while it lives.
+ */
+export interface SessionStore {
+  /** Every record under `key`, in any order. */
+  get(key: string): Promise<Array<[string, Uint8Array]>>;
+  /** Creates or replaces records; resolves once they are durable. */
+  put(key: string, records: Array<[string, Uint8Array]>): Promise<void>;
+  /** Removes records (absent ones are fine); resolves once durable. */
+  delete(key: string, names: string[]): Promise<void>;
 }
 
 export interface PublishOptions { qos?: QoS; retain?: boolean; properties?: PublishProperties; }

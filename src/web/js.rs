@@ -191,8 +191,6 @@ impl Pending {
         (promise, pending)
     }
 
-    // Used by the WebRTC layer only; the MQTT-only build (no `rtc` feature) leaves it unused.
-    #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn resolve(self, value: &JsValue) {
         let _ = self.resolve.call1(&JsValue::NULL, value);
     }

@@ -159,7 +159,7 @@ pub(super) fn load(records: Vec<(String, Vec<u8>)>) -> Loaded {
     let mut messages: VecMap<u64, Publish> = VecMap::new();
     let mut stages: VecMap<u64, (u8, u16)> = VecMap::new();
     for (name, value) in records {
-        let ok = match (name.get(..1), name.get(1..).and_then(|n| n.parse().ok())) {
+        let ok = match (name.get(..1), name.get(1..).and_then(number)) {
             (Some("o"), Some(seq)) => decode_publish(&value).map(|p| {
                 messages.insert(seq, p);
             }),
@@ -176,9 +176,7 @@ pub(super) fn load(records: Vec<(String, Vec<u8>)>) -> Loaded {
             loaded.bad.push(name);
         }
     }
-    let mut seqs: Vec<u64> = messages.keys().chain(stages.keys()).copied().collect();
-    seqs.sort_unstable();
-    seqs.dedup();
+    let seqs = merged(messages.keys(), stages.keys());
     for seq in seqs {
         let restored = match (stages.get(&seq).copied(), messages.remove(&seq)) {
             (None, Some(p)) => Restored::Queued(p),
@@ -194,6 +192,39 @@ pub(super) fn load(records: Vec<(String, Vec<u8>)>) -> Loaded {
         loaded.outgoing.push((seq, restored));
     }
     loaded
+}
+
+/// The keys of two sorted maps, merged in order, each once.
+fn merged<'a>(a: impl Iterator<Item = &'a u64>, b: impl Iterator<Item = &'a u64>) -> Vec<u64> {
+    let (mut a, mut b) = (a.peekable(), b.peekable());
+    let mut out = Vec::new();
+    loop {
+        let next = match (a.peek(), b.peek()) {
+            (Some(&&x), Some(&&y)) if x < y => a.next(),
+            (Some(&&x), Some(&&y)) if x > y => b.next(),
+            (Some(_), Some(_)) => {
+                b.next();
+                a.next()
+            }
+            (Some(_), None) => a.next(),
+            (None, _) => b.next(),
+        };
+        match next {
+            Some(&seq) => out.push(seq),
+            None => return out,
+        }
+    }
+}
+
+/// A decimal number (record names are written with `format!`); no sign, no overflow.
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| {
+        let d = b.checked_sub(b'0').filter(|d| *d < 10)?;
+        n.checked_mul(10)?.checked_add(u64::from(d))
+    })
 }
 
 fn decode_publish(bytes: &[u8]) -> Option<Publish> {

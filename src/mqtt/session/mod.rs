@@ -652,6 +652,14 @@ impl Session {
     // ----- outputs -----
 
     /// Everything ready to send, as one buffer.
+    /// Ends the session for good with `error`: a failure outside the protocol that no
+    /// retry can fix (the driver's store broke). Every open request fails with it.
+    pub fn fail(&mut self, error: SessionError) {
+        if self.phase != Phase::Closed {
+            self.fail_for_good(error);
+        }
+    }
+
     /// Store operations recorded since the last call (always none without
     /// [`SessionConfig::durable`]). A driver applies them in order and holds back what
     /// [`Session::poll_transmit`] and [`Session::poll_event`] give from now on until they are

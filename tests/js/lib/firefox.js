@@ -82,4 +82,5 @@ class FirefoxPage {
   }
   // playwright runs an init script before the page's scripts in every navigation.
   addInitScript(fn) { return this.p.evaluateOnNewDocument(fn); }
+  reload() { return this.p.reload(); }
 }
