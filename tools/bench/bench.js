@@ -294,6 +294,8 @@ async function main() {
     ['qos0', 'rawSend', () => workloads.rawPub({ packed: false })],
     ['qos0', 'rawPacked', () => workloads.rawPub({ packed: true })],
     ['recv', 'rawRecv', () => workloads.recv({ lib: 'raw' })],
+    ['qos1', 'rtcStore', () => workloads.pub({ lib: 'rtcStore', qos: 1 })],
+    ['qos2', 'rtcStore', () => workloads.pub({ lib: 'rtcStore', qos: 2 })],
   ];
   console.log(`benchmark: ${ROUNDS} rounds${quick ? ' (quick)' : ''}, Chromium ${version}, ${cpus().length} cores, sizes ${JSON.stringify(N)}`);
   try {
@@ -323,8 +325,8 @@ async function main() {
   const size = await sizes();
   const S = (key, lib, field) => stats((samples[key]?.[lib] ?? []).map((x) => x[field]));
   const rows = [];
-  const row = (name, unit, key, field, ceilingLib, lowerIsBetter = false) => {
-    const a = S(key, 'rtc', field);
+  const row = (name, unit, key, field, ceilingLib, lowerIsBetter = false, lib = 'rtc') => {
+    const a = S(key, lib, field);
     const b = S(key, 'mqttjs', field);
     const ceil = ceilingLib ? S(ceilingLib === 'rawPacked' ? 'qos0' : key, ceilingLib, field) : null;
     rows.push({
@@ -337,6 +339,8 @@ async function main() {
   row('QoS 0 publish, not awaited, msgs/s', 'rate', 'qos0ff', 'rate', 'rawPacked');
   row('QoS 1 publish, msgs/s', 'rate', 'qos1', 'rate');
   row('QoS 2 publish, msgs/s', 'rate', 'qos2', 'rate');
+  row('QoS 1 publish, store: "indexeddb", msgs/s', 'rate', 'qos1', 'rate', null, false, 'rtcStore');
+  row('QoS 2 publish, store: "indexeddb", msgs/s', 'rate', 'qos2', 'rate', null, false, 'rtcStore');
   row('receive (broker flood), msgs/s', 'rate', 'recv', 'rate', 'rawRecv');
   row('round trip p50, ms', 'ms', 'rtt', 'p50', null, true);
   row('round trip p99, ms', 'ms', 'rtt', 'p99', null, true);

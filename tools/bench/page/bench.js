@@ -27,9 +27,12 @@ export function payload(size = 100) {
 
 /** Both libraries behind one small interface: publish, subscribe, end. */
 async function connect(lib, url) {
-  if (lib === 'rtc') {
+  if (lib === 'rtc' || lib === 'rtcStore') {
+    // rtcStore: the same client with its session in IndexedDB (every QoS 1/2 publish is
+    // written, with strict durability, before it is sent).
+    const store = lib === 'rtcStore' ? { store: 'indexeddb' } : {};
     const c = await MqttClient.connect(url, {
-      clientId: clientId(lib), protocolVersion: 5, keepalive: KEEPALIVE, clean: true, reconnect: false,
+      clientId: clientId(lib), protocolVersion: 5, keepalive: KEEPALIVE, clean: true, reconnect: false, ...store,
     });
     return {
       publish: (topic, p, qos) => c.publish(topic, p, { qos }),
