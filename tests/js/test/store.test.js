@@ -2,7 +2,8 @@
 // broker: a page publishing QoS 1/2 is reloaded mid-stream and the new page resumes
 // (nothing missing, no QoS 2 message twice, at a `mosquitto_sub` on the broker's TCP port);
 // publishes made offline survive a reload; incoming QoS 2 messages delivered before a
-// reload are not delivered again; a second client on the same store gets STORE_LOCKED;
+// reload are not delivered again; a second client on the same store, in this tab or
+// another, gets STORE_LOCKED;
 // no IndexedDB or no Web Locks is STORE_UNAVAILABLE; a store write that fails ends the
 // client with STORE_QUOTA and sends nothing that depended on it; a SessionStore of the
 // application's own is used through get/put/delete.
@@ -262,6 +263,42 @@ test('one client per store: a second one gets STORE_LOCKED until the first ends'
     }, browser.env);
     assert.equal(r.code, 'STORE_LOCKED', r.message);
     assert.equal(r.bState, 'closed');
+  }, { init: pageInit }));
+
+test('two tabs with one client id: the second tab gets STORE_LOCKED, and the store once the first tab is gone', T, () =>
+  withPage(browser, async (first) => {
+    const env = browser.env;
+    const clientId = `store-tabs-${Date.now().toString(36)}`;
+    const opts = { clientId, store: 'indexeddb' };
+    await first.evaluate(async ({ env, opts }) => {
+      window.c = await window.mqtt.MqttClient.connect(env.ws, opts);
+    }, { env, opts });
+    const second = await browser.page({ init: pageInit });
+    try {
+      const code = await second.evaluate(async ({ env, opts }) => {
+        const e = await t.rejection(window.mqtt.MqttClient.connect(env.ws, opts));
+        return e.code;
+      }, { env, opts });
+      assert.equal(code, 'STORE_LOCKED');
+      // Closing the first tab (no end()) releases its lock.
+      await first.close();
+      const state = await second.evaluate(async ({ env, opts }) => {
+        for (let i = 0; ; i++) {
+          try {
+            const c = await window.mqtt.MqttClient.connect(env.ws, opts);
+            const s = c.state;
+            await c.end();
+            return s;
+          } catch (e) {
+            if (e.code !== 'STORE_LOCKED' || i > 100) throw new Error(`${e.code}: ${e.message}`);
+            await t.sleep(50);
+          }
+        }
+      }, { env, opts });
+      assert.equal(state, 'connected');
+    } finally {
+      await second.close().catch(() => {});
+    }
   }, { init: pageInit }));
 
 test('no IndexedDB, or no Web Locks: STORE_UNAVAILABLE, not a client that silently keeps nothing', T, () =>
