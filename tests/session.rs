@@ -797,32 +797,44 @@ fn with_the_session_lost_subscriptions_are_restored_before_in_flight_and_queued_
 }
 
 #[test]
-fn with_the_session_lost_a_qos2_publish_past_pubrec_is_done_and_one_before_it_goes_again() {
+fn with_the_session_lost_qos2_publishes_before_and_past_pubrec_both_go_again_as_new_ones() {
+    // [MQTT-3.2.2-5]: with Session Present 0 the client discards its session state, not
+    // the messages. A broker may forward a QoS 2 message only on PUBREL (Mosquitto does):
+    // one whose PUBREL it never processed died with the session, so a message past PUBREC
+    // is sent again like one before it, in send order, as a new publish (new id, no DUP).
     let mut pair = Pair::connected(config());
     pair.broker.auto_pubrec = false;
     pair.broker.auto_pubcomp = false;
     let taken = pair.publish("t/a", QoS::ExactlyOnce, b"a");
     let pending = pair.publish("t/b", QoS::ExactlyOnce, b"b");
     pair.broker_send(Packet::PubRec(ack(1)));
-    pair.take_received();
+    assert_eq!(pair.take_received()[2..], [Packet::PubRel(ack(1))]);
     pair.break_link();
     pair.take_events();
 
     pair.advance(1_000);
     let received = pair.take_received();
-    let id = packet_id(&received[1]);
+    let (a, b) = (packet_id(&received[1]), packet_id(&received[2]));
     assert_eq!(
         received[1..],
-        [wire_publish("t/b", QoS::ExactlyOnce, Some(id), b"b")]
+        [
+            wire_publish("t/a", QoS::ExactlyOnce, Some(a), b"a"),
+            wire_publish("t/b", QoS::ExactlyOnce, Some(b), b"b"),
+        ],
+        "no PUBREL for the old id, and both messages again"
     );
+    assert_ne!(a, b);
     assert_eq!(
         seen(&mut pair)[4..],
-        [done(taken, 1)],
-        "the broker took the message before it lost the session"
+        [],
+        "nothing completes before the new broker acks"
     );
-    pair.broker_send(Packet::PubRec(ack(id)));
-    pair.broker_send(Packet::PubComp(ack(id)));
-    assert_eq!(seen(&mut pair), [done(pending, id)]);
+    for id in [a, b] {
+        pair.broker_send(Packet::PubRec(ack(id)));
+        pair.broker_send(Packet::PubComp(ack(id)));
+    }
+    assert_eq!(seen(&mut pair), [done(taken, a), done(pending, b)]);
+    assert_eq!(pair.session.stats().inflight, 0);
 }
 
 #[test]

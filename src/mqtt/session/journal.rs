@@ -8,9 +8,9 @@
 //! session wrote after them, nor deliver its events, before they are durable. Without a
 //! store the journal is off and records nothing.
 //!
-//! Records, by name: `o<seq>` the message (an MQTT 5.0 PUBLISH, packet id left out),
-//! `s<seq>` where it stands once in flight (stage byte, packet id), `i<id>` an incoming QoS
-//! 2 id. `seq` is the send order, kept across reloads.
+//! Records, by name: `o<seq>` the message (an MQTT 5.0 PUBLISH, packet id left out) until
+//! its last acknowledgement, `s<seq>` where it stands once in flight (stage byte, packet
+//! id), `i<id>` an incoming QoS 2 id. `seq` is the send order, kept across reloads.
 
 use crate::map::VecMap;
 use crate::mqtt::codec::{self, Packet, ProtocolVersion, Publish, QoS, SendAs};
@@ -71,13 +71,11 @@ impl Journal {
         self.stage(seq, AWAIT_ACK, id);
     }
 
-    /// PUBREC accepted the QoS 2 publish `seq`: only its PUBREL is left to resend, and the
-    /// message itself is no longer needed.
+    /// PUBREC accepted the QoS 2 publish `seq`: its PUBREL is what a new page resends. The
+    /// message stays until PUBCOMP: if the broker loses the session before then, it goes
+    /// again as a new publish.
     pub(super) fn received(&mut self, seq: u64, id: u16) {
-        if self.on {
-            self.stage(seq, AWAIT_COMP, id);
-            self.ops.push(StoreOp::Delete(format!("o{seq}")));
-        }
+        self.stage(seq, AWAIT_COMP, id);
     }
 
     fn stage(&mut self, seq: u64, stage: u8, id: u16) {
@@ -85,13 +83,6 @@ impl Journal {
             let [hi, lo] = id.to_be_bytes();
             self.ops
                 .push(StoreOp::Put(format!("s{seq}"), vec![stage, hi, lo]));
-        }
-    }
-
-    /// The message of `seq` is not needed any more (QoS 2 past PUBREC).
-    pub(super) fn done_message(&mut self, seq: u64) {
-        if self.on {
-            self.ops.push(StoreOp::Delete(format!("o{seq}")));
         }
     }
 
@@ -139,8 +130,9 @@ pub(super) enum Restored {
     Queued(Publish),
     /// Sent under this id, not acknowledged.
     AwaitAck(u16, Publish),
-    /// QoS 2 past PUBREC under this id: its PUBREL is resent.
-    AwaitComp(u16),
+    /// QoS 2 past PUBREC under this id: its PUBREL is resent (or, with the session lost,
+    /// the message as a new one).
+    AwaitComp(u16, Publish),
 }
 
 /// What a store held, sorted out.
@@ -181,9 +173,7 @@ pub(super) fn load(records: Vec<(String, Vec<u8>)>) -> Loaded {
         let restored = match (stages.get(&seq).copied(), messages.remove(&seq)) {
             (None, Some(p)) => Restored::Queued(p),
             (Some((AWAIT_ACK, id)), Some(p)) => Restored::AwaitAck(id, p),
-            // With the message still there: the store stopped between the two writes of
-            // PUBREC; the stage is what counts.
-            (Some((AWAIT_COMP, id)), _) => Restored::AwaitComp(id),
+            (Some((AWAIT_COMP, id)), Some(p)) => Restored::AwaitComp(id, p),
             _ => {
                 loaded.bad.push(format!("s{seq}"));
                 continue;

@@ -1027,9 +1027,9 @@ impl Session {
         if !session_present {
             self.inbound.clear();
         }
-        let replay =
-            self.outgoing
-                .take_for_replay(session_present, &mut self.ids, &mut self.events);
+        let replay = self
+            .outgoing
+            .take_for_replay(session_present, &mut self.ids);
         for o in replay {
             self.resend(now, o);
         }

@@ -314,8 +314,8 @@ impl Outgoing {
         if !ReasonCode::is_failure_code(reason_code) {
             o.stage = Stage::AwaitComp;
             self.journal.received(o.seq, id);
-            // The payload is no longer needed: only PUBREL can be resent from here on.
-            o.publish.payload = Vec::new();
+            // The payload stays until PUBCOMP: should the session be lost before then, the
+            // message goes again as a new publish (see `take_for_replay`).
             return PubRec::Release;
         }
         match self.remove(id, ids) {
@@ -334,14 +334,18 @@ impl Outgoing {
 
     /// After CONNACK, the one replay path. With `session_present` the in-flight publishes
     /// are returned in send order, to be resent (PUBLISH with DUP, or PUBREL) and handed
-    /// back with [`Outgoing::resent`] [MQTT-4.4.0-1]. Without, the broker has nothing in
-    /// flight any more: a message it already took (PUBREC seen) is done, the rest go back
-    /// to the front of the queue as new publishes, and nothing is returned.
+    /// back with [`Outgoing::resent`] [MQTT-4.4.0-1]. Without, the client discards its
+    /// session state [MQTT-3.2.2-5] (packet ids, stages) but not the messages: every one
+    /// not completely acknowledged goes back to the front of the queue, in send order, as a
+    /// new publish (new packet id, DUP 0), and nothing is returned. That includes a QoS 2
+    /// message past PUBREC: a broker may forward it only on PUBREL (Mosquitto does, the
+    /// spec's "Method A"), so one whose PUBREL it never processed is lost with the session
+    /// unless sent again. At least once, then; exactly once cannot hold across a session
+    /// the broker no longer has.
     pub(super) fn take_for_replay(
         &mut self,
         session_present: bool,
         ids: &mut PacketIds,
-        events: &mut VecDeque<Event>,
     ) -> Vec<InFlight> {
         self.by_id.clear();
         let inflight = std::mem::take(&mut self.inflight).into_values();
@@ -349,28 +353,13 @@ impl Outgoing {
             return inflight.collect();
         }
         for o in inflight.rev() {
-            let id = o.id;
-            ids.release(id);
-            match o.stage {
-                Stage::AwaitComp => {
-                    self.journal.done(o.seq);
-                    events.push_back(Event::PublishDone {
-                        token: o.token,
-                        result: Ok(PublishOutcome {
-                            packet_id: Some(id),
-                            reason_code: ReasonCode::Success.code(),
-                        }),
-                    })
-                }
-                Stage::AwaitAck => {
-                    self.journal.requeued(o.seq);
-                    let mut publish = o.publish;
-                    publish.packet_id = None;
-                    let q = Queued::new(o.token, o.seq, publish);
-                    self.queued_bytes += q.bytes;
-                    self.queue.push_front(q);
-                }
-            }
+            ids.release(o.id);
+            self.journal.requeued(o.seq);
+            let mut publish = o.publish;
+            publish.packet_id = None;
+            let q = Queued::new(o.token, o.seq, publish);
+            self.queued_bytes += q.bytes;
+            self.queue.push_front(q);
         }
         Vec::new()
     }
@@ -432,15 +421,7 @@ impl Outgoing {
                     continue;
                 }
                 Restored::AwaitAck(id, publish) => (id, publish, Stage::AwaitAck),
-                Restored::AwaitComp(id) => {
-                    // The message went with PUBREC; only its id and QoS matter now.
-                    self.journal.done_message(seq);
-                    let publish = Publish {
-                        qos: QoS::ExactlyOnce,
-                        ..Publish::default()
-                    };
-                    (id, publish, Stage::AwaitComp)
-                }
+                Restored::AwaitComp(id, publish) => (id, publish, Stage::AwaitComp),
             };
             if !ids.mark(id) {
                 // Two records under one id: the store was not written by this session.
