@@ -9,8 +9,8 @@
 // (lastPingRtt) and stay connected, and must reconnect after a cut within its reconnect
 // delay, not a minute later. The test page's helpers (window.t) use setTimeout too, so the
 // waiting is done from Node.js. The fallback cases (no Worker, a Worker constructor that
-// throws as a CSP violation does in Chromium, a worker that fails to load and reports an
-// error event) run on the page's own, unthrottled timers.
+// throws, a worker that fails to load and reports an error event, a page whose CSP forbids
+// workers) run on the page's own, unthrottled timers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -34,12 +34,12 @@ function throttle() {
 
 /** Counts workers made and ended (window.__workers), wrapping the constructor if there is one. */
 function countWorkers() {
-  const live = { made: 0, ended: 0 };
+  const live = { tried: 0, made: 0, ended: 0 };
   window.__workers = live;
   const W = window.Worker;
   if (!W) return;
   window.Worker = class extends W {
-    constructor(...a) { super(...a); live.made += 1; }
+    constructor(...a) { live.tried += 1; super(...a); live.made += 1; }
     terminate() { live.ended += 1; super.terminate(); }
   };
 }
@@ -49,7 +49,7 @@ function noWorker() {
   delete window.Worker;
 }
 
-/** A Worker constructor that throws, as Chromium's does when CSP forbids blob: workers. */
+/** A Worker constructor that throws (a SecurityError, as for a URL the page may not load). */
 function throwingWorker() {
   window.Worker = class {
     constructor() { throw new DOMException('worker-src forbids it', 'SecurityError'); }
@@ -153,7 +153,7 @@ test('throttled page timers: a 1 s keepalive still pings every second and stays 
       assert.deepEqual(s.errors, []);
       assert.equal(s.stats.reconnects, 0);
       const w = await page.evaluate(() => window.__workers);
-      assert.equal(w.made, 1, `one timer worker: ${JSON.stringify(w)}`);
+      assert.deepEqual(w, { tried: 1, made: 1, ended: 0 }, 'one timer worker');
     } finally {
       await end(page);
     }
@@ -194,34 +194,52 @@ test('clients share one timer worker, ended once no client needs it and made aga
       await t.waitFor(() => w.ended === w.made, 5000, 'the worker ended again');
       return { during, after, reopened, last: { ...w } };
     }, { env: browser.env });
-    assert.deepEqual(r.during, { made: 1, ended: 0 }, 'three clients, one worker');
-    assert.deepEqual(r.after, { made: 1, ended: 1 }, 'no client left, no worker');
-    assert.deepEqual(r.reopened, { made: 2, ended: 1 }, 'a new client, a new worker');
-    assert.deepEqual(r.last, { made: 2, ended: 2 });
+    assert.deepEqual(r.during, { tried: 1, made: 1, ended: 0 }, 'three clients, one worker');
+    assert.deepEqual(r.after, { tried: 1, made: 1, ended: 1 }, 'no client left, no worker');
+    assert.deepEqual(r.reopened, { tried: 2, made: 2, ended: 1 }, 'a new client, a new worker');
+    assert.deepEqual(r.last, { tried: 2, made: 2, ended: 2 });
   }, { init: countWorkers }));
 
+/** Keepalive and a reconnect on the page's timers; what became of the workers tried. */
+async function onPageTimers(page, name) {
+  const { env } = browser;
+  await connect(page, env);
+  try {
+    const gaps = await pings(page, 3);
+    const back = await cutAndReconnect(page, env);
+    await pings(page, 2);
+    const s = await page.evaluate(() => window.ka.summary());
+    const w = await page.evaluate(() => window.__workers);
+    console.log(`${name}: PINGREQ every ${gaps.join(', ')} ms; reconnected ${back} ms after a cut; workers ${JSON.stringify(w)}`);
+    assert.equal(s.state, 'connected');
+    assert.equal(s.connects, 1);
+    return w;
+  } finally {
+    await end(page);
+  }
+}
+
 // The fallback: the page's own timers, unthrottled here (the throttled case needs a worker).
-for (const [name, init, made] of [
-  ['no Worker', noWorker, 0],
-  ['a Worker constructor that throws', throwingWorker, 0],
-  ['a worker that fails to load (error event)', failingWorker, 1],
+for (const [name, init, workers] of [
+  ['no Worker', noWorker, { tried: 0, made: 0, ended: 0 }],
+  ['a Worker constructor that throws', throwingWorker, { tried: 0, made: 0, ended: 0 }],
+  ['a worker that fails to load (error event)', failingWorker, { tried: 1, made: 1, ended: 1 }],
 ]) {
   test(`${name}: the client keeps alive and reconnects on the page's timers`, T, () =>
     withPage(browser, async (page) => {
-      const { env } = browser;
-      await connect(page, env);
-      try {
-        const gaps = await pings(page, 3);
-        const back = await cutAndReconnect(page, env);
-        await pings(page, 2);
-        console.log(`${name}: PINGREQ every ${gaps.join(', ')} ms; reconnected ${back} ms after a cut`);
-        const s = await page.evaluate(() => window.ka.summary());
-        assert.equal(s.state, 'connected');
-        assert.equal(s.connects, 1);
-        const w = await page.evaluate(() => window.__workers);
-        assert.deepEqual(w, { made, ended: made }, 'a worker that failed was ended, and no other made');
-      } finally {
-        await end(page);
-      }
+      const w = await onPageTimers(page, name);
+      assert.deepEqual(w, workers, 'a worker that failed was ended, and no other tried');
     }, { init: inits(netGate, countWorkers, init) }));
 }
+
+test('a page whose CSP forbids workers: the client keeps alive and reconnects on the page\'s timers', T, () =>
+  withPage(browser, async (page) => {
+    // Served again under `worker-src 'none'`: the browser refuses the worker, by throwing
+    // in the constructor or (Chromium and Firefox here) with an error event.
+    const origin = await page.evaluate(() => location.origin);
+    await page.goto(`${origin}/index.html?csp=${encodeURIComponent("worker-src 'none'")}`);
+    await until(page, () => window.mqttReady || window.mqttLoadError, undefined, 'the package loaded');
+    const w = await onPageTimers(page, 'CSP worker-src \'none\'');
+    assert.equal(w.tried, 1, 'one worker tried');
+    assert.equal(w.ended, w.made, 'a worker made was ended');
+  }, { init: inits(netGate, countWorkers) }));
