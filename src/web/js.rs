@@ -17,10 +17,11 @@ use wasm_bindgen::JsCast;
 // one dedicated worker for the page, made from an inline script (a Blob URL) when a timer is
 // first needed and ended when none is left: hidden tabs throttle the page's own timers
 // (Chrome: chained ones to once a minute after 5 minutes hidden), a worker's are not. The
-// page's timers stand in when no worker can be made (no `Worker`, a constructor that throws
-// as under a CSP without blob: workers, or an error event: the timers armed meanwhile move
-// to the page). The page-side map is the truth: a message for a timer no longer in it is
-// ignored, so a clear that crosses a firing is harmless.
+// page's timers stand in when no worker can be made: no `Worker` (looked up before the Blob
+// is made, so Node.js makes none), a constructor that throws, or an error event (a CSP
+// without blob: workers gives one), which moves the timers armed meanwhile to the page. The
+// page-side map is the truth: a message for a timer no longer in it is ignored, so a clear
+// that crosses a firing is harmless.
 #[wasm_bindgen(inline_js = r#"
 export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
   const m = { topic, payload, qos, retain, dup, text() { return new TextDecoder().decode(this.payload); } };
@@ -54,8 +55,7 @@ export function mqttRtcSetTimer(f, ms) {
   timers.set(id, t);
   if (worker === undefined) {
     try {
-      url ||= URL.createObjectURL(new Blob(["const h={};onmessage=({data:[i,m]})=>{clearTimeout(h[i]);delete h[i];if(m>=0)h[i]=setTimeout(()=>{delete h[i];postMessage(i)},m)}"], { type: "text/javascript" }));
-      worker = new Worker(url);
+      worker = new Worker(url ||= URL.createObjectURL(new Blob(["const h={};onmessage=({data:[i,m]})=>{clearTimeout(h[i]);delete h[i];if(m>=0)h[i]=setTimeout(()=>{delete h[i];postMessage(i)},m)}"], { type: "text/javascript" })));
       worker.onmessage = (e) => fire(e.data);
       worker.onerror = onPage;
     } catch { worker = null; }
