@@ -1,10 +1,14 @@
-//! The driver's two timers, as RAII `gloo_timers` timeouts: the session timer (armed for
-//! the session's `poll_timeout`, re-armed only when that deadline moves) and the drain
-//! poll (while publishes wait for the socket buffer, which has no drain event). Dropping a
-//! timeout cancels it, so no handle is ever cleared by hand; once [`Timers::stop`] ran
-//! nothing is armed again. It never decides when the session needs waking: the session does.
+//! The driver's two timers, as RAII [`Timer`]s on the page's shared timer worker (see
+//! `mqttRtcSetTimer` in `web::js`: hidden tabs do not throttle it, so keepalive and
+//! reconnect keep their timing there): the session timer (armed for the session's
+//! `poll_timeout`, re-armed only when that deadline comes sooner) and the drain poll (while
+//! publishes wait for the socket buffer, which has no drain event). Dropping a timer cancels
+//! it, so no handle is ever cleared by hand; once [`Timers::stop`] ran nothing is armed
+//! again. It never decides when the session needs waking: the session does.
 
-use gloo_timers::callback::Timeout;
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::mqtt::session::Millis;
 use crate::web as js;
@@ -12,76 +16,90 @@ use crate::web as js;
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: u32 = 10;
 
+/// One armed timeout: dropping it disarms it and frees its callback.
+struct Timer {
+    id: f64,
+    // `Some` until dropped; kept alive for as long as the timeout may fire.
+    callback: Option<Closure<dyn FnMut()>>,
+}
+
+impl Timer {
+    fn new<F: FnOnce() + 'static>(ms: u64, f: F) -> Timer {
+        let callback = Closure::once(f);
+        let id = js::set_timer(callback.as_ref().unchecked_ref::<Function>(), ms as f64);
+        Timer {
+            id,
+            callback: Some(callback),
+        }
+    }
+}
+
+impl Drop for Timer {
+    /// Disarms now and frees the callback on a later turn: it may be the one running now.
+    fn drop(&mut self) {
+        js::clear_timer(self.id);
+        if let Some(callback) = self.callback.take() {
+            js::bury(Box::new(callback));
+        }
+    }
+}
+
 /// The session timer and the deadline it is armed for.
 struct Armed {
     at: Millis,
-    timeout: Timeout,
+    _timer: Timer,
 }
 
 #[derive(Default)]
 pub(super) struct Timers {
     session: Option<Armed>,
-    drain: Option<Timeout>,
+    drain: Option<Timer>,
     stopped: bool,
 }
 
 impl Timers {
-    /// Arms the session timer for `at` (`None`: disarms it). The same deadline keeps the
-    /// timer running; `fire` builds the callback only when a new timeout is set.
+    /// Arms the session timer for `at` (`None`: disarms it). A timer armed for the same or
+    /// an earlier deadline keeps running: the session ignores a wake-up with nothing due
+    /// and the timer is re-armed then, which spares a re-arm for every packet that moves
+    /// the keepalive deadline. `fire` builds the callback only when a new timer is set.
     pub fn arm_session<F: FnOnce() + 'static>(
         &mut self,
         at: Option<Millis>,
         now: Millis,
         fire: impl FnOnce() -> F,
     ) {
-        if self.stopped || self.session.as_ref().map(|a| a.at) == at {
+        let armed = self.session.as_ref().map(|a| a.at);
+        if self.stopped || matches!((armed, at), (Some(a), Some(b)) if a <= b) {
             return;
         }
-        self.session = at.map(|at| {
-            // setTimeout takes a signed 32-bit delay; longer ones would fire at once.
-            let delay = at.saturating_sub(now).min(i32::MAX as Millis) as u32;
-            Armed {
-                at,
-                timeout: Timeout::new(delay, fire()),
-            }
+        self.session = at.map(|at| Armed {
+            at,
+            // Timers take a signed 32-bit delay; longer ones would fire at once.
+            _timer: Timer::new(at.saturating_sub(now).min(i32::MAX as Millis), fire()),
         });
     }
 
     /// The session timer fired: it is no longer armed.
     pub fn session_fired(&mut self) {
-        if let Some(armed) = self.session.take() {
-            bury(armed.timeout);
-        }
+        self.session = None;
     }
 
     /// Starts the drain poll unless it is already waiting.
     pub fn poll_drain<F: FnOnce() + 'static>(&mut self, fire: impl FnOnce() -> F) {
         if !self.stopped && self.drain.is_none() {
-            self.drain = Some(Timeout::new(DRAIN_POLL_MS, fire()));
+            self.drain = Some(Timer::new(DRAIN_POLL_MS.into(), fire()));
         }
     }
 
     /// The drain poll fired: it is no longer waiting.
     pub fn drain_fired(&mut self) {
-        if let Some(t) = self.drain.take() {
-            bury(t);
-        }
+        self.drain = None;
     }
 
     /// Cancels both timers for good (the client is closed).
     pub fn stop(&mut self) {
         self.stopped = true;
-        if let Some(armed) = self.session.take() {
-            bury(armed.timeout);
-        }
-        if let Some(t) = self.drain.take() {
-            bury(t);
-        }
+        self.session = None;
+        self.drain = None;
     }
-}
-
-/// Cancels `timeout` now and drops its callback on a later turn: the callback may be the
-/// one running now.
-fn bury(timeout: Timeout) {
-    js::bury(Box::new(timeout.cancel()));
 }

@@ -1,4 +1,4 @@
-//! JavaScript interop shared by the browser layers (client and rtc): global timers and clock,
+//! JavaScript interop shared by the browser layers (client and rtc): timers and clock,
 //! promises settled from Rust, event listener lists, the re-entrancy helpers (`Deferred`,
 //! `borrow`, `with_state`), deferred drops, reading option objects, building message
 //! objects, logging. Holds no protocol logic.
@@ -13,6 +13,15 @@ use crate::error_code::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+// The snippet ships as written, so its comments are here. `mqttRtcSetTimer` runs timers in
+// one dedicated worker for the page, made from an inline script (a Blob URL) when a timer is
+// first needed and ended when none is left: hidden tabs throttle the page's own timers
+// (Chrome: chained ones to once a minute after 5 minutes hidden), a worker's are not. The
+// page's timers stand in when no worker can be made: no `Worker` (looked up before the Blob
+// is made, so Node.js makes none), a constructor that throws, or an error event (a CSP
+// without blob: workers gives one), which moves the timers armed meanwhile to the page. The
+// page-side map is the truth: a message for a timer no longer in it is ignored, so a clear
+// that crosses a firing is harmless.
 #[wasm_bindgen(inline_js = r#"
 export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
   const m = { topic, payload, qos, retain, dup, text() { return new TextDecoder().decode(this.payload); } };
@@ -26,6 +35,41 @@ export function mqttRtcExtendError(instance) {
 export function mqttRtcStack() { return new Error().stack || ""; }
 export function mqttRtcText(v) { try { return String(v); } catch { return Object.prototype.toString.call(v); } }
 export function mqttRtcNow() { return (globalThis.performance && performance.now) ? performance.now() : Date.now(); }
+const timers = new Map();
+let worker, url, seq = 0;
+function fire(id) {
+  const t = timers.get(id);
+  if (t) { timers.delete(id); t.f(); }
+  idle();
+}
+function idle() {
+  if (!timers.size && worker) { worker.terminate(); worker = undefined; }
+}
+function onPage() {
+  worker.terminate();
+  worker = null;
+  for (const [id, t] of timers) t.h = setTimeout(fire, t.at - mqttRtcNow(), id);
+}
+export function mqttRtcSetTimer(f, ms) {
+  const id = ++seq, t = { f, at: mqttRtcNow() + ms };
+  timers.set(id, t);
+  if (worker === undefined) {
+    try {
+      worker = new Worker(url ||= URL.createObjectURL(new Blob(["const h={};onmessage=({data:[i,m]})=>{clearTimeout(h[i]);delete h[i];if(m>=0)h[i]=setTimeout(()=>{delete h[i];postMessage(i)},m)}"], { type: "text/javascript" })));
+      worker.onmessage = (e) => fire(e.data);
+      worker.onerror = onPage;
+    } catch { worker = null; }
+  }
+  if (worker) worker.postMessage([id, ms]); else t.h = setTimeout(fire, ms, id);
+  return id;
+}
+export function mqttRtcClearTimer(id) {
+  const t = timers.get(id);
+  if (!t) return;
+  if (worker) worker.postMessage([id, -1]); else clearTimeout(t.h);
+  timers.delete(id);
+  idle();
+}
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = mqttRtcMessage)]
@@ -48,6 +92,13 @@ extern "C" {
     /// much but pulls string escaping and Unicode tables into the `.wasm`.
     #[wasm_bindgen(js_name = mqttRtcText)]
     pub fn text(v: &JsValue) -> String;
+    /// Calls `f` once in `ms` milliseconds, on a timer hidden tabs do not throttle where
+    /// the browser allows it; the id is for [`clear_timer`].
+    #[wasm_bindgen(js_name = mqttRtcSetTimer)]
+    pub fn set_timer(f: &Function, ms: f64) -> f64;
+    /// Disarms a [`set_timer`] timer; an unknown or fired id is ignored.
+    #[wasm_bindgen(js_name = mqttRtcClearTimer)]
+    pub fn clear_timer(id: f64);
 }
 
 // Globals: in a separate block, as everything in the `inline_js` block above is imported

@@ -2,7 +2,8 @@
 // (<repo>/pkg), /www/* from the sample dashboard (<repo>/www, which imports ../pkg/) and
 // /* from tests/js/page (the test page and its browser-side helpers),
 // on a free loopback port. WebAssembly must be served as application/wasm for
-// WebAssembly.instantiateStreaming.
+// WebAssembly.instantiateStreaming. `?csp=POLICY` serves a file under that
+// Content-Security-Policy.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize, resolve, sep } from 'node:path';
@@ -41,9 +42,12 @@ export async function startServer() {
     try {
       if (!file) throw new Error('outside');
       const body = await readFile(file);
+      // ?csp=POLICY: the page is served under that Content-Security-Policy.
+      const csp = new URL(req.url, 'http://x').searchParams.get('csp');
       res.writeHead(200, {
         'content-type': TYPES[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',
+        ...(csp ? { 'content-security-policy': csp } : {}),
       });
       res.end(body);
     } catch {

@@ -1,8 +1,8 @@
 // Resource hygiene: clients connected and ended in a loop leave no open WebSocket, no
-// pending timer, no `online` listener on the window and no `abort` listener on the
-// AbortSignal each was given. The page's WebSocket, timer and addEventListener /
-// removeEventListener functions are wrapped (before the package loads) to count what is
-// live.
+// pending timer, no running timer worker, no `online` listener on the window and no
+// `abort` listener on the AbortSignal each was given. The page's WebSocket, timer, Worker
+// and addEventListener / removeEventListener functions are wrapped (before the package
+// loads) to count what is live.
 //
 // Each connection takes about 0.2 s here: Chromium opens one WebSocket to a host at a
 // time and Mosquitto's WebSocket handshake is slow, so the 1,000 clients take over three
@@ -34,6 +34,15 @@ function instrument() {
     return id;
   };
   window.clearTimeout = (id) => { live.timers.delete(id); ct(id); };
+  // The client's timers run in a worker shared by the page's clients: a worker left
+  // running would hold a timer the wrappers above cannot see.
+  const W = window.Worker;
+  live.workers = 0;
+  live.workersMade = 0;
+  window.Worker = class extends W {
+    constructor(...args) { super(...args); live.workers += 1; live.workersMade += 1; }
+    terminate() { live.workers -= 1; super.terminate(); }
+  };
   // Listeners by kind: `online` on the global object, `abort` on any AbortSignal.
   live.listeners = { online: new Set(), abort: new Set() };
   live.added = { online: 0, abort: 0 };
@@ -63,7 +72,7 @@ function instrument() {
   };
 }
 
-test(`${CLIENTS} clients connected and ended leave no open sockets, no pending timers, no online or abort listeners`, { timeout: 60_000 + CLIENTS * 400 }, () =>
+test(`${CLIENTS} clients connected and ended leave no open sockets, no pending timers, no running timer worker, no online or abort listeners`, { timeout: 60_000 + CLIENTS * 400 }, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async ({ env, N }) => {
       const { MqttClient } = window.mqtt;
@@ -71,7 +80,7 @@ test(`${CLIENTS} clients connected and ended leave no open sockets, no pending t
       const settle = async () => { for (let i = 0; i < 20 && (live.sockets || live.timers.size); i++) await new Promise((ok) => requestAnimationFrame(() => ok())); };
       await settle();
       const counts = () => ({
-        sockets: live.sockets, timers: live.timers.size,
+        sockets: live.sockets, timers: live.timers.size, workers: live.workers,
         online: live.listeners.online.size, abort: live.listeners.abort.size,
       });
       const baseline = counts();
@@ -94,7 +103,7 @@ test(`${CLIENTS} clients connected and ended leave no open sockets, no pending t
       while (performance.now() < deadline && leaked()) {
         await new Promise((ok) => requestAnimationFrame(() => ok()));
       }
-      return { baseline, ...counts(), peak, added: live.added, opened: live.opened, ms: performance.now() - t0 };
+      return { baseline, ...counts(), peak, added: live.added, opened: live.opened, workersMade: live.workersMade, ms: performance.now() - t0 };
     }, { env: browser.env, N: CLIENTS });
     assert.ok(CLIENTS >= 20, `MQTT_RTC_LEAK_CLIENTS=${CLIENTS}: a leak test needs clients (at least one batch of 20)`);
     assert.equal(r.opened, CLIENTS, 'one socket per client');
@@ -104,6 +113,8 @@ test(`${CLIENTS} clients connected and ended leave no open sockets, no pending t
     assert.ok(r.peak.abort >= 20, `a batch's abort listeners live at once: ${JSON.stringify(r)}`);
     assert.equal(r.sockets, r.baseline.sockets, `open sockets: ${JSON.stringify(r)}`);
     assert.equal(r.timers, r.baseline.timers, `pending timers: ${JSON.stringify(r)}`);
+    assert.ok(r.workersMade >= 1, `the clients' timers ran in a worker: ${JSON.stringify(r)}`);
+    assert.equal(r.workers, r.baseline.workers, `running timer workers: ${JSON.stringify(r)}`);
     assert.equal(r.online, r.baseline.online, `online listeners: ${JSON.stringify(r)}`);
     assert.equal(r.abort, r.baseline.abort, `abort listeners: ${JSON.stringify(r)}`);
   }, { init: instrument }));
