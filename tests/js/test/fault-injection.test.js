@@ -1,14 +1,16 @@
 // The delivery proof under faults: a publisher in the page sends 5,000 QoS 1 and 5,000 QoS 2
-// messages through a fault proxy (lib/faultproxy.js) that cuts its connection at random byte
-// offsets, stalls it and refuses reconnects, while two receivers record everything: a
-// `mosquitto_sub` on the broker's TCP port and a second client in the page behind its own
-// fault proxy (inbound exactly-once). For MQTT 3.1.1 and 5.0 it asserts: every QoS 1 message
-// arrived at least once and every QoS 2 message exactly once at both receivers, the part of
-// MQTT's per-publisher order that is the library's to keep (see the assertions), every
-// publish promise resolved, and at least 50 faults injected. Sizes and rates: MQTT_RTC_FAULT_MESSAGES (per QoS), MQTT_RTC_FAULT_RATE
-// (messages/s); a failure prints the seed, and MQTT_RTC_FAULT_SEED=<seed> replays it. With
-// MQTT_RTC_FAULT_FIGURES=<file> each case also appends its figures and verdict there as one
-// JSON line: tools/faults/run.sh runs this file at full size that way and prints the table.
+// messages (paced, and never more than LEAD ahead of the page receiver) through a fault proxy
+// (lib/faultproxy.js) that cuts its connection at random byte offsets, stalls it and refuses
+// reconnects, while two receivers record everything: a `mosquitto_sub` on the broker's TCP
+// port and a second client in the page behind its own fault proxy (inbound exactly-once).
+// For MQTT 3.1.1 and 5.0 it asserts: every QoS 1 message arrived at least once and every
+// QoS 2 message exactly once at both receivers, the part of MQTT's per-publisher order that
+// is the library's to keep (see the assertions), every publish promise resolved, and at
+// least 50 faults injected. Sizes and rates: MQTT_RTC_FAULT_MESSAGES (per QoS),
+// MQTT_RTC_FAULT_RATE (messages/s); a failure prints the seed, and MQTT_RTC_FAULT_SEED=<seed>
+// replays it. With MQTT_RTC_FAULT_FIGURES=<file> each case also appends its figures and
+// verdict there as one JSON line: tools/faults/run.sh runs this file at full size that way
+// and prints the table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
@@ -34,10 +36,13 @@ const WINDOW = Number(process.env.MQTT_RTC_FAULT_WINDOW || 100);
 // early cuts on the receiver's path (each reconnect then delivers only a few messages) let
 // Mosquitto's queue for it pass 1,000 and drop messages (20,000 per QoS, load 9 on 2 cores).
 // So the publisher also stays at most LEAD messages ahead of what the page receiver has
-// received (distinct messages), which bounds that queue whatever the load. If the receiver
-// makes no progress for GATE_MS (it lost messages for good), the publisher stops waiting for
-// it and the assertions report what is missing.
-const LEAD = 500;
+// received (distinct messages), which bounds that queue whatever the load. Mosquitto counts
+// the messages a receiver got but has not yet acknowledged too (after a cut they wait for the
+// next connection): with a lead of 500 it still dropped some for a Firefox receiver on
+// MQTT 5.0 under load, hence the margin. If the receiver makes no progress for GATE_MS (it
+// lost messages for good), the publisher stops waiting for it and the assertions report what
+// is missing.
+const LEAD = 200;
 const GATE_MS = 20_000;
 const MIN_FAULTS = 50;
 const SEED = faultSeed();
