@@ -39,7 +39,7 @@ const rows = [];
 for (const c of cases) {
   const v = versionName(c.version);
   if (!c.publisherPath) {
-    rows.push([v, `failed before its figures were complete: ${c.failure?.split('\n')[0] ?? ''}`, n(c.messages), '', '', '', '', '', '', s(c.totalMs)]);
+    rows.push([v, `failed before its figures were complete: ${c.failure?.split('\n')[0].split('; seed ')[0] ?? ''}`, n(c.messages), '', '', '', '', '', '', s(c.totalMs)]);
     continue;
   }
   rows.push([v, 'page publisher → broker (faulty path)', `${n(c.messages)} sent`, faults(c.publisherPath), n(c.reconnects.publisher),
@@ -62,7 +62,9 @@ const meta = {
 };
 console.log(`\n${table}\n`);
 for (const c of cases) {
-  console.log(`MQTT ${versionName(c.version)}: ${c.verdict}${c.failure ? ` (${c.failure.split('\n')[0]})` : ''}`);
+  // The assertion's own words; the seed and the figures after it are in the JSON.
+  const why = c.failure ? ` (${c.failure.split('\n')[0].split('; seed ')[0]})` : '';
+  console.log(`MQTT ${versionName(c.version)}: ${c.verdict}${why}`);
 }
 const missing = 2 - cases.length;
 if (missing > 0) console.log(`${missing} case(s) recorded no figures (see .faults-run/test.log)`);
