@@ -120,13 +120,13 @@ export async function control(action) {
 }
 
 /**
- * Starts `mosquitto_sub` (TCP, anonymous listener) with `-v`-style output split per line
+ * Starts `mosquitto_sub` (TCP, anonymous listener; the test broker's unless `port` names
+ * another on loopback) with `-v`-style output split per line
  * as { topic, payload } (printed as hex with -F, decoded here).
  * Resolves once the subscription is in place (SUBACK seen with -d).
  */
-export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
-  const { tcpPort } = brokerEnv();
-  const argv = ['-h', '127.0.0.1', '-p', String(tcpPort), '-t', topic, '-q', String(qos), '-F', 'MSG> %t %x', '-d', ...args];
+export async function mosquittoSub({ topic, qos = 0, count, args = [], port = brokerEnv().tcpPort }) {
+  const argv = ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', String(qos), '-F', 'MSG> %t %x', '-d', ...args];
   if (count) argv.push('-C', String(count));
   // Line-buffered, or its output (SUBACK and messages) would wait in a full stdio buffer.
   const proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
