@@ -5,7 +5,7 @@
 // here is killed by `close()`, and by a process 'exit' hook if the test dies first; a node
 // also exits when its standard input (a pipe from this process) closes.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,13 +15,23 @@ import { REPO_ROOT } from './server.js';
 const CLUSTER_DIR = join(REPO_ROOT, 'tools', 'cluster');
 const REDIS = process.env.MQTT_RTC_REDIS_SERVER || 'redis-server';
 
-// Processes alive now, killed on exit whatever happens to the test.
+// Processes alive now, killed on exit whatever happens to the test: on a normal exit, and
+// on a signal that would end this process without its 'exit' event (then re-raised).
 const live = new Set();
-process.on('exit', () => {
+const dirs = new Set();
+function killAll() {
   for (const p of live) {
     try { p.kill('SIGKILL'); } catch { /* already gone */ }
   }
-});
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+}
+process.on('exit', killAll);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.once(signal, () => {
+    killAll();
+    process.kill(process.pid, signal);
+  });
+}
 
 function track(proc) {
   live.add(proc);
@@ -145,6 +155,7 @@ export async function startCluster({ count = 2 } = {}) {
     throw new Error('tools/cluster/node_modules is missing: run tools/setup.sh');
   }
   const dir = await mkdtemp(join(tmpdir(), 'mqtt-rtc-cluster-'));
+  dirs.add(dir);
   const nodes = [];
   let redis;
   const close = async () => {
@@ -154,6 +165,7 @@ export async function startCluster({ count = 2 } = {}) {
       if (redis.proc.exitCode === null && redis.proc.signalCode === null) await new Promise((ok) => redis.proc.once('exit', ok));
     }
     await rm(dir, { recursive: true, force: true });
+    dirs.delete(dir);
   };
   try {
     redis = await startRedis(dir);
