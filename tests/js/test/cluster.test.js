@@ -62,7 +62,7 @@ const PER_QOS = Number(process.env.MQTT_RTC_CLUSTER_MESSAGES || 500);
 const RATE = Number(process.env.MQTT_RTC_CLUSTER_RATE || 400);
 // Publishes outstanding at once per publisher (awaited as they settle).
 const WINDOW = 100;
-// The node is killed once this share of each stream has gone by.
+// The node is killed once this share of either stream has gone by (both must be under way).
 const KILL_AT = 0.3;
 const T = { timeout: 120_000 };
 
