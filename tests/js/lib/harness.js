@@ -136,7 +136,9 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [], port = br
   const ready = new Promise((ok) => { subscribed = ok; });
   const waiters = [];
   proc.stdout.setEncoding('utf8');
+  let tail = '';
   proc.stdout.on('data', (chunk) => {
+    tail = (tail + chunk).slice(-1000);
     buffered += chunk;
     let nl;
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -151,12 +153,15 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [], port = br
       }
     }
   });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
   const exited = new Promise((ok) => proc.once('exit', (code) => ok(code)));
   let timer;
   try {
     await Promise.race([
       ready,
-      exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing`); }),
+      exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing: ${stderr.trim() || 'nothing on stderr'}; stdout: ${tail.trim()}`); }),
       new Promise((_, fail) => { timer = setTimeout(() => fail(new Error('mosquitto_sub: no SUBACK within 5 s')), 5000); }),
     ]);
   } catch (e) {
