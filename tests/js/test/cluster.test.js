@@ -264,9 +264,10 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
       const killedAt = Date.now();
 
       await until(async () => { s = await state(); return s.connects.length >= 1; }, 20_000,
-        () => `the mover did not reconnect to node B: ${JSON.stringify(s)}\nnode B log: ${nodeB.log.join('')}`);
+        () => `the mover did not reconnect to node B: ${JSON.stringify(s)}\nnode B: ${nodeLog(nodeB)}`);
       const resumedMs = Date.now() - killedAt;
-      await page.evaluate(() => Promise.all([window.cl.done.mover, window.cl.done.peer]));
+      await page.evaluate(() => t.within(Promise.all([window.cl.done.mover, window.cl.done.peer]), 60_000,
+        () => `every publish settled (${JSON.stringify(window.cl.progress)})`));
       // End markers (QoS 2, after every other message of their publisher).
       await page.evaluate(({ topics, ids }) => Promise.all([
         window.cl.mover.publish(topics.out, `${ids.mover}:end`, { qos: 2 }),
@@ -315,6 +316,9 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
       ctx.diagnostic(JSON.stringify(figures));
       const why = JSON.stringify(figures);
       const history = (texts) => (texts.length ? `\n${wireHistory(wire.records, wire.sockets, texts.slice(0, 12))}` : '');
+      // What aedes's windows looked like this time, one example of each.
+      const examples = [...Object.values(lost).map((l) => l.slice(0, 1)), replayed.slice(0, 1)].flat();
+      for (const line of examples.length ? wireHistory(wire.records, wire.sockets, examples).split('\n') : []) ctx.diagnostic(`aedes window: ${line}`);
 
       // The client's own guarantees, strictly.
       assert.deepEqual(s.mover.rejected, [], `every publish of the mover resolved; ${why}`);
