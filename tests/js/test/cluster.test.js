@@ -44,8 +44,8 @@
 //    it for another message [MQTT-2.3.1-2] makes the client (rightly) take the new message
 //    for a duplicate. Shape: every copy of the missing message came under an id held by
 //    another. (The two flows then also share one entry of the survivor's node-local id
-//    cache, aedes-persistence-redis messageIdCache, so the PUBREC of whichever ends last
-//    fails there with "unknown key" and the node drops the client.)
+//    cache, aedes-persistence-redis messageIdCache, so a later PUBREC for that id can fail
+//    there with "unknown key", and the node drops the client.)
 // The same connect ordering also makes the survivor write PUBLISH packets before CONNACK
 // (restoreSubs runs before doConnack, and lib/write.js writes while `connecting`),
 // against [MQTT-3.2.0-1]; the client closes such a connection ("packet type 3 before
