@@ -180,7 +180,15 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [], port = br
       });
     },
     async stop() {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        // mosquitto_sub 2.0.11 can deadlock in its own SIGTERM handler (seen: one thread
+        // waiting on a futex with SIGTERM blocked, i.e. inside the handler), so it is
+        // killed outright if it has not gone after a while.
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
       await exited;
     },
   };
