@@ -16,8 +16,9 @@
 # Node.js/npm, the rustup target wasm32-unknown-unknown, wasm-bindgen (its CLI only, at
 # exactly the version pinned with `=` in Cargo.toml), wasm-pack and the npm wasm-opt of
 # tools/wasm-opt. The test profile adds Chromium and ChromeDriver (headless browser
-# tests), coturn (TURN relay tests), Debian's binaryen, wasm-bindgen-test-runner, and the
-# npm packages of tests/js and tests/fixtures/* (Playwright, Vite, TypeScript).
+# tests), coturn (TURN relay tests), Debian's binaryen, Redis (the clustered broker's shared
+# store), wasm-bindgen-test-runner, and the npm packages of tests/js, tests/fixtures/*
+# (Playwright, Vite, TypeScript) and tools/cluster (aedes, the clustered broker's nodes).
 # Idempotent; well under a second when everything is present. Nothing is downloaded at
 # test time. The functions are sourced by tests/setup/setup_test.sh (main runs only when
 # the file is executed).
@@ -37,7 +38,7 @@ have() { command -v "$1" >/dev/null 2>&1; }
 demo_commands=(mosquitto:mosquitto mosquitto_passwd:mosquitto-clients mosquitto_sub:mosquitto-clients
   python3:python3 openssl:openssl node:nodejs npm:npm cc:gcc)
 test_commands=("${demo_commands[@]}" chromium:chromium chromedriver:chromedriver
-  turnserver:coturn wasm-opt:binaryen firefox-esr:firefox-esr)
+  turnserver:coturn wasm-opt:binaryen firefox-esr:firefox-esr redis-server:redis-server)
 
 # os_family — debian | fedora | arch | suse | alpine | macos | unknown.
 os_family() {
@@ -68,6 +69,7 @@ os_family() {
 package_name() {
   case "$1:$2" in
     debian:chromedriver) echo chromium-driver ;;
+    fedora:redis-server | arch:redis-server | suse:redis-server | alpine:redis-server | macos:redis-server) echo redis ;;
     fedora:firefox-esr | arch:firefox-esr) echo firefox ;;
     suse:firefox-esr) echo MozillaFirefox ;;
     macos:firefox-esr) echo cask:firefox ;;
@@ -197,7 +199,7 @@ rust_tools() { # rust_tools PROFILE
 npm_packages() { # npm_packages PROFILE
   local dirs=("$MQTT_RTC_ROOT/tools/wasm-opt") js_dir
   if [[ $1 == test ]]; then
-    dirs+=("$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/)
+    dirs+=("$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/ "$MQTT_RTC_ROOT/tools/cluster")
   fi
   for js_dir in "${dirs[@]}"; do
     js_dir="${js_dir%/}"

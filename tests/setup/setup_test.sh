@@ -48,7 +48,7 @@ check() { # check NAME OUTPUT PATTERN... — every extended regex PATTERN matche
 }
 
 all_demo="mosquitto mosquitto_passwd mosquitto_sub python3 openssl node npm cc"
-all_test="$all_demo chromium chromedriver turnserver wasm-opt firefox-esr"
+all_test="$all_demo chromium chromedriver turnserver wasm-opt firefox-esr redis-server"
 
 check "fedora: names dnf packages, exit 2" \
   "$(run_setup 'ID=fedora' "python3 node npm cc" demo)" \
@@ -58,19 +58,28 @@ check "fedora: mosquitto-clients is not a package there" \
   'sudo dnf install mosquitto$'
 check "ubuntu without apt-get: says apt-get is missing, exit 2" \
   "$(run_setup $'ID=ubuntu\nID_LIKE=debian' "$all_demo" test)" \
-  'missing Debian packages: chromium chromium-driver coturn binaryen firefox-esr, and apt-get is not on PATH' 'exit=2$'
+  'missing Debian packages: chromium chromium-driver coturn binaryen firefox-esr redis-server, and apt-get is not on PATH' 'exit=2$'
 check "ubuntu: chromium-browser counts as chromium" \
-  "$(run_setup $'ID=ubuntu\nID_LIKE=debian' "$all_demo chromium-browser chromedriver turnserver wasm-opt firefox" test)" \
+  "$(run_setup $'ID=ubuntu\nID_LIKE=debian' "$all_demo chromium-browser chromedriver turnserver wasm-opt firefox redis-server" test)" \
   'nothing missing' 'exit=0$'
 check "arch: python and chromium (with its driver)" \
-  "$(run_setup 'ID=arch' "mosquitto mosquitto_passwd mosquitto_sub openssl node npm cc turnserver wasm-opt firefox" test)" \
+  "$(run_setup 'ID=arch' "mosquitto mosquitto_passwd mosquitto_sub openssl node npm cc turnserver wasm-opt firefox redis-server" test)" \
   'sudo pacman -S python chromium$' 'exit=2$'
 check "alpine: chromium-chromedriver" \
-  "$(run_setup 'ID=alpine' "$all_demo chromium turnserver wasm-opt firefox-esr" test)" \
+  "$(run_setup 'ID=alpine' "$all_demo chromium turnserver wasm-opt firefox-esr redis-server" test)" \
   'apk add chromium-chromedriver$'
 check "unknown system: Debian names and a plain instruction" \
   "$(run_setup 'ID=plan9' "$all_demo" test)" \
   'install with your package manager: chromium chromedriver coturn binaryen' 'exit=2$'
+check "debian: redis-server for the clustered broker's store" \
+  "$(run_setup $'ID=debian' "$all_demo chromium chromedriver turnserver wasm-opt firefox-esr" test)" \
+  'missing Debian packages: redis-server, and apt-get is not on PATH' 'exit=2$'
+check "fedora: the redis package provides redis-server" \
+  "$(run_setup 'ID=fedora' "$all_demo chromium chromedriver turnserver wasm-opt firefox" test)" \
+  'install: sudo dnf install redis$' 'exit=2$'
+check "demo profile needs no Redis" \
+  "$(run_setup 'ID=debian' "$all_demo" demo)" \
+  'nothing missing' 'exit=0$'
 check "demo profile needs no browser, driver or TURN server" \
   "$(run_setup 'ID=fedora' "$all_demo" demo)" \
   'nothing missing' 'exit=0$'
@@ -94,7 +103,7 @@ printf '#!/bin/sh\necho Darwin\n' >"$TMP/darwin/uname" && chmod +x "$TMP/darwin/
 check "macos: brew, casks, no mosquitto-clients or gcc" \
   "$(env -i PATH="$TMP/darwin" HOME="$TMP" SETUP_OS_RELEASE="$TMP/none" SETUP_DEBIAN_VERSION="$TMP/none" \
     bash -c 'source "$0/tools/setup.sh"; have() { false; }; system_packages test; echo "exit=$?"' "$ROOT" 2>&1; echo "exit=$?")" \
-  'install: brew install mosquitto python openssl node coturn binaryen && brew install --cask chromium chromedriver firefox$' 'exit=2$'
+  'install: brew install mosquitto python openssl node coturn binaryen redis && brew install --cask chromium chromedriver firefox$' 'exit=2$'
 check "bad option: usage, exit 1" \
   "$(env -i PATH="$TMP/bin" HOME="$TMP" bash "$ROOT/tools/setup.sh" --bogus 2>&1; echo "exit=$?")" \
   'usage: tools/setup.sh \[--demo\|--test\]' 'exit=1$'

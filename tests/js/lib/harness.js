@@ -120,13 +120,13 @@ export async function control(action) {
 }
 
 /**
- * Starts `mosquitto_sub` (TCP, anonymous listener) with `-v`-style output split per line
+ * Starts `mosquitto_sub` (TCP, anonymous listener; the test broker's unless `port` names
+ * another on loopback) with `-v`-style output split per line
  * as { topic, payload } (printed as hex with -F, decoded here).
  * Resolves once the subscription is in place (SUBACK seen with -d).
  */
-export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
-  const { tcpPort } = brokerEnv();
-  const argv = ['-h', '127.0.0.1', '-p', String(tcpPort), '-t', topic, '-q', String(qos), '-F', 'MSG> %t %x', '-d', ...args];
+export async function mosquittoSub({ topic, qos = 0, count, args = [], port = brokerEnv().tcpPort }) {
+  const argv = ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-q', String(qos), '-F', 'MSG> %t %x', '-d', ...args];
   if (count) argv.push('-C', String(count));
   // Line-buffered, or its output (SUBACK and messages) would wait in a full stdio buffer.
   const proc = spawn('stdbuf', ['-oL', 'mosquitto_sub', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -136,7 +136,9 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
   const ready = new Promise((ok) => { subscribed = ok; });
   const waiters = [];
   proc.stdout.setEncoding('utf8');
+  let tail = '';
   proc.stdout.on('data', (chunk) => {
+    tail = (tail + chunk).slice(-1000);
     buffered += chunk;
     let nl;
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -151,12 +153,15 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
       }
     }
   });
+  let stderr = '';
+  proc.stderr.setEncoding('utf8');
+  proc.stderr.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
   const exited = new Promise((ok) => proc.once('exit', (code) => ok(code)));
   let timer;
   try {
     await Promise.race([
       ready,
-      exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing`); }),
+      exited.then((c) => { throw new Error(`mosquitto_sub exited (${c}) before subscribing: ${stderr.trim() || 'nothing on stderr'}; stdout: ${tail.trim()}`); }),
       new Promise((_, fail) => { timer = setTimeout(() => fail(new Error('mosquitto_sub: no SUBACK within 5 s')), 5000); }),
     ]);
   } catch (e) {
@@ -175,7 +180,15 @@ export async function mosquittoSub({ topic, qos = 0, count, args = [] }) {
       });
     },
     async stop() {
-      if (proc.exitCode === null) proc.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        // mosquitto_sub 2.0.11 can deadlock in its own SIGTERM handler (seen: one thread
+        // waiting on a futex with SIGTERM blocked, i.e. inside the handler), so it is
+        // killed outright if it has not gone after a while.
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 3000);
+        await exited;
+        clearTimeout(timer);
+      }
       await exited;
     },
   };
