@@ -189,9 +189,10 @@ printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$
 # until it is reached these are the ceilings of today's builds (plus about 1% for a
 # compiler or optimiser update), lowered with every change that makes them smaller, so
 # that size only goes one way. Over budget fails the build. Raised once, for the durable
-# session store (IndexedDB, Web Locks, the session journal): 9.1 KB and 8.8 KB.
-BUDGET_MAIN=147000
-BUDGET_MQTT=99000
+# session store (IndexedDB, Web Locks, the session journal, about 8 KB each) and the timer
+# worker for hidden tabs: 144,901 and 97,230 bytes now.
+BUDGET_MAIN=146300
+BUDGET_MQTT=98200
 entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
   local f sum=0
   for f in "$1/mqtt_rtc_bg.wasm" "$1/mqtt_rtc.js" "$1"/snippets/*/*.js; do
