@@ -101,6 +101,19 @@ fn silent_broker() -> Pair {
     pair
 }
 
+/// What a page leaves when it is dropped with a (QoS 1, no ack), b (QoS 2, past PUBREC)
+/// and c (QoS 2, no ack) in flight under ids 1, 2 and 3.
+fn three_left_behind() -> Store {
+    let mut pair = silent_broker();
+    let mut store = Store::default();
+    pair.publish("t/a", QoS::AtLeastOnce, b"a");
+    pair.publish("t/b", QoS::ExactlyOnce, b"b");
+    pair.publish("t/c", QoS::ExactlyOnce, b"c");
+    pair.broker_send(Packet::PubRec(ack(2)));
+    store.sync(&mut pair);
+    store
+}
+
 #[test]
 fn without_a_store_the_session_records_nothing() {
     let mut pair = Pair::connected(SessionConfig {
@@ -151,14 +164,7 @@ fn a_publish_is_kept_from_acceptance_to_its_last_acknowledgement() {
 
 #[test]
 fn a_new_page_resends_what_the_last_one_left_with_the_same_ids_and_pubrel_past_pubrec() {
-    let mut pair = silent_broker();
-    let mut store = Store::default();
-    pair.publish("t/a", QoS::AtLeastOnce, b"a");
-    pair.publish("t/b", QoS::ExactlyOnce, b"b");
-    pair.publish("t/c", QoS::ExactlyOnce, b"c");
-    pair.broker_send(Packet::PubRec(ack(2)));
-    store.sync(&mut pair);
-    drop(pair);
+    let mut store = three_left_behind();
 
     let (mut page, n) = reload(&store, true);
     assert_eq!(n, 3);
@@ -192,14 +198,7 @@ fn a_new_page_resends_what_the_last_one_left_with_the_same_ids_and_pubrel_past_p
 
 #[test]
 fn a_new_page_whose_broker_lost_the_session_sends_unacknowledged_messages_as_new_ones() {
-    let mut pair = silent_broker();
-    let mut store = Store::default();
-    pair.publish("t/a", QoS::AtLeastOnce, b"a");
-    pair.publish("t/b", QoS::ExactlyOnce, b"b");
-    pair.publish("t/c", QoS::ExactlyOnce, b"c");
-    pair.broker_send(Packet::PubRec(ack(2)));
-    store.sync(&mut pair);
-    drop(pair);
+    let mut store = three_left_behind();
 
     let (mut page, _) = reload(&store, false);
     let received = page.take_received();

@@ -47,21 +47,18 @@ impl Journal {
         std::mem::take(&mut self.ops)
     }
 
-    /// A QoS 1/2 publish was accepted (queued) under `seq`.
-    pub(super) fn accepted(&mut self, seq: u64, p: &Publish) {
+    /// A QoS 1/2 publish was accepted (queued) under `seq`. `p` is encoded in place (its
+    /// packet id set for the encoding and cleared again), not copied.
+    pub(super) fn accepted(&mut self, seq: u64, p: &mut Publish) {
         if !self.on || p.qos == QoS::AtMostOnce {
             return;
         }
         let mut bytes = Vec::new();
         // The packet id lives in the `s` record; any non-zero one encodes the same size.
-        let stored = Publish {
-            packet_id: Some(1),
-            ..p.clone()
-        };
-        if stored
-            .encode_to(ProtocolVersion::V5, SendAs::default(), &mut bytes)
-            .is_ok()
-        {
+        p.packet_id = Some(1);
+        let encoded = p.encode_to(ProtocolVersion::V5, SendAs::default(), &mut bytes);
+        p.packet_id = None;
+        if encoded.is_ok() {
             self.ops.push(StoreOp::Put(format!("o{seq}"), bytes));
         }
     }

@@ -157,12 +157,12 @@ impl Outgoing {
         bounded: Option<&QueueConfig>,
         events: &mut VecDeque<Event>,
     ) -> Result<(), SessionError> {
-        let q = Queued::new(token, self.next_seq, publish);
+        let mut q = Queued::new(token, self.next_seq, publish);
         if let Some(limits) = bounded {
             self.make_room(q.bytes, limits, events)?;
         }
         self.next_seq += 1;
-        self.journal.accepted(q.seq, &q.publish);
+        self.journal.accepted(q.seq, &mut q.publish);
         self.queued_bytes += q.bytes;
         self.queue.push_back(q);
         Ok(())
@@ -264,17 +264,19 @@ impl Outgoing {
             return;
         };
         self.journal.sent(seq, id);
-        self.by_id.insert(id, seq);
-        self.inflight.insert(
+        self.insert(InFlight {
+            token,
+            id,
+            publish,
+            stage: Stage::AwaitAck,
             seq,
-            InFlight {
-                token,
-                id,
-                publish,
-                stage: Stage::AwaitAck,
-                seq,
-            },
-        );
+        });
+    }
+
+    /// Takes `o` into the in-flight table under its id and send order.
+    fn insert(&mut self, o: InFlight) {
+        self.by_id.insert(o.id, o.seq);
+        self.inflight.insert(o.seq, o);
     }
 
     fn get_mut(&mut self, id: u16) -> Option<&mut InFlight> {
@@ -375,8 +377,7 @@ impl Outgoing {
 
     /// A publish from [`Outgoing::take_for_replay`] was resent: it keeps its place.
     pub(super) fn resent(&mut self, o: InFlight) {
-        self.by_id.insert(o.id, o.seq);
-        self.inflight.insert(o.seq, o);
+        self.insert(o);
     }
 
     /// Fails every publish with `error`: those in flight in send order, then the queue.
@@ -430,18 +431,14 @@ impl Outgoing {
             }
             let mut publish = publish;
             publish.packet_id = Some(id);
-            self.by_id.insert(id, seq);
             let token = token();
-            self.inflight.insert(
+            self.insert(InFlight {
+                token,
+                id,
+                publish,
+                stage,
                 seq,
-                InFlight {
-                    token,
-                    id,
-                    publish,
-                    stage,
-                    seq,
-                },
-            );
+            });
         }
     }
 }
