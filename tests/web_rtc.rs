@@ -943,6 +943,22 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     let observer = connect_default().await;
     let wire = messages(&observer);
     subscribe(&observer, &format!("mqtt-rtc/{room}/inbox/+"), 1).await;
+    // Bob listens for channels inside "incoming", as an application does: the channel
+    // can arrive before this test's next poll.
+    let callee_channels = Recorder::new();
+    let listen_channels = callee_channels.f();
+    let on_incoming = Closure::<dyn FnMut(JsValue)>::new(move |peer: JsValue| {
+        call(
+            &peer,
+            "on",
+            &["channel".into(), listen_channels.clone().into()],
+        )
+        .expect("on(channel)");
+    })
+    .into_js_value();
+    bob.signaling
+        .on("incoming".into(), on_incoming.unchecked_into())
+        .unwrap();
     let options = obj(&[("channels", Array::of1(&"chat".into()).into())]);
     let caller = ok(alice.signaling.call("bob".into(), options), "call bob").await;
     bob.incoming
@@ -956,8 +972,6 @@ async fn a_call_through_mqtt_signaling_connects_two_clients() {
     );
 
     // The peers of a call are JS objects held by the signaling: used through their methods.
-    let callee_channels = Recorder::new();
-    call(&callee, "on", &["channel".into(), callee_channels.js()]).expect("on(channel)");
     let state_of = |p: &JsValue| get(p, "connectionState").as_string().unwrap_or_default();
     let deadline = now() + f64::from(RTC_TIMEOUT_MS);
     while state_of(&caller) != "connected" || state_of(&callee) != "connected" {
