@@ -1542,9 +1542,11 @@ fn publish_unacknowledged(pair: &mut Pair, qos: QoS, n: u16) -> (Vec<Token>, Vec
     (tokens, ids)
 }
 
-/// With `window` publishes of `qos` in flight and more queued, each final ack lets exactly
-/// the next one out, in order, and the window is never exceeded.
+/// With `window` publishes of `qos` in flight and more queued, the window is never
+/// exceeded and, once full, opens again only when half of it (at most 32 slots) is free:
+/// then the next publishes go out together, in order.
 fn assert_window(pair: &mut Pair, qos: QoS, window: u16, total: u16) {
+    let batch = (window / 2).clamp(1, 32);
     let (tokens, ids) = publish_unacknowledged(pair, qos, total);
     assert_eq!(ids, (1..=window).collect::<Vec<_>>(), "the first window");
     assert_eq!(pair.session.stats().inflight, usize::from(window));
@@ -1555,19 +1557,24 @@ fn assert_window(pair: &mut Pair, qos: QoS, window: u16, total: u16) {
             pair.broker_send(Packet::PubRec(ack(id)));
             assert_eq!(pair.take_received(), [Packet::PubRel(ack(id))]);
             // Past PUBREC the message still holds its slot until PUBCOMP.
-            let open = window.min(total - id + 1);
-            assert_eq!(pair.session.stats().inflight, usize::from(open));
+            let sent = total.min(window + batch * ((id - 1) / batch));
+            assert_eq!(pair.session.stats().inflight, usize::from(sent - id + 1));
             pair.broker_send(Packet::PubComp(ack(id)));
         } else {
             pair.broker_send(Packet::PubAck(ack(id)));
         }
         assert_eq!(seen(pair), [done(*token, id)]);
-        let next = id + window;
         let sent: Vec<u16> = pair.take_received().iter().map(packet_id).collect();
-        let expected: Vec<u16> = (next <= total).then_some(next).into_iter().collect();
+        let expected: Vec<u16> = if id % batch == 0 {
+            (id + window - batch + 1..=(id + window).min(total)).collect()
+        } else {
+            Vec::new()
+        };
         assert_eq!(sent, expected, "after the ack of {id}");
         assert!(pair.session.stats().inflight <= usize::from(window));
     }
+    assert_eq!(pair.session.stats().inflight, 0);
+    assert_eq!(pair.session.stats().queued, 0);
 }
 
 fn v311() -> SessionConfig {
@@ -2052,9 +2059,15 @@ fn with_all_65535_packet_ids_in_flight_the_next_publish_waits_and_takes_the_firs
     assert_eq!(pair.take_received(), [], "no free id, nothing may go out");
     assert_eq!(pair.session.stats().queued, 1);
 
+    // The full window opens again when 32 slots are free: "last" takes the first id freed.
     let freed = ids[4_241];
-    pair.broker_send(Packet::PubAck(ack(freed)));
-    assert_eq!(seen(&mut pair), [done(tokens[4_241], freed)]);
+    for k in 4_241..4_241 + 32 {
+        pair.broker_send(Packet::PubAck(ack(ids[k])));
+        assert_eq!(seen(&mut pair), [done(tokens[k], ids[k])]);
+        if k < 4_241 + 31 {
+            assert_eq!(pair.take_received(), [], "the window is not open yet");
+        }
+    }
     assert_eq!(
         pair.take_received(),
         [wire_publish("t/x", QoS::AtLeastOnce, Some(freed), b"last")]
