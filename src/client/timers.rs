@@ -1,48 +1,16 @@
-//! The driver's two timers, as RAII [`Timer`]s on the page's shared timer worker (see
-//! `mqttRtcSetTimer` in `web::js`: hidden tabs do not throttle it, so keepalive and
-//! reconnect keep their timing there): the session timer (armed for the session's
-//! `poll_timeout`, re-armed only when that deadline comes sooner) and the drain poll (while
-//! publishes wait for the socket buffer, which has no drain event). Dropping a timer cancels
-//! it, so no handle is ever cleared by hand; once [`Timers::stop`] ran nothing is armed
-//! again. It never decides when the session needs waking: the session does.
-
-use js_sys::Function;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
+//! The driver's two timers, as RAII [`Timer`]s on the page's shared timer worker (hidden
+//! tabs do not throttle it, so keepalive and reconnect keep their timing there): the
+//! session timer (armed for the session's `poll_timeout`, re-armed only when that deadline
+//! comes sooner) and the drain poll (while publishes wait for the socket buffer, which has
+//! no drain event). Dropping a timer cancels it, so no handle is ever cleared by hand; once
+//! [`Timers::stop`] ran nothing is armed again. It never decides when the session needs
+//! waking: the session does.
 
 use crate::mqtt::session::Millis;
-use crate::web as js;
+use crate::web::Timer;
 
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: u32 = 10;
-
-/// One armed timeout: dropping it disarms it and frees its callback.
-struct Timer {
-    id: f64,
-    // `Some` until dropped; kept alive for as long as the timeout may fire.
-    callback: Option<Closure<dyn FnMut()>>,
-}
-
-impl Timer {
-    fn new<F: FnOnce() + 'static>(ms: u64, f: F) -> Timer {
-        let callback = Closure::once(f);
-        let id = js::set_timer(callback.as_ref().unchecked_ref::<Function>(), ms as f64);
-        Timer {
-            id,
-            callback: Some(callback),
-        }
-    }
-}
-
-impl Drop for Timer {
-    /// Disarms now and frees the callback on a later turn: it may be the one running now.
-    fn drop(&mut self) {
-        js::clear_timer(self.id);
-        if let Some(callback) = self.callback.take() {
-            js::bury(Box::new(callback));
-        }
-    }
-}
 
 /// The session timer and the deadline it is armed for.
 struct Armed {
@@ -74,8 +42,7 @@ impl Timers {
         }
         self.session = at.map(|at| Armed {
             at,
-            // Timers take a signed 32-bit delay; longer ones would fire at once.
-            _timer: Timer::new(at.saturating_sub(now).min(i32::MAX as Millis), fire()),
+            _timer: Timer::new(at.saturating_sub(now), fire()),
         });
     }
 

@@ -18,7 +18,6 @@ use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -38,7 +37,7 @@ use super::{
 };
 use crate::error_code::ErrorCode;
 use crate::map::VecMap;
-use crate::web::{EventListener, MqttError};
+use crate::web::{EventListener, MqttError, Timer};
 
 struct Handlers {
     pc: RtcPeerConnection,
@@ -338,7 +337,7 @@ const SETTLE_MS: f64 = 1000.0;
 /// Waits `ms` milliseconds; the timer is cleared if the wait is dropped early.
 async fn sleep(ms: u32) {
     let (promise, pending) = Pending::new();
-    let _timer = Timeout::new(ms, move || pending.resolve(&JsValue::UNDEFINED));
+    let _timer = Timer::new(ms.into(), move || pending.resolve(&JsValue::UNDEFINED));
     // Cannot reject: only `resolve` is ever called.
     let _ = JsFuture::from(promise).await;
 }

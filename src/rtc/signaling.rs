@@ -29,7 +29,6 @@ use std::any::Any;
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};
 
-use gloo_timers::callback::Timeout;
 use js_sys::{Array, Function, Object, Promise, JSON};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -45,7 +44,7 @@ use crate::rtc_core::room::{
     check_signal_size, validate_name, Output, PeerInfo, Presence, Room, MAX_SIGNAL_BYTES,
 };
 use crate::rtc_core::signal::{check_version, PROTOCOL_VERSION};
-use crate::web::{self as js, Listeners};
+use crate::web::{self as js, Listeners, Timer};
 
 const DEFAULT_PREFIX: &str = "mqtt-rtc";
 
@@ -76,7 +75,7 @@ struct Inner {
     /// The presence and inbox message callbacks, while subscribed.
     subscriptions: Option<Subscriptions>,
     /// Fires at the room's next deadline (heartbeat or expiry); cleared on drop.
-    timer: Option<Timeout>,
+    timer: Option<Timer>,
     /// `SignalingOptions.peer`: the options of peers made for incoming calls.
     peer_defaults: JsValue,
     /// `SignalingOptions.onIncoming`: decides per caller (accept, reject, options).
@@ -394,19 +393,18 @@ fn schedule(inner: &Rc<RefCell<Inner>>) {
         i.timer = None;
         return;
     };
-    let delay = at.saturating_sub(js::now()).min(u64::from(u32::MAX)) as u32;
     let weak = Rc::downgrade(inner);
-    i.timer = Some(Timeout::new(delay, move || on_timer(&weak)));
+    i.timer = Some(Timer::new(at.saturating_sub(js::now()), move || {
+        on_timer(&weak)
+    }));
 }
 
 fn on_timer(weak: &Weak<RefCell<Inner>>) {
     let Some(rc) = weak.upgrade() else { return };
     match borrow(&rc) {
         Ok(mut i) => {
-            // This timer is the one running now: bury it rather than drop it in its call.
-            if let Some(spent) = i.timer.take() {
-                bury(Box::new(spent));
-            }
+            // Fired: dropping it frees its callback (the one running now) on a later turn.
+            i.timer = None;
             i.room.handle_timeout(js::now());
         }
         Err(e) => return report(&e),

@@ -17,8 +17,10 @@
 mod error;
 mod js;
 mod listener;
+mod timer;
 
 pub(crate) use error::js_error;
 pub use error::MqttError;
 pub(crate) use js::*;
 pub(crate) use listener::EventListener;
+pub(crate) use timer::Timer;

@@ -67,14 +67,14 @@ function failingWorker() {
 const inits = (...fns) => new Function(fns.map((f) => `(${f})();`).join('\n'));
 
 /** Polls `fn` in the page until it gives a truthy value (from Node.js: page timers may be throttled). */
-async function until(page, fn, arg, what) {
-  const deadline = Date.now() + WAIT_MS;
+async function until(page, fn, arg, what, ms = WAIT_MS) {
+  const deadline = Date.now() + ms;
   for (;;) {
     const v = await page.evaluate(fn, arg);
     if (v) return v;
     if (Date.now() > deadline) {
       const s = await page.evaluate(() => JSON.stringify({ ...window.ka?.summary(), workers: window.__workers }));
-      throw new Error(`not within ${WAIT_MS} ms: ${what} (${s})`);
+      throw new Error(`not within ${ms} ms: ${what} (${s})`);
     }
     await sleep(50);
   }
@@ -176,6 +176,39 @@ test('throttled page timers: a dropped connection is reconnected after the recon
       await end(page);
     }
   }, { init: inits(netGate, throttle) }));
+
+// The signaling announces its presence every 15 s (HEARTBEAT_MS) and others drop a peer
+// silent for 45 s. On throttled page timers a hidden tab would announce once a minute and
+// flicker out of every room; on the worker's timers it stays on time.
+test('throttled page timers: a signaling peer still announces its presence every 15 s', T, () =>
+  withPage(browser, async (page) => {
+    await page.evaluate(async ({ env }) => {
+      const { MqttClient, MqttSignaling } = await import('/pkg/mqtt_rtc.js');
+      const room = `hb-${Math.random().toString(36).slice(2, 10)}`;
+      const watcher = await MqttClient.connect(env.ws, { clientId: `${room}-w`, reconnect: false });
+      const seen = [];
+      await watcher.subscribe(`mqtt-rtc/${room}/presence/+`, {}, (m) => seen.push({ at: performance.now(), bytes: m.payload.length }));
+      const client = await MqttClient.connect(env.ws, { clientId: `${room}-c`, reconnect: false });
+      const s = new MqttSignaling(client, { room, peerId: 'hidden' });
+      await s.start();
+      window.hb = { seen, watcher, client, s };
+    }, { env: browser.env });
+    try {
+      // The announcement at start(), then the first heartbeat 15 s later (75 s on the page's timers).
+      await until(page, () => window.hb.seen.length >= 2, undefined, 'the first heartbeat', 30_000);
+      const seen = await page.evaluate(() => window.hb.seen);
+      const gap = Math.round(seen[1].at - seen[0].at);
+      console.log(`presence announced at start() and again ${gap} ms later (heartbeat 15000 ms)`);
+      assert.ok(seen[0].bytes > 0 && seen[1].bytes > 0, 'both announce the peer (not an empty retained message)');
+      assert.ok(gap >= 14_000 && gap < 25_000, `heartbeat after ${gap} ms`);
+    } finally {
+      await page.evaluate(async () => {
+        await window.hb.s.stop().catch(() => {});
+        await window.hb.client.end({ force: true });
+        await window.hb.watcher.end({ force: true });
+      });
+    }
+  }, { init: inits(countWorkers, throttle), entry: 'main' }));
 
 test('clients share one timer worker, ended once no client needs it and made again for the next', T, () =>
   withPage(browser, async (page) => {
