@@ -31,7 +31,7 @@ fn out_of_range(key: &str, what: &str, min: f64, max: f64) -> MqttError {
 }
 
 /// A number option within `[min, max]`, whole.
-pub fn int(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
+pub fn int(obj: &JsValue, key: &'static str, min: f64, max: f64) -> Res<Option<f64>> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(None);
@@ -42,7 +42,7 @@ pub fn int(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
     }
 }
 
-fn float(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
+fn float(obj: &JsValue, key: &'static str, min: f64, max: f64) -> Res<Option<f64>> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(None);
@@ -53,7 +53,7 @@ fn float(obj: &JsValue, key: &str, min: f64, max: f64) -> Res<Option<f64>> {
     }
 }
 
-pub fn boolean(obj: &JsValue, key: &str) -> Res<Option<bool>> {
+pub fn boolean(obj: &JsValue, key: &'static str) -> Res<Option<bool>> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(None);
@@ -63,7 +63,7 @@ pub fn boolean(obj: &JsValue, key: &str) -> Res<Option<bool>> {
         .ok_or_else(|| invalid(&format!("{key} must be a boolean")))
 }
 
-pub fn string(obj: &JsValue, key: &str) -> Res<Option<String>> {
+pub fn string(obj: &JsValue, key: &'static str) -> Res<Option<String>> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(None);
@@ -73,7 +73,7 @@ pub fn string(obj: &JsValue, key: &str) -> Res<Option<String>> {
         .ok_or_else(|| invalid(&format!("{key} must be a string")))
 }
 
-fn bytes(obj: &JsValue, key: &str) -> Res<Option<Vec<u8>>> {
+fn bytes(obj: &JsValue, key: &'static str) -> Res<Option<Vec<u8>>> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(None);
@@ -84,7 +84,7 @@ fn bytes(obj: &JsValue, key: &str) -> Res<Option<Vec<u8>>> {
 }
 
 /// A QoS option: 0, 1 or 2; anything else is `INVALID_QOS`.
-pub fn qos(obj: &JsValue, key: &str) -> Res<QoS> {
+pub fn qos(obj: &JsValue, key: &'static str) -> Res<QoS> {
     let v = get(obj, key);
     if is_absent(&v) {
         return Ok(QoS::AtMostOnce);
@@ -195,14 +195,14 @@ pub fn message_properties(p: &Properties) -> JsValue {
 pub fn user_properties_object(props: &[(String, String)]) -> Object {
     let o = Object::new();
     for (k, v) in props {
-        let existing = get(&o, k);
+        let existing = js::get_str(&o, k);
         if is_absent(&existing) {
-            js::set(&o, k, v.as_str());
+            js::set_str(&o, k, v.as_str());
         } else if Array::is_array(&existing) {
             Array::from(&existing).push(&JsValue::from_str(v));
         } else {
             let arr = Array::of2(&existing, &JsValue::from_str(v));
-            js::set(&o, k, arr);
+            js::set_str(&o, k, arr);
         }
     }
     o
@@ -291,7 +291,7 @@ fn patience(v: &JsValue) -> Res<Patience> {
 }
 
 /// A function option, or nothing.
-fn function(o: &JsValue, key: &str) -> Res<Option<Function>> {
+fn function(o: &JsValue, key: &'static str) -> Res<Option<Function>> {
     let v = get(o, key);
     if is_absent(&v) {
         return Ok(None);

@@ -7,7 +7,7 @@
 //! waking: the session does.
 
 use crate::mqtt::session::Millis;
-use crate::web::Timer;
+use crate::web::{self as js, Timer};
 
 /// How often a full socket buffer is checked (WebSocket has no drain event).
 const DRAIN_POLL_MS: u32 = 10;
@@ -29,11 +29,11 @@ impl Timers {
     /// Arms the session timer for `at` (`None`: disarms it). A timer armed for the same or
     /// an earlier deadline keeps running: the session ignores a wake-up with nothing due
     /// and the timer is re-armed then, which spares a re-arm for every packet that moves
-    /// the keepalive deadline. `fire` builds the callback only when a new timer is set.
+    /// the keepalive deadline. `fire` builds the callback, and the clock is read, only when
+    /// a new timer is set (not for every publish).
     pub fn arm_session<F: FnOnce() + 'static>(
         &mut self,
         at: Option<Millis>,
-        now: Millis,
         fire: impl FnOnce() -> F,
     ) {
         let armed = self.session.as_ref().map(|a| a.at);
@@ -42,7 +42,7 @@ impl Timers {
         }
         self.session = at.map(|at| Armed {
             at,
-            _timer: Timer::new(at.saturating_sub(now), fire()),
+            _timer: Timer::new(at.saturating_sub(js::now()), fire()),
         });
     }
 

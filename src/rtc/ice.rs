@@ -38,7 +38,7 @@ pub(crate) struct IceConfig {
 /// One of `allowed` (or absent), for a string-valued enum option.
 fn enum_option(
     options: &JsValue,
-    key: &str,
+    key: &'static str,
     allowed: &[&str],
 ) -> Result<Option<String>, MqttError> {
     let v = get(options, key);
@@ -59,7 +59,11 @@ fn enum_option(
 }
 
 /// An optional string field of an ICE server.
-fn server_string(server: &JsValue, key: &str, at: usize) -> Result<Option<String>, MqttError> {
+fn server_string(
+    server: &JsValue,
+    key: &'static str,
+    at: usize,
+) -> Result<Option<String>, MqttError> {
     let v = get(server, key);
     if is_absent(&v) {
         return Ok(None);

@@ -34,7 +34,7 @@ fn invalid(message: impl Into<String>) -> MqttError {
     error(ErrorCode::InvalidSignal, message)
 }
 
-fn optional_string(v: &JsValue, key: &str) -> Result<Option<String>, MqttError> {
+fn optional_string(v: &JsValue, key: &'static str) -> Result<Option<String>, MqttError> {
     let field = get(v, key);
     if is_absent(&field) {
         return Ok(None);

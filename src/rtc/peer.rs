@@ -122,7 +122,7 @@ fn closed_error() -> MqttError {
     error(ErrorCode::Closed, "the peer is closed")
 }
 
-fn u16_option(options: &JsValue, key: &str) -> Result<Option<u16>, MqttError> {
+fn u16_option(options: &JsValue, key: &'static str) -> Result<Option<u16>, MqttError> {
     let v = get(options, key);
     if is_absent(&v) {
         return Ok(None);
@@ -716,7 +716,7 @@ impl StatsEntries {
     }
 
     /// `CandidateInfo` of the candidate that `pair[key]` names.
-    fn candidate_info(&self, pair: &JsValue, key: &str) -> Option<JsValue> {
+    fn candidate_info(&self, pair: &JsValue, key: &'static str) -> Option<JsValue> {
         let c = self.candidates.get(&get(pair, key).as_string()?)?;
         let out = Object::new();
         for (from, to) in [
@@ -738,7 +738,7 @@ impl StatsEntries {
 fn peer_stats(report: &JsValue) -> JsValue {
     let entries = StatsEntries::read(report);
     let pair = entries.selected_pair();
-    let field = |key: &str| -> Option<f64> {
+    let field = |key: &'static str| -> Option<f64> {
         pair.as_ref()
             .and_then(|p| get(p, key).as_f64())
             .or_else(|| {
@@ -748,7 +748,7 @@ fn peer_stats(report: &JsValue) -> JsValue {
                     .and_then(|t| get(t, key).as_f64())
             })
     };
-    let number = |key: &str| field(key).unwrap_or(0.0);
+    let number = |key: &'static str| field(key).unwrap_or(0.0);
     let o = Object::new();
     set(
         &o,

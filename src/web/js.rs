@@ -163,15 +163,52 @@ impl LogLevel {
     }
 }
 
-pub fn get(obj: &JsValue, key: &str) -> JsValue {
+/// The JS string of a property name of the library's own (an option, a result field),
+/// made once: handing a Rust string to JS decodes it, a cost paid per `publish()` for each
+/// option it reads before this cache. Keyed by the name's address and length, which is
+/// sound for `'static` strings only (a freed `String` could reuse an address).
+fn name(key: &'static str) -> JsValue {
+    thread_local! {
+        static NAMES: RefCell<Vec<(usize, usize, JsValue)>> = const { RefCell::new(Vec::new()) };
+    }
+    let (ptr, len) = (key.as_ptr() as usize, key.len());
+    NAMES.with(|names| {
+        // No JS runs while it is borrowed: `from_str` only makes a string.
+        let mut names = names.borrow_mut();
+        if let Some((_, _, v)) = names.iter().find(|(p, l, _)| *p == ptr && *l == len) {
+            return v.clone();
+        }
+        let v = JsValue::from_str(key);
+        names.push((ptr, len, v.clone()));
+        v
+    })
+}
+
+/// `obj[key]` for one of the library's own property names (`undefined` when `obj` is not
+/// an object or the getter throws).
+pub fn get(obj: &JsValue, key: &'static str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &name(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key]` for any key (a user property name, say).
+pub fn get_str(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() {
         return JsValue::UNDEFINED;
     }
     Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
 }
 
-pub fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+/// Sets `obj[key]` for one of the library's own property names.
+pub fn set(obj: &Object, key: &'static str, value: impl Into<JsValue>) {
     // Setting a plain data property on a fresh plain object cannot throw.
+    let _ = Reflect::set(obj, &name(key), &value.into());
+}
+
+/// Sets `obj[key]` for any key.
+pub fn set_str(obj: &Object, key: &str, value: impl Into<JsValue>) {
     let _ = Reflect::set(obj, &JsValue::from_str(key), &value.into());
 }
 
