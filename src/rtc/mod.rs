@@ -9,8 +9,9 @@
 //! `web::borrow`, listener calls collected in a `web::Deferred` and run once the borrow
 //! is released); closures are owned as fields and buried (never dropped inside their own
 //! call, never forgotten), timers are RAII `web::Timer`s on the timer worker (hidden tabs
-//! do not throttle it), and nothing that arrives from the network or from JS may panic. What can be decided without JS (the
-//! presence/call state machine, chunk framing, signal values) lives in `crate::rtc_core`.
+//! do not throttle it), and nothing that arrives from the network or from JS may panic.
+//! What can be decided without JS (the presence/call state machine, chunk framing, signal
+//! values) lives in `crate::rtc_core`.
 
 mod channel;
 mod ice;
