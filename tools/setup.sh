@@ -14,8 +14,8 @@
 # Demo profile: Mosquitto and its clients, Python 3, OpenSSL (the broker's TLS
 # certificates), a C compiler (the broker's loopback-only shim, tools/broker/loopback_bind.c),
 # Node.js/npm, the rustup target wasm32-unknown-unknown, wasm-bindgen (its CLI only, at
-# exactly the version pinned with `=` in Cargo.toml), wasm-pack and the npm wasm-opt of
-# tools/wasm-opt. The test profile adds Chromium and ChromeDriver (headless browser
+# exactly the version pinned with `=` in Cargo.toml), wasm-pack and the npm wasm-opt and terser of
+# tools/pkg-tools. The test profile adds Chromium and ChromeDriver (headless browser
 # tests), coturn (TURN relay tests), Debian's binaryen, Redis (the clustered broker's shared
 # store), wasm-bindgen-test-runner, and the npm packages of tests/js, tests/fixtures/*
 # (Playwright, Vite, TypeScript) and tools/cluster (aedes, the clustered broker's nodes).
@@ -197,7 +197,7 @@ rust_tools() { # rust_tools PROFILE
 # `npm ci` in each directory whose node_modules is missing or older than its lock file
 # (npm records the installed tree in node_modules/.package-lock.json).
 npm_packages() { # npm_packages PROFILE
-  local dirs=("$MQTT_RTC_ROOT/tools/wasm-opt") js_dir
+  local dirs=("$MQTT_RTC_ROOT/tools/pkg-tools") js_dir
   if [[ $1 == test ]]; then
     dirs+=("$MQTT_RTC_ROOT/tests/js" "$MQTT_RTC_ROOT"/tests/fixtures/*/ "$MQTT_RTC_ROOT/tools/cluster")
   fi

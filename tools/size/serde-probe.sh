@@ -8,7 +8,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
 cd "$MQTT_RTC_ROOT/tools/size/serde-probe"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$MQTT_RTC_ROOT/target}/serde-probe"
-export PATH="$MQTT_RTC_ROOT/tools/wasm-opt/node_modules/.bin:$PATH"
+export PATH="$MQTT_RTC_ROOT/tools/pkg-tools/node_modules/.bin:$PATH"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 for variant in by-hand serde; do

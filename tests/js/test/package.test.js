@@ -127,7 +127,7 @@ test('the tarball holds exactly the package files, and package.json matches Carg
   // Every module each entry's glue imports is shipped.
   for (const dir of ['', 'mqtt/']) {
     const glue = await readFile(join(state.unpacked, `${dir}mqtt_rtc.js`), 'utf8');
-    const imports = [...glue.matchAll(/\bfrom\s+['"]\.\/([^'"]+)['"]/g)].map((m) => dir + m[1]);
+    const imports = [...glue.matchAll(/\bfrom\s*['"]\.\/([^'"]+)['"]/g)].map((m) => dir + m[1]);
     assert.ok(imports.some((f) => isSnippet(f)), `${dir}mqtt_rtc.js imports its snippets`);
     for (const f of imports) assert.ok(files.includes(f), `the glue imports ./${f}, which is not in the tarball`);
   }
