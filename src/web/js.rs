@@ -13,7 +13,10 @@ use crate::error_code::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-// The snippet ships as written, so its comments are here. `mqttRtcSetTimer` runs timers in
+// The snippet's comments are here (the package ships it minified). A received message is an
+// instance of one class, its `text()` on the prototype: no function is made per message, and
+// `structuredClone` or `postMessage` copies a message (its data fields), which a function of
+// its own would make throw. `mqttRtcSetTimer` runs timers in
 // one dedicated worker for the page, made from an inline script (a Blob URL) when a timer is
 // first needed and ended when none is left: hidden tabs throttle the page's own timers
 // (Chrome: chained ones to once a minute after 5 minutes hidden), a worker's are not. The
@@ -23,8 +26,15 @@ use wasm_bindgen::JsCast;
 // page-side map is the truth: a message for a timer no longer in it is ignored, so a clear
 // that crosses a firing is harmless.
 #[wasm_bindgen(inline_js = r#"
+const utf8 = new TextDecoder();
+class Message {
+  constructor(topic, payload, qos, retain, dup) {
+    this.topic = topic; this.payload = payload; this.qos = qos; this.retain = retain; this.dup = dup;
+  }
+  text() { return utf8.decode(this.payload); }
+}
 export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
-  const m = { topic, payload, qos, retain, dup, text() { return new TextDecoder().decode(this.payload); } };
+  const m = new Message(topic, payload, qos, retain, dup);
   if (properties !== undefined) m.properties = properties;
   return m;
 }

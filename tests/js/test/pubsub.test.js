@@ -115,6 +115,43 @@ test('publish at QoS 1/2 resolves only after the acknowledgement', T, () =>
     }
   }));
 
+test('a message has no function of its own: structuredClone and postMessage copy it, text() is shared', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const c = await MqttClient.connect(env.ws, { clientId: t.uid('clone'), protocolVersion: 5 });
+      try {
+        const topic = `${t.uid('clone')}/m`;
+        const got = t.sink();
+        await c.subscribe(topic, { qos: 1 }, got.fn);
+        await c.publish(topic, 'héllo', { qos: 1, properties: { contentType: 'text/plain' } });
+        await c.publish(topic, 'again', { qos: 1 });
+        const [m, n] = await got.until(2);
+        const own = Object.keys(m).filter((k) => typeof m[k] === 'function');
+        const copy = structuredClone(m);
+        // postMessage to the page itself: the structured clone a worker would get.
+        const posted = await new Promise((ok, fail) => {
+          window.addEventListener('message', (e) => ok(e.data), { once: true });
+          try { window.postMessage(m, '*'); } catch (e) { fail(e); }
+        });
+        return {
+          own, shared: m.text === n.text, texts: [m.text(), n.text()],
+          copy: { topic: copy.topic, payload: [...copy.payload], qos: copy.qos, retain: copy.retain, dup: copy.dup, contentType: copy.properties?.contentType },
+          posted: new TextDecoder().decode(posted.payload),
+          expected: [...new TextEncoder().encode('héllo')],
+          topic,
+        };
+      } finally {
+        await t.endAll(c);
+      }
+    }, browser.env);
+    assert.deepEqual(r.own, [], 'no own function property');
+    assert.equal(r.shared, true, 'text() is one function for every message');
+    assert.deepEqual(r.texts, ['héllo', 'again']);
+    assert.deepEqual(r.copy, { topic: r.topic, payload: r.expected, qos: 1, retain: false, dup: false, contentType: 'text/plain' });
+    assert.equal(r.posted, 'héllo');
+  }));
+
 test('retained message: set, delivered on subscribe with retain flag, cleared by an empty payload', T, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async (env) => {
