@@ -941,6 +941,56 @@ fn a_filter_refused_in_suback_is_not_restored_after_a_lost_session() {
 }
 
 #[test]
+fn each_suback_replaces_earlier_grants_and_the_last_of_a_filter_named_twice_counts() {
+    let mut pair = Pair::connected(config());
+    let subscribe = |pair: &mut Pair, filters: Vec<SubscribeFilter>| {
+        pair.session
+            .subscribe(pair.now, filters, Properties::default())
+            .unwrap();
+        pair.drive();
+    };
+    let granted = |pair: &Pair| -> Vec<(String, QoS)> {
+        let list = pair.session.subscriptions();
+        list.map(|(f, _)| (f.filter.clone(), f.qos)).collect()
+    };
+    let q0 = QoS::AtMostOnce;
+    let (q1, q2) = (QoS::AtLeastOnce, QoS::ExactlyOnce);
+    subscribe(
+        &mut pair,
+        vec![filter("a", q0), filter("b", q0), filter("c", q0)],
+    );
+    // b again at QoS 1; d twice, the second time at QoS 2.
+    subscribe(
+        &mut pair,
+        vec![filter("b", q1), filter("d", q0), filter("d", q2)],
+    );
+    let own = |name: &str, qos| (name.to_string(), qos);
+    let expected = [own("a", q0), own("c", q0), own("b", q1), own("d", q2)];
+    assert_eq!(granted(&pair), expected);
+    // A refused subscribe to c drops its earlier grant; a refused filter named first
+    // and granted second counts as granted.
+    pair.broker.auto_suback = false;
+    subscribe(
+        &mut pair,
+        vec![filter("c", q1), filter("e", q1), filter("e", q0)],
+    );
+    pair.broker_send(Packet::SubAck(SubAck {
+        packet_id: 3,
+        reason_codes: vec![0x87, 0x80, 0x00],
+        properties: Properties::default(),
+    }));
+    pair.broker.auto_suback = true;
+    let expected = [own("a", q0), own("b", q1), own("d", q2), own("e", q0)];
+    assert_eq!(granted(&pair), expected);
+    let names = ["a", "e", "x"].map(String::from).to_vec();
+    pair.session
+        .unsubscribe(pair.now, names, Properties::default())
+        .unwrap();
+    pair.drive();
+    assert_eq!(granted(&pair), [own("b", q1), own("d", q2)]);
+}
+
+#[test]
 fn an_unsubscribe_in_flight_when_the_session_was_lost_is_not_undone_by_the_resubscribe() {
     let mut pair = Pair::connected(config());
     pair.session

