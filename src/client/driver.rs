@@ -652,7 +652,7 @@ impl Inner {
     /// counted), not encoded twice: it only bounds a batch and feeds the watermarks.
     fn start_publish(&mut self, publish: Publish, pending: Pending, calls: &mut Deferred) {
         let size = publish.topic.len() + publish.payload.len() + 8;
-        match self.session.publish(js::now(), publish) {
+        match self.session.publish(self.transport.batch_time(), publish) {
             Ok(token) => {
                 self.requests.publishing(token, pending);
                 if self.transport.held(size) {
