@@ -367,11 +367,13 @@ impl<T> TopicTrie<T> {
                 return Some(std::mem::replace(&mut entry.value, value));
             }
         }
-        node.entries.push(Entry {
+        let entry = Entry {
             filter: filter.into(),
             valid: validate_topic_filter(filter).is_ok(),
             value,
-        });
+        };
+        let end = node.entries.len();
+        crate::map::insert_sparing(&mut node.entries, end, entry);
         self.len += 1;
         None
     }
