@@ -1,12 +1,11 @@
 //! Which per-subscription listeners (`subscribe(filter, options, onMessage)`) a received
-//! message goes to: a topic trie of listeners by filter, and the subscription identifier
-//! each filter was last subscribed with (MQTT 5), which the client picks itself for a
-//! listener's subscription when the application did not. It never calls a listener: it
-//! returns them, for the driver to call after its borrow is released.
+//! message goes to: a topic trie of routes by filter, each its listeners and the
+//! subscription identifier the filter was last subscribed with (MQTT 5), which the client
+//! picks itself for a listener's subscription when the application did not. It never calls
+//! a listener: it returns them, for the driver to call after its borrow is released.
 
 use js_sys::{Function, Object};
 
-use crate::map::VecMap;
 use crate::mqtt::codec::{Properties, Publish};
 use crate::mqtt::topic::TopicTrie;
 
@@ -16,11 +15,15 @@ const FIRST_AUTO_SUBSCRIPTION_ID: u32 = 0x0F00_0000;
 /// The largest subscription identifier MQTT allows.
 const MAX_SUBSCRIPTION_ID: u32 = 268_435_455;
 
+/// The listeners of one filter, and its subscription identifier. A filter without
+/// listeners has no route: the identifier only ever selects listeners.
+struct Route {
+    id: Option<u32>,
+    listeners: Vec<Function>,
+}
+
 pub(super) struct Routing {
-    routes: TopicTrie<Vec<Function>>,
-    /// The subscription identifier each filter was last subscribed with (v5): a PUBLISH
-    /// carrying identifiers goes only to the listeners of those subscriptions.
-    filter_ids: VecMap<String, u32>,
+    routes: TopicTrie<Route>,
     next_subscription_id: u32,
 }
 
@@ -28,7 +31,6 @@ impl Routing {
     pub fn new() -> Self {
         Routing {
             routes: TopicTrie::new(),
-            filter_ids: VecMap::new(),
             next_subscription_id: FIRST_AUTO_SUBSCRIPTION_ID,
         }
     }
@@ -52,26 +54,28 @@ impl Routing {
     /// SUBSCRIBE sent for `filters` with identifier `id`: `listener` gets their messages.
     pub fn subscribed(&mut self, filters: &[String], id: Option<u32>, listener: Option<&Function>) {
         for name in filters {
-            match id {
-                Some(id) => self.filter_ids.insert(name.clone(), id),
-                None => self.filter_ids.remove(name),
-            };
-            if let Some(l) = listener {
-                match self.routes.get_mut(name) {
-                    Some(list) => list.push(l.clone()),
-                    None => {
-                        self.routes.insert(name, vec![l.clone()]);
+            match (self.routes.get_mut(name), listener) {
+                (Some(route), l) => {
+                    route.id = id;
+                    if let Some(l) = l {
+                        route.listeners.push(l.clone());
                     }
                 }
+                (None, Some(l)) => {
+                    let listeners = vec![l.clone()];
+                    self.routes.insert(name, Route { id, listeners });
+                }
+                (None, None) => {}
             }
         }
     }
 
     /// `listener` no longer gets the messages of `filter` (the broker refused it).
     pub fn remove(&mut self, filter: &str, listener: &Function) {
-        let Some(list) = self.routes.get_mut(filter) else {
+        let Some(route) = self.routes.get_mut(filter) else {
             return;
         };
+        let list = &mut route.listeners;
         if let Some(i) = list.iter().position(|f| Object::is(f, listener)) {
             list.remove(i);
         }
@@ -84,7 +88,6 @@ impl Routing {
     pub fn unsubscribed(&mut self, filters: &[String]) {
         for f in filters {
             self.routes.remove(f);
-            self.filter_ids.remove(f);
         }
     }
 
@@ -94,16 +97,11 @@ impl Routing {
     pub fn listeners_for(&self, p: &Publish) -> Vec<Function> {
         let ids = &p.properties.subscription_identifiers;
         let mut seen: Vec<Function> = Vec::new();
-        self.routes.for_each_match(&p.topic, |filter, fs| {
-            if !ids.is_empty()
-                && !self
-                    .filter_ids
-                    .get(filter)
-                    .is_some_and(|id| ids.contains(id))
-            {
+        self.routes.for_each_match(&p.topic, |_, route| {
+            if !ids.is_empty() && !route.id.is_some_and(|id| ids.contains(&id)) {
                 return;
             }
-            for f in fs {
+            for f in &route.listeners {
                 if !seen.iter().any(|s| Object::is(s, f)) {
                     seen.push(f.clone());
                 }
