@@ -15,8 +15,9 @@ use std::fmt;
 
 /// `Vec::insert`, except that the first element gets a buffer of one, not Rust's four:
 /// most of the crate's small tables hold one element (a topic level's children and its
-/// entries above all), and four would triple them (10,000 subscriptions: about 190 bytes
-/// a filter on wasm32). A second element grows the buffer to four as usual.
+/// entries above all), and a topic trie of 10,000 device filters took 305 bytes a filter
+/// on wasm32 with four, 161 with one (`tests/topic_memory.rs`). A second element grows the
+/// buffer to four as usual.
 pub fn insert_sparing<T>(v: &mut Vec<T>, index: usize, element: T) {
     if v.capacity() == 0 {
         v.reserve_exact(1);

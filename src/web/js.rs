@@ -13,18 +13,20 @@ use crate::error_code::ErrorCode;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-// The snippet's comments are here (the package ships it minified). A received message is an
-// instance of one class, its `text()` on the prototype: no function is made per message, and
-// `structuredClone` or `postMessage` copies a message (its data fields), which a function of
-// its own would make throw. `mqttRtcSetTimer` runs timers in
-// one dedicated worker for the page, made from an inline script (a Blob URL) when a timer is
-// first needed and ended when none is left: hidden tabs throttle the page's own timers
-// (Chrome: chained ones to once a minute after 5 minutes hidden), a worker's are not. The
-// page's timers stand in when no worker can be made: no `Worker` (looked up before the Blob
-// is made, so Node.js makes none), a constructor that throws, or an error event (a CSP
-// without blob: workers gives one), which moves the timers armed meanwhile to the page. The
-// page-side map is the truth: a message for a timer no longer in it is ignored, so a clear
-// that crosses a firing is harmless.
+// The snippet's comments are here (the package ships it minified).
+//
+// A received message is an instance of one class, its `text()` on the prototype: no function
+// is made per message, and `structuredClone` or `postMessage` copies a message (its data
+// fields), which a function of its own would make throw.
+//
+// `mqttRtcSetTimer` runs timers in one dedicated worker for the page, made from an inline
+// script (a Blob URL) when a timer is first needed and ended when none is left: hidden tabs
+// throttle the page's own timers (Chrome: chained ones to once a minute after 5 minutes
+// hidden), a worker's are not. The page's timers stand in when no worker can be made: no
+// `Worker` (looked up before the Blob is made, so Node.js makes none), a constructor that
+// throws, or an error event (a CSP without blob: workers gives one), which moves the timers
+// armed meanwhile to the page. The page-side map is the truth: a message for a timer no
+// longer in it is ignored, so a clear that crosses a firing is harmless.
 #[wasm_bindgen(inline_js = r#"
 const utf8 = new TextDecoder();
 class Message {
