@@ -202,7 +202,7 @@ printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$
 # compiler or optimiser update), lowered with every change that makes them smaller, so
 # that size only goes one way. Over budget fails the build. Raised once, for the durable
 # session store (IndexedDB, Web Locks, the session journal, about 8 KB each) and the timer
-# worker for hidden tabs. Lowered with the minified glue: 141,072 and 95,131 bytes now.
+# worker for hidden tabs. Lowered with the minified glue: 141,072 and 95,134 bytes now.
 BUDGET_MAIN=142500
 BUDGET_MQTT=96100
 entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
