@@ -2774,7 +2774,7 @@ fn a_transport_error_fails_the_connection_after_the_bytes_that_came_before_it() 
 
 #[test]
 fn malformed_or_unexpected_packets_from_the_broker_end_the_connection_with_a_protocol_error() {
-    let cases: [(&str, Vec<u8>, u8); 5] = [
+    let cases: [(&str, Vec<u8>, u8); 9] = [
         ("packet type 0", vec![0x00, 0x00], 0x82),
         (
             "remaining length of five bytes",
@@ -2794,6 +2794,25 @@ fn malformed_or_unexpected_packets_from_the_broker_end_the_connection_with_a_pro
         (
             "subscribe sent to the client",
             vec![0x82, 0x07, 0x00, 0x01, 0x00, 0x00, 0x01, b'a', 0x00],
+            0x82,
+        ),
+        (
+            "unsubscribe sent to the client",
+            vec![0xA2, 0x06, 0x00, 0x01, 0x00, 0x00, 0x01, b'a'],
+            0x82,
+        ),
+        ("pingreq sent to the client", vec![0xC0, 0x00], 0x82),
+        (
+            "connect sent to the client",
+            vec![
+                0x10, 0x0D, 0x00, 0x04, b'M', b'Q', b'T', b'T', 0x05, 0x02, 0x00, 0x3C, 0x00, 0x00,
+                0x00,
+            ],
+            0x82,
+        ),
+        (
+            "the first bytes of a connect of 268 MB",
+            vec![0x10, 0xFF, 0xFF, 0xFF, 0x7F],
             0x82,
         ),
     ];

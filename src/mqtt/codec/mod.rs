@@ -245,6 +245,9 @@ const TOPIC_ALIAS: u8 = 0x23;
 pub enum DecodeError {
     /// Packet type 0, or AUTH in 3.1.1.
     InvalidPacketType(u8),
+    /// A packet only clients send (CONNECT, SUBSCRIBE, UNSUBSCRIBE, PINGREQ), received by a
+    /// client ([`decode_from_server`]).
+    ClientPacket(u8),
     /// Fixed-header flag bits that the spec reserves [MQTT-2.1.3-1].
     InvalidFlags { packet_type: u8, flags: u8 },
     /// A QoS of 3 [MQTT-3.3.1-4].
@@ -296,6 +299,7 @@ impl DecodeError {
             // reports both as 0x94 [MQTT-3.3.2-8]: the codec, which sees 0 first, agrees.
             DecodeError::InvalidPropertyValue(TOPIC_ALIAS) => ReasonCode::TopicAliasInvalid,
             DecodeError::InvalidPacketType(_)
+            | DecodeError::ClientPacket(_)
             | DecodeError::UnsupportedProtocolLevel(_)
             | DecodeError::InvalidReasonCode { .. }
             | DecodeError::PropertyNotAllowed(_)
@@ -310,6 +314,7 @@ impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DecodeError::InvalidPacketType(t) => write!(f, "invalid packet type {t}"),
+            DecodeError::ClientPacket(t) => write!(f, "packet type {t} is sent by clients only"),
             DecodeError::InvalidFlags { packet_type, flags } => {
                 write!(
                     f,
@@ -397,11 +402,33 @@ pub fn decode(
     version: ProtocolVersion,
     max_size: u32,
 ) -> Result<Option<(Packet, usize)>, DecodeError> {
+    decode_packet::<false>(buf, version, max_size)
+}
+
+/// [`decode`] for a client: the packets only clients send (CONNECT, SUBSCRIBE, UNSUBSCRIBE,
+/// PINGREQ) are refused with [`DecodeError::ClientPacket`] from their first byte, and their
+/// decoders are left out of a build that uses this function alone (the browser client's).
+pub fn decode_from_server(
+    buf: &[u8],
+    version: ProtocolVersion,
+    max_size: u32,
+) -> Result<Option<(Packet, usize)>, DecodeError> {
+    decode_packet::<true>(buf, version, max_size)
+}
+
+fn decode_packet<const FROM_SERVER: bool>(
+    buf: &[u8],
+    version: ProtocolVersion,
+    max_size: u32,
+) -> Result<Option<(Packet, usize)>, DecodeError> {
     let Some((&first, after_first)) = buf.split_first() else {
         return Ok(None);
     };
     let packet_type = first >> 4;
     let flags = first & 0x0F;
+    if FROM_SERVER && matches!(packet_type, 1 | 8 | 10 | 12) {
+        return Err(DecodeError::ClientPacket(packet_type));
+    }
     check_fixed_header(packet_type, flags, version)?;
     let Some((remaining, len_bytes)) = read_var_int(after_first)? else {
         return Ok(None);
@@ -418,16 +445,17 @@ pub fn decode(
         return Ok(None);
     };
     let packet = match packet_type {
-        1 => Packet::Connect(connect::decode(body)?),
+        // Refused above when FROM_SERVER: the constant leaves these decoders out.
+        1 if !FROM_SERVER => Packet::Connect(connect::decode(body)?),
         2 => Packet::ConnAck(connack::decode(body, version)?),
         3 => Packet::Publish(publish::decode(flags, body, version)?),
         4 => Packet::PubAck(ack::decode(packet_type, body, version)?),
         5 => Packet::PubRec(ack::decode(packet_type, body, version)?),
         6 => Packet::PubRel(ack::decode(packet_type, body, version)?),
         7 => Packet::PubComp(ack::decode(packet_type, body, version)?),
-        8 => Packet::Subscribe(subscribe::decode(body, version)?),
+        8 if !FROM_SERVER => Packet::Subscribe(subscribe::decode(body, version)?),
         9 => Packet::SubAck(subscribe::decode_ack(body, version)?),
-        10 => Packet::Unsubscribe(unsubscribe::decode(body, version)?),
+        10 if !FROM_SERVER => Packet::Unsubscribe(unsubscribe::decode(body, version)?),
         11 => Packet::UnsubAck(unsubscribe::decode_ack(body, version)?),
         12 | 13 => {
             // PINGREQ and PINGRESP have no variable header and no payload (MQTT 5.0
@@ -443,7 +471,8 @@ pub fn decode(
         }
         14 => Packet::Disconnect(disconnect::decode(body, version)?),
         15 => Packet::Auth(auth::decode(body)?),
-        // `check_fixed_header` refused type 0; a 4-bit type has no other value.
+        // `check_fixed_header` refused type 0 and FROM_SERVER the client packets; a 4-bit
+        // type has no other value.
         _ => return Err(DecodeError::InvalidPacketType(packet_type)),
     };
     Ok(Some((packet, size)))

@@ -981,6 +981,74 @@ fn auth_does_not_exist_in_v311() {
     ));
 }
 
+#[test]
+fn a_client_refuses_the_packets_only_clients_send_from_their_first_byte() {
+    let client_packets = [
+        Packet::Connect(Connect {
+            protocol: V5,
+            client_id: "c".into(),
+            clean_start: true,
+            keep_alive: 60,
+            username: None,
+            password: None,
+            will: None,
+            properties: props(),
+        }),
+        Packet::Subscribe(Subscribe {
+            packet_id: 1,
+            filters: vec![SubscribeFilter {
+                filter: "a".into(),
+                ..SubscribeFilter::default()
+            }],
+            properties: props(),
+        }),
+        Packet::Unsubscribe(Unsubscribe {
+            packet_id: 1,
+            filters: vec!["a".into()],
+            properties: props(),
+        }),
+        Packet::PingReq,
+    ];
+    for packet in client_packets {
+        let mut bytes = Vec::new();
+        encode(&packet, V5, &mut bytes).expect("encodes");
+        let t = packet.packet_type();
+        // The full decoder (a broker's) reads it ...
+        assert_eq!(decoded(&bytes, V5), packet);
+        // ... a client's refuses it whole, and from the type byte alone.
+        for end in [bytes.len(), 1] {
+            assert_eq!(
+                decode_from_server(&bytes[..end], V5, u32::MAX),
+                Err(DecodeError::ClientPacket(t)),
+                "{packet:?} cut at {end}"
+            );
+        }
+        assert_eq!(
+            DecodeError::ClientPacket(t).reason_code(),
+            ReasonCode::ProtocolError
+        );
+    }
+    // What a server sends decodes the same either way, incomplete ones included.
+    for bytes in [
+        &[0x20, 0x03, 0x00, 0x00, 0x00][..],
+        &[0x30, 0x04, 0x00, 0x01, b'a', b'x'],
+        &[0x40, 0x02, 0x00, 0x01],
+        &[0x62, 0x02, 0x00, 0x01],
+        &[0x90, 0x04, 0x00, 0x01, 0x00, 0x00],
+        &[0xB0, 0x04, 0x00, 0x01, 0x00, 0x00],
+        &[0xD0, 0x00],
+        &[0xE0, 0x00],
+        &[0xF0, 0x00],
+        &[0x30, 0x04, 0x00],
+    ] {
+        assert_eq!(
+            decode_from_server(bytes, V5, u32::MAX),
+            decode(bytes, V5, u32::MAX),
+            "{bytes:?}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Incremental decoding
 // ---------------------------------------------------------------------------------------

@@ -215,7 +215,7 @@ fn number(s: &str) -> Option<u64> {
 }
 
 fn decode_publish(bytes: &[u8]) -> Option<Publish> {
-    match codec::decode(bytes, ProtocolVersion::V5, u32::MAX) {
+    match codec::decode_from_server(bytes, ProtocolVersion::V5, u32::MAX) {
         Ok(Some((Packet::Publish(mut p), used)))
             if used == bytes.len() && p.qos != QoS::AtMostOnce =>
         {

@@ -843,7 +843,7 @@ impl Session {
                 return true;
             }
             let version = self.decode_version(rest);
-            match codec::decode(rest, version, self.config.maximum_packet_size) {
+            match codec::decode_from_server(rest, version, self.config.maximum_packet_size) {
                 // The rest of the packet is in the next message, or yet to come.
                 Ok(None) if self.join_rx() => {}
                 Ok(None) => return false,
