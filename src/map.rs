@@ -265,6 +265,85 @@ impl<K: Ord> Extend<K> for VecSet<K> {
     }
 }
 
+/// A map whose keys are inserted in increasing order and mostly removed in that order: the
+/// client's publishes waiting to settle, by session token. Its `Vec` of `(key, value)`
+/// starts at `head`: a removed value leaves a hole, and the holes at the front are skipped
+/// by moving `head`, then dropped in one move once they are half the `Vec`. Removing the
+/// oldest is O(log n) amortized, where [`VecMap::remove`] moves every later entry: a burst
+/// of 200,000 QoS 0 publishes spent 7% of the page's CPU in that memmove. Keys out of
+/// order are still correct, at `VecMap`'s cost. Holes stay while an older entry does, so
+/// memory follows the oldest entry's age, not the count.
+pub struct SeqMap<K, V> {
+    entries: Vec<(K, Option<V>)>,
+    head: usize,
+}
+
+impl<K, V> Default for SeqMap<K, V> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<K, V> SeqMap<K, V> {
+    pub const fn new() -> Self {
+        Self {
+            entries: Vec::new(),
+            head: 0,
+        }
+    }
+
+    /// The entries kept, holes included (what the map's memory follows).
+    pub fn slots(&self) -> usize {
+        self.entries.len()
+    }
+}
+
+impl<K: Ord, V> SeqMap<K, V> {
+    /// The place of `key` in `entries`, searched from `head`.
+    fn find(&self, key: &K) -> Result<usize, usize> {
+        let live = &self.entries[self.head..];
+        match live.binary_search_by(|(k, _)| k.cmp(key)) {
+            Ok(i) => Ok(self.head + i),
+            Err(i) => Err(self.head + i),
+        }
+    }
+
+    /// Adds `key` (at the back when it is the largest, as it is in use); returns the value
+    /// it replaces. A key below the last drops the skipped holes first: it may belong
+    /// among them.
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        if self.entries.last().is_some_and(|(last, _)| *last >= key) {
+            self.entries.drain(..self.head);
+            self.head = 0;
+        }
+        match self.find(&key) {
+            Ok(i) => self.entries[i].1.replace(value),
+            Err(i) => {
+                self.entries.insert(i, (key, Some(value)));
+                None
+            }
+        }
+    }
+
+    /// Removes the value of `key`, then skips the holes at the front.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let i = self.find(key).ok()?;
+        let value = self.entries[i].1.take();
+        while self
+            .entries
+            .get(self.head)
+            .is_some_and(|(_, v)| v.is_none())
+        {
+            self.head += 1;
+        }
+        if self.head * 2 >= self.entries.len() {
+            self.entries.drain(..self.head);
+            self.head = 0;
+        }
+        value
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -340,6 +419,46 @@ mod tests {
         assert!(s.remove("a"));
         assert!(!s.remove("a"));
         assert_eq!(format!("{s:?}"), r#"{"b"}"#);
+    }
+
+    #[test]
+    fn seq_map_drops_the_holes_in_front_once_they_are_half() {
+        let mut m = SeqMap::new();
+        for k in 1..=5 {
+            assert_eq!(m.insert(k, k * 10), None);
+        }
+        // Out of order: 3 leaves a hole behind the live 1 and 2.
+        assert_eq!(m.remove(&3), Some(30));
+        assert_eq!(m.remove(&3), None);
+        assert_eq!(m.slots(), 5);
+        // 1 is skipped, not yet moved out: one hole in front of five slots.
+        assert_eq!(m.remove(&1), Some(10));
+        assert_eq!(m.slots(), 5);
+        // 2 and the hole of 3 make three of five: the front goes.
+        assert_eq!(m.remove(&2), Some(20));
+        assert_eq!(m.slots(), 2);
+        assert_eq!(m.remove(&5), Some(50));
+        assert_eq!(m.remove(&4), Some(40));
+        assert_eq!(m.slots(), 0);
+        // A key below the back goes in its place; an equal one replaces.
+        m.insert(7, 70);
+        m.insert(6, 60);
+        assert_eq!(m.insert(7, 71), Some(70));
+        assert_eq!(m.remove(&6), Some(60));
+        assert_eq!(m.remove(&7), Some(71));
+        assert_eq!(m.slots(), 0);
+        // A key below a skipped hole goes in front of the live ones, the hole dropped.
+        for k in [10, 11, 12] {
+            m.insert(k, k);
+        }
+        assert_eq!(m.remove(&10), Some(10));
+        assert_eq!(m.slots(), 3);
+        assert_eq!(m.insert(9, 9), None);
+        assert_eq!(m.slots(), 3);
+        for k in [9, 11, 12] {
+            assert_eq!(m.remove(&k), Some(k));
+        }
+        assert_eq!(m.slots(), 0);
     }
 }
 
@@ -430,6 +549,38 @@ mod proptests {
             prop_assert!(m.values().eq(model.values()));
             prop_assert!(m.clone().into_values().rev().eq(model.clone().into_values().rev()));
             prop_assert!(m.into_iter().eq(model));
+        }
+
+        /// `SeqMap` gives `BTreeMap`'s results for any inserts and removes, the keys mostly
+        /// increasing as tokens do; once everything is removed it keeps nothing.
+        #[test]
+        fn seq_map_behaves_like_btreemap(ops in prop::collection::vec((any::<bool>(), 0u8..8, any::<bool>()), 0..300)) {
+            let mut m: SeqMap<u32, u32> = SeqMap::new();
+            let mut model: BTreeMap<u32, u32> = BTreeMap::new();
+            let mut next = 0u32;
+            for (insert, back, rewind) in ops {
+                if insert {
+                    // Mostly the next token; sometimes one already handed out.
+                    let k = if rewind { next.saturating_sub(u32::from(back)) } else { next };
+                    next += 1;
+                    prop_assert_eq!(m.insert(k, next), model.insert(k, next));
+                } else {
+                    let k = next.saturating_sub(u32::from(back) * 2);
+                    prop_assert_eq!(m.remove(&k), model.remove(&k));
+                }
+                // Keys strictly increasing, the live ones the model's, `head` at the first
+                // live one or the end, and the holes before it fewer than half.
+                prop_assert!(m.entries.iter().zip(m.entries.iter().skip(1)).all(|(a, b)| a.0 < b.0));
+                let live = m.entries.iter().filter_map(|(k, v)| Some((*k, (*v)?)));
+                prop_assert!(live.eq(model.iter().map(|(k, v)| (*k, *v))));
+                prop_assert!(m.entries[..m.head].iter().all(|(_, v)| v.is_none()));
+                prop_assert!(m.entries.get(m.head).map_or(true, |(_, v)| v.is_some()));
+                prop_assert!(m.head == 0 || m.head * 2 < m.entries.len());
+            }
+            for k in model.keys().copied().collect::<Vec<_>>() {
+                prop_assert_eq!(m.remove(&k), model.remove(&k));
+            }
+            prop_assert_eq!(m.slots(), 0);
         }
     }
 }

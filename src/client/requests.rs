@@ -10,7 +10,7 @@ use js_sys::{Array, Function, Object};
 use wasm_bindgen::JsValue;
 
 use crate::error_code::ErrorCode;
-use crate::map::VecMap;
+use crate::map::SeqMap;
 use crate::mqtt::codec::{Publish, ReasonCode, SubAck};
 use crate::mqtt::session::{PublishOutcome, SessionError, Token};
 use crate::web::{self as js, Deferred, MqttError, Pending};
@@ -30,9 +30,9 @@ pub(super) struct Refused {
 
 pub(super) struct Requests {
     connect: Option<Pending>,
-    publishes: VecMap<Token, Pending>,
-    subscribes: VecMap<Token, Subscribing>,
-    unsubscribes: VecMap<Token, Pending>,
+    publishes: SeqMap<Token, Pending>,
+    subscribes: SeqMap<Token, Subscribing>,
+    unsubscribes: SeqMap<Token, Pending>,
     end_waiters: Vec<Pending>,
     /// Publishes waiting for the socket buffer to drain, in order.
     backlog: VecDeque<(Publish, Pending)>,
@@ -42,9 +42,9 @@ impl Requests {
     pub fn new(connect: Pending) -> Self {
         Requests {
             connect: Some(connect),
-            publishes: VecMap::new(),
-            subscribes: VecMap::new(),
-            unsubscribes: VecMap::new(),
+            publishes: SeqMap::new(),
+            subscribes: SeqMap::new(),
+            unsubscribes: SeqMap::new(),
             end_waiters: Vec::new(),
             backlog: VecDeque::new(),
         }
