@@ -90,9 +90,18 @@ test('a fast publisher waits on the socket buffer instead of growing it without 
       const rx = await MqttClient.connect(env.ws, { reconnect: false });
       const tx = await MqttClient.connect(env.ws, { reconnect: false });
       let maxBuffered = 0;
+      // The most buffered once the buffer had drained below 1 MiB after a full one: a refill
+      // runs in one task, so the sends of one refill see the buffer grow.
+      let full = false;
+      let drained = false;
+      let refilledTo = 0;
       const send = WebSocket.prototype.send;
       WebSocket.prototype.send = function (data) {
-        maxBuffered = Math.max(maxBuffered, this.bufferedAmount);
+        const b = this.bufferedAmount;
+        maxBuffered = Math.max(maxBuffered, b);
+        full ||= b > 3 * 1024 * 1024;
+        drained ||= full && b < 1024 * 1024;
+        if (drained) refilledTo = Math.max(refilledTo, b);
         return send.call(this, data);
       };
       try {
@@ -113,7 +122,7 @@ test('a fast publisher waits on the socket buffer instead of growing it without 
         await Promise.all(sent);
         // Give the subscriber a moment; how many arrive is the broker's business.
         await t.within(done, 5_000, 'the subscriber').catch(() => {});
-        return { got, bytes, maxBuffered, queuedWhileFlooding, txStats: tx.stats(), rxStats: rx.stats() };
+        return { got, bytes, maxBuffered, drained, refilledTo, queuedWhileFlooding, txStats: tx.stats(), rxStats: rx.stats() };
       } finally {
         WebSocket.prototype.send = send;
         await t.endAll(rx, tx);
@@ -127,6 +136,10 @@ test('a fast publisher waits on the socket buffer instead of growing it without 
     assert.ok(r.queuedWhileFlooding > 0, 'publishes waited in the client');
     // The driver stops handing data to the socket above 4 MiB buffered (plus one send).
     assert.ok(r.maxBuffered <= 4 * 1024 * 1024 + 128 * 1024, `socket buffer peaked at ${r.maxBuffered}`);
+    // Once below the low-water mark (1 MiB) it refills to the high-water mark, not just to
+    // the low one: a socket refilled only to 1 MiB goes idle between polls.
+    assert.ok(r.drained, 'the buffer drained below 1 MiB while publishes waited');
+    assert.ok(r.refilledTo > 3 * 1024 * 1024, `refilled to ${r.refilledTo} bytes`);
   }));
 
 test('passwords and tokens never appear in the log, even at debug level', T, () =>
