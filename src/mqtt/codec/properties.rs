@@ -104,11 +104,6 @@ pub(crate) fn spec(id: u8) -> Option<Spec> {
 }
 
 impl Properties {
-    /// True when no property is set (so a v5 encoder may use a short form).
-    pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
-    }
-
     /// Reads a property list (its variable byte integer length, then the properties)
     /// and checks each property against `ctx`.
     ///
@@ -236,4 +231,32 @@ fn check(
         return Err(EncodeError::InvalidValue("property value out of range"));
     }
     value.checked_len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value::Kind;
+    use super::*;
+
+    /// `is_empty` tests each field on its own: every line of the table, set alone, makes
+    /// the list non-empty.
+    #[test]
+    fn a_list_holding_any_one_property_is_not_empty() {
+        assert!(Properties::default().is_empty());
+        for spec in SPECS {
+            let value = match spec.kind {
+                Kind::Byte => Value::Byte(1),
+                Kind::Two => Value::Two(1),
+                Kind::Four => Value::Four(1),
+                Kind::Var => Value::Var(1),
+                Kind::Str => Value::Str("x"),
+                Kind::Bin => Value::Bin(b"x"),
+                Kind::Pair => Value::Pair("k", "v"),
+            };
+            let mut p = Properties::default();
+            p.store(spec.id, value);
+            assert_ne!(p, Properties::default(), "property {:#04x} stored", spec.id);
+            assert!(!p.is_empty(), "property {:#04x}", spec.id);
+        }
+    }
 }

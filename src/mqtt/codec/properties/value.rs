@@ -114,6 +114,9 @@ pub(crate) trait Slot {
     /// exactly one wire type.
     const KIND: Kind;
 
+    /// Whether the field holds a value (the property is present).
+    fn is_set(&self) -> bool;
+
     /// Calls `f` with each value held, in order.
     fn visit<'a>(&'a self, id: u8, f: &mut dyn FnMut(u8, Value<'a>));
 
@@ -127,6 +130,10 @@ macro_rules! int_slot {
     ($container:ident, $int:ty, $variant:ident) => {
         impl Slot for $container<$int> {
             const KIND: Kind = Kind::$variant;
+
+            fn is_set(&self) -> bool {
+                self.iter().next().is_some()
+            }
 
             fn visit<'a>(&'a self, id: u8, f: &mut dyn FnMut(u8, Value<'a>)) {
                 for &v in self.iter() {
@@ -157,6 +164,10 @@ int_slot!(Vec, u32, Var);
 impl Slot for Option<String> {
     const KIND: Kind = Kind::Str;
 
+    fn is_set(&self) -> bool {
+        self.is_some()
+    }
+
     fn visit<'a>(&'a self, id: u8, f: &mut dyn FnMut(u8, Value<'a>)) {
         if let Some(s) = self {
             f(id, Value::Str(s));
@@ -173,6 +184,10 @@ impl Slot for Option<String> {
 impl Slot for Option<Vec<u8>> {
     const KIND: Kind = Kind::Bin;
 
+    fn is_set(&self) -> bool {
+        self.is_some()
+    }
+
     fn visit<'a>(&'a self, id: u8, f: &mut dyn FnMut(u8, Value<'a>)) {
         if let Some(b) = self {
             f(id, Value::Bin(b));
@@ -188,6 +203,10 @@ impl Slot for Option<Vec<u8>> {
 
 impl Slot for Vec<(String, String)> {
     const KIND: Kind = Kind::Pair;
+
+    fn is_set(&self) -> bool {
+        !self.is_empty()
+    }
 
     fn visit<'a>(&'a self, id: u8, f: &mut dyn FnMut(u8, Value<'a>)) {
         for (k, v) in self {
