@@ -76,7 +76,12 @@ impl Requests {
         calls: &mut Deferred,
     ) {
         if let Some(p) = self.publishes.remove(&token) {
-            calls.settle(p, result.map(publish_result).map_err(MqttError::from));
+            calls.settle(
+                p,
+                result
+                    .map(|o| js::publish_result(o.packet_id, o.reason_code))
+                    .map_err(MqttError::from),
+            );
         }
     }
 
@@ -179,16 +184,6 @@ impl Requests {
             calls.resolve(w, &JsValue::UNDEFINED);
         }
     }
-}
-
-/// `PublishResult`: `{ packetId?, reasonCode }`.
-fn publish_result(outcome: PublishOutcome) -> JsValue {
-    let r = Object::new();
-    if let Some(id) = outcome.packet_id {
-        js::set(&r, "packetId", id);
-    }
-    js::set(&r, "reasonCode", outcome.reason_code);
-    r.into()
 }
 
 /// `Granted[]` for a SUBACK, one per filter, and the filters it refused (reason code

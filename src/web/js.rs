@@ -40,6 +40,9 @@ export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
   if (properties !== undefined) m.properties = properties;
   return m;
 }
+export function mqttRtcPublished(packetId, reasonCode) {
+  return packetId === undefined ? { reasonCode } : { packetId, reasonCode };
+}
 export function mqttRtcExtendError(instance) {
   const proto = Object.getPrototypeOf(instance);
   if (proto && Object.getPrototypeOf(proto) !== Error.prototype) Object.setPrototypeOf(proto, Error.prototype);
@@ -93,6 +96,9 @@ extern "C" {
         dup: bool,
         properties: JsValue,
     ) -> JsValue;
+    /// A `PublishResult`, made in one call (a publish's promise resolves with one).
+    #[wasm_bindgen(js_name = mqttRtcPublished)]
+    pub fn publish_result(packet_id: Option<u16>, reason_code: u8) -> JsValue;
     #[wasm_bindgen(js_name = mqttRtcExtendError)]
     pub fn extend_error(instance: &JsValue);
     #[wasm_bindgen(js_name = mqttRtcStack)]
