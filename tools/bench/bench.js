@@ -176,6 +176,9 @@ const workloads = {
     // Packed runs are ~20x faster: 4x the packets keeps them long enough to time.
     return withPage((page) => call(page, 'rawPublish', { url: WS, n: packed ? 4 * N.qos0 : N.qos0, topic: topicFor('raw'), packed }));
   },
+  async rawQos1() {
+    return withPage((page) => call(page, 'rawQos1', { url: WS, n: N.qos1, topic: topicFor('raw1') }));
+  },
   async rtt({ lib }) {
     return withPage((page) => call(page, 'roundTrip', { lib, url: WS, n: N.rtt, topic: topicFor('rtt') }));
   },
@@ -296,6 +299,7 @@ async function main() {
     ['qos0', 'rawSend', () => workloads.rawPub({ packed: false })],
     ['qos0', 'rawPacked', () => workloads.rawPub({ packed: true })],
     ['recv', 'rawRecv', () => workloads.recv({ lib: 'raw' })],
+    ['qos1', 'rawQos1', () => workloads.rawQos1()],
     ['qos1', 'rtcStore', () => workloads.pub({ lib: 'rtcStore', qos: 1 })],
     ['qos2', 'rtcStore', () => workloads.pub({ lib: 'rtcStore', qos: 2 })],
   ];
@@ -339,7 +343,7 @@ async function main() {
   };
   row('QoS 0 publish, msgs/s', 'rate', 'qos0', 'rate', 'rawPacked');
   row('QoS 0 publish, not awaited, msgs/s', 'rate', 'qos0ff', 'rate', 'rawPacked');
-  row('QoS 1 publish, msgs/s', 'rate', 'qos1', 'rate');
+  row('QoS 1 publish, msgs/s', 'rate', 'qos1', 'rate', 'rawQos1');
   row('QoS 2 publish, msgs/s', 'rate', 'qos2', 'rate');
   row('QoS 1 publish, store: "indexeddb", msgs/s', 'rate', 'qos1', 'rate', null, false, 'rtcStore');
   row('QoS 2 publish, store: "indexeddb", msgs/s', 'rate', 'qos2', 'rate', null, false, 'rtcStore');
@@ -362,6 +366,7 @@ async function main() {
     ['raw WebSocket, one send per packet, msgs/s', S('qos0', 'rawSend', 'rate')],
     ['raw WebSocket, packed 64 KiB messages, msgs/s', S('qos0', 'rawPacked', 'rate')],
     ['raw WebSocket, plain-JS receiver, msgs/s', S('recv', 'rawRecv', 'rate')],
+    ['raw WebSocket, QoS 1 with Receive Maximum in flight, msgs/s', S('qos1', 'rawQos1', 'rate')],
   ];
 
   const lines = [];
@@ -399,6 +404,8 @@ async function main() {
   for (const [f, e] of Object.entries(size.entries)) {
     notes.push(`size ${f}: wasm ${fmt(e.wasmGzip, 'KB')} KB + glue ${fmt(e.glueGzip, 'KB')} KB = ${fmt(e.totalGzip, 'KB')} KB gzip -9; MQTT.js mqtt.min.js ${fmt(size.mqttjsMinGzip, 'KB')} KB`);
   }
+  const window = samples.qos1?.rawQos1?.find((x) => x.window)?.window;
+  if (window) notes.push(`raw QoS 1: ${window} publishes in flight, the Receive Maximum of the broker's CONNACK`);
   const wasmGrowth = S('subs', 'rtc', 'wasmGrowthMiB');
   if (wasmGrowth) notes.push(`10k subs: mqtt-rtc's wasm memory grew ${fmt(wasmGrowth.median, 'MiB')} MiB (median; included in its memory row)`);
 

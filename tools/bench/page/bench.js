@@ -84,7 +84,7 @@ const PINGREQ = Uint8Array.from([0xc0, 0]);
  * A bare WebSocket MQTT session: resolves once CONNACK is in. `onPacket(type, flags, buf, off,
  * len)` sees every packet after that (`off`/`len`: the bytes after the fixed header) (a streaming parser: packets may span messages).
  */
-async function rawConnect(url, onPacket) {
+async function rawConnect(url, onPacket, onMessageEnd = () => {}) {
   const ws = new WebSocket(url, 'mqtt');
   ws.binaryType = 'arraybuffer';
   await new Promise((ok, fail) => {
@@ -118,14 +118,45 @@ async function rawConnect(url, onPacket) {
       }
       if (!done || i + len > buf.length) break;
       const type = buf[off] >> 4;
-      if (!connected && type === 2) { connected = true; connack(); } else onPacket(type, buf[off] & 15, buf, i, len);
+      if (!connected && type === 2) {
+        connected = true;
+        ws.receiveMaximum = connackReceiveMaximum(buf, i, len);
+        connack();
+      } else onPacket(type, buf[off] & 15, buf, i, len);
       off = i + len;
     }
     if (off < buf.length) pending = buf.slice(off);
+    if (connected) onMessageEnd();
   };
   ws.send(connectPacket(clientId('raw')));
   await connacked;
   return ws;
+}
+
+/** Bytes of each MQTT 5 property value by identifier (-2: a two-byte length and that many bytes, -4: a variable byte integer, -8: a string pair). */
+const PROPERTY_SIZE = {
+  0x01: 1, 0x02: 4, 0x03: -2, 0x08: -2, 0x09: -2, 0x0b: -4, 0x11: 4, 0x12: -2, 0x13: 2, 0x15: -2, 0x16: -2,
+  0x17: 1, 0x18: 4, 0x19: 1, 0x1a: -2, 0x1c: -2, 0x1f: -2, 0x21: 2, 0x22: 2, 0x23: 2, 0x24: 1, 0x25: 1,
+  0x26: -8, 0x27: 4, 0x28: 1, 0x29: 1, 0x2a: 1,
+};
+
+/** The Receive Maximum of a v5 CONNACK body (`buf[off..off+len]`): 65,535 when absent. */
+function connackReceiveMaximum(buf, off, len) {
+  const end = off + len;
+  let i = off + 2; // acknowledge flags, reason code
+  let plen = 0; let mul = 1;
+  for (;;) { const b = buf[i++]; plen += (b & 0x7f) * mul; mul *= 128; if (!(b & 0x80)) break; }
+  const u16 = (at) => (buf[at] << 8) | buf[at + 1];
+  for (const stop = Math.min(end, i + plen); i < stop;) {
+    const id = buf[i++];
+    if (id === 0x21) return u16(i);
+    const size = PROPERTY_SIZE[id];
+    if (size === undefined) break;
+    if (size > 0) i += size;
+    else if (size === -2) i += 2 + u16(i);
+    else if (size === -8) { i += 2 + u16(i); i += 2 + u16(i); } else { while (buf[i++] & 0x80); }
+  }
+  return 65535;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -205,6 +236,57 @@ export async function rawPublish({ url, n, topic, packed }) {
   const ms = performance.now() - t0;
   ws.close();
   return { rate: n / (ms / 1000), ms, sends: packed ? messages.length : n };
+}
+
+/**
+ * Raw WebSocket ceiling for QoS 1 publishing under the broker's Receive Maximum: that many
+ * in flight, refilled in one message once half of them are acknowledged (as mqtt-rtc does:
+ * one PUBLISH per PUBACK costs a `send` each). What a client that keeps to Receive Maximum
+ * can reach on this broker with no work of its own.
+ */
+export async function rawQos1({ url, n, topic }) {
+  const pkt = mqttPublish(topic, payload(), { qos: 1, pid: 1 });
+  const pidAt = pkt.length - payload().length - 3; // packet id, then the empty property block
+  let sent = 0;
+  let acked = 0;
+  let freed = 0;
+  let half = 1; // until CONNACK gives the window
+  let finished;
+  const done = new Promise((ok) => { finished = ok; });
+  let ws = null;
+  const send = (k) => {
+    const m = new Uint8Array(k * pkt.length);
+    for (let j = 0; j < k; j++) {
+      const at = j * pkt.length;
+      m.set(pkt, at);
+      const id = (sent++ % 65535) + 1;
+      m[at + pidAt] = id >> 8;
+      m[at + pidAt + 1] = id & 0xff;
+    }
+    ws.send(m);
+  };
+  ws = await rawConnect(url, (type) => {
+    if (type !== 4) return;
+    freed++;
+    if (++acked === n) finished();
+  }, () => {
+    if (freed < half) return;
+    const k = Math.min(freed, n - sent);
+    freed = 0;
+    if (k > 0) send(k);
+  });
+  const window = ws.receiveMaximum;
+  half = Math.ceil(window / 2);
+  const t0 = performance.now();
+  send(Math.min(window, n));
+  let seen = -1;
+  while (await Promise.race([done.then(() => true), sleep(5000)]) !== true) {
+    if (acked === seen) throw new Error(`raw QoS 1 stalled at ${acked} of ${n} acknowledged`);
+    seen = acked;
+  }
+  const ms = performance.now() - t0;
+  ws.close();
+  return { rate: n / (ms / 1000), ms, window };
 }
 
 /** Round trip at light load: QoS 0 publish to a topic this client subscribes to, one at a time. */
