@@ -202,9 +202,10 @@ printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$
 # compiler or optimiser update), lowered with every change that makes them smaller, so
 # that size only goes one way. Over budget fails the build. Raised once, for the durable
 # session store (IndexedDB, Web Locks, the session journal, about 8 KB each) and the timer
-# worker for hidden tabs. Lowered with the minified glue: 141,072 and 95,134 bytes now.
-BUDGET_MAIN=142500
-BUDGET_MQTT=96100
+# worker for hidden tabs. Lowered with the minified glue and with the client-only decoder:
+# 140,462 and 94,694 bytes now.
+BUDGET_MAIN=141900
+BUDGET_MQTT=95700
 entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
   local f sum=0
   for f in "$1/mqtt_rtc_bg.wasm" "$1/mqtt_rtc.js" "$1"/snippets/*/*.js; do
