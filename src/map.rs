@@ -1,13 +1,15 @@
-//! The one map type of the crate: [`VecMap`] (and [`VecSet`] on top of it), a sorted `Vec`
+//! The map types of the crate. [`VecMap`] (and [`VecSet`] on top of it) is a sorted `Vec`
 //! of key/value pairs with the method names and semantics of `BTreeMap` that the code base
 //! uses. It exists for the size of the `.wasm`: `BTreeMap` is monomorphised per key and
 //! value type into node splitting, merging and stealing code (about 37 KB), `HashMap` adds
 //! hashbrown and SipHash (about 8 KB), while a sorted `Vec` needs one binary search and the
 //! `Vec` insert/remove (a memmove) per type. Lookups are O(log n); insert and remove are O(n)
-//! by memmove. That fits every table here: the in-flight tables are bounded by Receive
+//! by memmove. That fits the session's tables: the in-flight ones are bounded by Receive
 //! Maximum and keyed by sequence numbers or packet ids that mostly arrive in increasing
-//! order (so inserts append), and the others (aliases, pending requests, peers, trie
-//! children) are small or filled once. Iteration is in key order, like `BTreeMap`. Pure: no
+//! order (so inserts append), and the others (aliases, peers, trie children) are small or
+//! filled once. Iteration is in key order, like `BTreeMap`. The client's requests waiting
+//! to settle are not bounded (the offline queue, the socket backlog) and leave oldest
+//! first, which costs `VecMap` a memmove of the rest each: they are a [`SeqMap`]. Pure: no
 //! I/O, no clock, builds on the host and on wasm32.
 
 use std::borrow::Borrow;
