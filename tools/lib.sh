@@ -47,6 +47,8 @@ _broker_control_pid=''
 _broker_dir=''
 
 # broker_up LOG_DIR — start control.py (which starts Mosquitto) and export the URLs.
+# MQTT_RTC_BROKER_TEMPLATE, when set, is the configuration template used instead of
+# tools/broker/mosquitto.conf (the benchmark adds a line to it).
 broker_up() {
   local log_dir="$1"
   mkdir -p "$log_dir"
@@ -56,7 +58,7 @@ broker_up() {
   chmod 0755 "$_broker_dir"
   local env_file="$_broker_dir/broker.env"
   python3 "$MQTT_RTC_ROOT/tools/broker/control.py" \
-    --config-template "$MQTT_RTC_ROOT/tools/broker/mosquitto.conf" \
+    --config-template "${MQTT_RTC_BROKER_TEMPLATE:-$MQTT_RTC_ROOT/tools/broker/mosquitto.conf}" \
     --run-dir "$_broker_dir" \
     --env-file "$env_file" \
     --log "$log_dir/broker.log" \
