@@ -87,6 +87,13 @@ fn validate_common(topic: &str) -> Result<(), TopicError> {
     Ok(())
 }
 
+/// Whether `s` holds a `+` or `#`. A byte scan: both are ASCII, which no byte of a longer
+/// UTF-8 sequence is, and `str::contains` with a set of chars decodes every char (it was
+/// most of the topic checks of a received message and of a publish).
+fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(|b| b == b'+' || b == b'#')
+}
+
 /// Checks a topic name as carried by PUBLISH (or a will or response topic).
 ///
 /// A zero-length topic name that stands for a Topic Alias is not a topic name: resolve the
@@ -94,7 +101,7 @@ fn validate_common(topic: &str) -> Result<(), TopicError> {
 pub fn validate_topic_name(topic: &str) -> Result<(), TopicError> {
     validate_common(topic)?;
     // [MQTT-4.7.0-1] [MQTT-3.3.2-2]
-    if topic.contains(['+', '#']) {
+    if has_wildcard(topic) {
         return Err(TopicError::WildcardInTopicName);
     }
     Ok(())
@@ -109,10 +116,7 @@ pub fn validate_topic_filter(filter: &str) -> Result<(), TopicError> {
             // [MQTT-4.8.2-1] a share name of at least one character;
             // [MQTT-4.8.2-2] no '+' or '#' in it (no '/' holds by construction), then a
             // '/' and a topic filter.
-            if shared.group.is_empty()
-                || shared.group.contains(['+', '#'])
-                || shared.filter.is_empty()
-            {
+            if shared.group.is_empty() || has_wildcard(shared.group) || shared.filter.is_empty() {
                 return Err(TopicError::InvalidSharedSubscription);
             }
             validate_filter_levels(shared.filter)
