@@ -596,13 +596,15 @@ impl Inner {
 
     /// A message goes to the `message` listeners, then to each subscription listener whose
     /// filter it matches.
-    fn deliver(&mut self, p: Publish, calls: &mut Deferred) {
+    fn deliver(&mut self, mut p: Publish, calls: &mut Deferred) {
+        // First: it takes the client's own subscription identifiers out of `p`.
+        let routed = self.routing.listeners_for(&mut p);
         let props = options::message_properties(&p.properties);
         let payload = js::uint8(&p.payload);
         let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
         let args = std::slice::from_ref(&message);
         calls.emit(&self.listeners, "message", args);
-        for f in self.routing.listeners_for(&p) {
+        for f in routed {
             calls.call(&f, args);
         }
     }

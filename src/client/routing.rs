@@ -19,6 +19,8 @@ const MAX_SUBSCRIPTION_ID: u32 = 268_435_455;
 /// listeners has no route: the identifier only ever selects listeners.
 struct Route {
     id: Option<u32>,
+    /// Whether the client picked `id` itself ([`Routing::identify`]).
+    own_id: bool,
     listeners: Vec<Function>,
 }
 
@@ -37,33 +39,57 @@ impl Routing {
 
     /// Gives a listener's subscription an identifier when it has none, so the copies a
     /// broker sends for overlapping subscriptions reach only the listener they are for.
-    /// Returns the identifier the subscription will carry, if any.
-    pub fn identify(&mut self, properties: &mut Properties, has_listener: bool) -> Option<u32> {
-        if has_listener && properties.subscription_identifiers.is_empty() {
-            let id = self.next_subscription_id;
-            self.next_subscription_id = if id >= MAX_SUBSCRIPTION_ID {
-                FIRST_AUTO_SUBSCRIPTION_ID
-            } else {
-                id + 1
-            };
-            properties.subscription_identifiers.push(id);
+    /// Returns the identifier the subscription will carry, if any, and whether the client
+    /// picked it.
+    pub fn identify(
+        &mut self,
+        properties: &mut Properties,
+        has_listener: bool,
+    ) -> Option<(u32, bool)> {
+        let ids = &mut properties.subscription_identifiers;
+        if let Some(&id) = ids.first() {
+            return Some((id, false));
         }
-        properties.subscription_identifiers.first().copied()
+        if !has_listener {
+            return None;
+        }
+        let id = self.next_subscription_id;
+        self.next_subscription_id = if id >= MAX_SUBSCRIPTION_ID {
+            FIRST_AUTO_SUBSCRIPTION_ID
+        } else {
+            id + 1
+        };
+        ids.push(id);
+        Some((id, true))
     }
 
-    /// SUBSCRIBE sent for `filters` with identifier `id`: `listener` gets their messages.
-    pub fn subscribed(&mut self, filters: &[String], id: Option<u32>, listener: Option<&Function>) {
+    /// SUBSCRIBE sent for `filters` with identifier `id` (from [`Routing::identify`]):
+    /// `listener` gets their messages.
+    pub fn subscribed(
+        &mut self,
+        filters: &[String],
+        id: Option<(u32, bool)>,
+        listener: Option<&Function>,
+    ) {
+        let own_id = id.is_some_and(|(_, own)| own);
+        let id = id.map(|(id, _)| id);
         for name in filters {
             match (self.routes.get_mut(name), listener) {
                 (Some(route), l) => {
                     route.id = id;
+                    route.own_id = own_id;
                     if let Some(l) = l {
                         route.listeners.push(l.clone());
                     }
                 }
                 (None, Some(l)) => {
                     let listeners = vec![l.clone()];
-                    self.routes.insert(name, Route { id, listeners });
+                    let route = Route {
+                        id,
+                        own_id,
+                        listeners,
+                    };
+                    self.routes.insert(name, route);
                 }
                 (None, None) => {}
             }
@@ -94,12 +120,22 @@ impl Routing {
     /// The listeners `p` goes to, each once even when several of its filters match. When
     /// the PUBLISH names the subscriptions it is for (v5 subscription identifiers; a
     /// broker may send one copy per matching subscription), only their listeners get it.
-    pub fn listeners_for(&self, p: &Publish) -> Vec<Function> {
+    /// The identifiers the client picked itself are then taken out of `p`: the
+    /// application never chose them, and its message shows only its own.
+    pub fn listeners_for(&self, p: &mut Publish) -> Vec<Function> {
         let ids = &p.properties.subscription_identifiers;
         let mut seen: Vec<Function> = Vec::new();
+        let mut own: Option<Vec<u32>> = None;
         self.routes.for_each_match(&p.topic, |_, route| {
-            if !ids.is_empty() && !route.id.is_some_and(|id| ids.contains(&id)) {
-                return;
+            if !ids.is_empty() {
+                match route.id {
+                    Some(id) if ids.contains(&id) => {
+                        if route.own_id {
+                            own.get_or_insert_with(Vec::new).push(id);
+                        }
+                    }
+                    _ => return,
+                }
             }
             for f in &route.listeners {
                 if !seen.iter().any(|s| Object::is(s, f)) {
@@ -107,6 +143,11 @@ impl Routing {
                 }
             }
         });
+        if let Some(own) = own {
+            p.properties
+                .subscription_identifiers
+                .retain(|id| !own.contains(id));
+        }
         seen
     }
 }

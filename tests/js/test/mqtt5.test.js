@@ -84,18 +84,33 @@ test('subscription identifiers are reported in properties.subscriptionIdentifier
         const all = t.record(a, 'message');
         await a.subscribe(`${base}/x/#`, { qos: 1, subscriptionIdentifier: 7 });
         await a.subscribe(`${base}/+/z`, { qos: 1, subscriptionIdentifier: 300000 });
+        // A listener's subscription: the client gives it an identifier of its own, which
+        // no message shows; one the application gave is shown as ever.
+        const own = t.sink();
+        await a.subscribe(`${base}/v/+`, { qos: 1 }, own.fn);
+        const given = t.sink();
+        await a.subscribe(`${base}/u/+`, { qos: 1, subscriptionIdentifier: 9 }, given.fn);
         await a.publish(`${base}/x/y`, '1', { qos: 1 });
         await a.publish(`${base}/w/z`, '2', { qos: 1 });
-        await all.until(2);
-        // A marker after them: any further copy of '1' or '2' arrives before it.
+        await a.publish(`${base}/v/a`, '3', { qos: 1 });
+        await a.publish(`${base}/u/a`, '4', { qos: 1 });
+        await all.until(4);
+        // A marker after them: any further copy of '1' to '4' arrives before it.
         await a.publish(`${base}/x/marker`, 'marker', { qos: 1 });
         await t.waitFor(() => all.items.some((m) => m.text() === 'marker'), 5000, 'the marker');
-        return all.items.filter((m) => m.text() !== 'marker').map((m) => [m.text(), m.properties?.subscriptionIdentifiers]);
+        const ids = (m) => [m.text(), m.properties?.subscriptionIdentifiers ?? null];
+        return {
+          all: all.items.filter((m) => m.text() !== 'marker').map(ids),
+          own: own.items.map(ids),
+          given: given.items.map(ids),
+        };
       } finally {
         await t.endAll(a);
       }
     }, browser.env);
-    assert.deepEqual(r, [['1', [7]], ['2', [300000]]]);
+    assert.deepEqual(r.all, [['1', [7]], ['2', [300000]], ['3', null], ['4', [9]]]);
+    assert.deepEqual(r.own, [['3', null]]);
+    assert.deepEqual(r.given, [['4', [9]]]);
   }));
 
 test('request/response between two clients with responseTopic and correlationData', T, () =>
