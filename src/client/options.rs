@@ -521,6 +521,20 @@ pub fn publish(topic: &JsValue, payload: &JsValue, options: &JsValue) -> Res<Pub
     let topic = topic
         .as_string()
         .ok_or_else(|| MqttError::from_code(ErrorCode::InvalidTopic, "topic must be a string"))?;
+    // The usual options, read in one call; anything else is read and checked below.
+    let flags = js::publish_flags(options);
+    if let Some(qos) = (flags >= 0)
+        .then(|| QoS::from_u8((flags & 3) as u8))
+        .flatten()
+    {
+        return Ok(Publish {
+            topic,
+            payload: self::payload(payload)?,
+            qos,
+            retain: flags & 4 != 0,
+            ..Publish::default()
+        });
+    }
     names::check(options, names::PUBLISH, "")?;
     let properties = get(options, "properties");
     names::check(&properties, names::PUBLISH_PROPERTIES, "properties.")?;

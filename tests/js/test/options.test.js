@@ -59,6 +59,64 @@ test('unknown option keys reject with INVALID_ARGUMENT naming the nearest option
     assert.equal(r.sent, 0, 'a publish with a bad option sends nothing');
   }));
 
+test('publish options: qos and retain however given, each bad value rejected by name', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const c = await MqttClient.connect(env.ws, { clientId: t.uid('popt'), protocolVersion: 5 });
+      const base = t.uid('popt');
+      const got = t.sink();
+      try {
+        await c.subscribe(`${base}/#`, { qos: 2 }, got.fn);
+        // Each accepted: what the broker delivered (QoS as granted up to 2, retain as set).
+        const good = [
+          ['none', undefined],
+          ['null', null],
+          ['empty', {}],
+          ['qos1', { qos: 1 }],
+          ['qos2retain', { qos: 2, retain: true }],
+          ['nulls', { qos: null, retain: null }],
+          ['retainFalse', { qos: 1, retain: false }],
+          ['inherited', Object.create({ qos: 1 })],
+          ['withProps', { qos: 1, properties: { contentType: 'text/plain' } }],
+        ];
+        const results = {};
+        for (const [name, o] of good) results[name] = (await c.publish(`${base}/${name}`, name, o)).packetId !== undefined;
+        const msgs = await got.until(good.length);
+        const delivered = Object.fromEntries(msgs.map((m) => [m.text(), [m.qos, m.retain, m.properties?.contentType ?? null]]));
+        const bad = {
+          qosString: await t.rejection(c.publish(`${base}/x`, 'x', { qos: '1' })),
+          qosFraction: await t.rejection(c.publish(`${base}/x`, 'x', { qos: 0.5 })),
+          retainNumber: await t.rejection(c.publish(`${base}/x`, 'x', { retain: 1 })),
+          extraKey: await t.rejection(c.publish(`${base}/x`, 'x', { qos: 0, dupe: true })),
+          badPayload: await t.rejection(c.publish(`${base}/x`, 5, { qos: 1 })),
+        };
+        // Cleared: a retained message would outlive the test.
+        await c.publish(`${base}/qos2retain`, '', { retain: true });
+        return { results, delivered, bad };
+      } finally {
+        await t.endAll(c);
+      }
+    }, browser.env);
+    assert.deepEqual(r.results, {
+      none: false, null: false, empty: false, qos1: true, qos2retain: true, nulls: false,
+      retainFalse: true, inherited: true, withProps: true,
+    }, 'a packet id for QoS 1 and 2');
+    assert.deepEqual(r.delivered, {
+      none: [0, false, null], null: [0, false, null], empty: [0, false, null], qos1: [1, false, null],
+      // A live message is not flagged retained for an existing subscription.
+      qos2retain: [2, false, null], nulls: [0, false, null], retainFalse: [1, false, null],
+      inherited: [1, false, null], withProps: [1, false, 'text/plain'],
+    });
+    assert.equal(r.bad.qosString.code, 'INVALID_QOS');
+    assert.equal(r.bad.qosFraction.code, 'INVALID_QOS');
+    assert.equal(r.bad.retainNumber.code, 'INVALID_ARGUMENT');
+    assert.match(r.bad.retainNumber.message, /retain must be a boolean/);
+    assert.equal(r.bad.extraKey.code, 'INVALID_ARGUMENT');
+    assert.match(r.bad.extraKey.message, /unknown option 'dupe'/);
+    assert.equal(r.bad.badPayload.code, 'INVALID_ARGUMENT');
+  }));
+
 test('MQTT.js option names reject with a pointer to ours', T, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async (env) => {
