@@ -76,12 +76,10 @@ impl Requests {
         calls: &mut Deferred,
     ) {
         if let Some(p) = self.publishes.remove(&token) {
-            calls.settle(
-                p,
-                result
-                    .map(|o| js::publish_result(o.packet_id, o.reason_code))
-                    .map_err(MqttError::from),
-            );
+            match result {
+                Ok(o) => calls.published(p, o.packet_id, o.reason_code),
+                Err(e) => calls.reject(p, e.into()),
+            }
         }
     }
 

@@ -128,12 +128,12 @@ impl ChannelInner {
                             ErrorCode::ChannelError,
                             format!("cannot send: {}", describe(&e)),
                         );
-                        deferred.call(&o.pending.reject, &[e.into_js()]);
+                        deferred.reject(o.pending, e);
                     }
                 }
                 Ok(()) if last => {
                     if let Some(o) = self.queue.pop_front() {
-                        deferred.call(&o.pending.resolve, &[JsValue::UNDEFINED]);
+                        deferred.resolve(o.pending, &JsValue::UNDEFINED);
                     }
                 }
                 Ok(()) => {}
@@ -210,7 +210,7 @@ pub(crate) fn shutdown(rc: &Rc<RefCell<ChannelInner>>, close_dc: bool) -> Result
         );
         // The sends are rejected before the close listeners run.
         for o in inner.queue.drain(..) {
-            deferred.call(&o.pending.reject, &[closed.clone().into_js()]);
+            deferred.reject(o.pending, closed.clone());
         }
         deferred.emit(&inner.listeners, "close", &[]);
         inner.listeners.clear();

@@ -623,7 +623,7 @@ fn close_peer(rc: &Rc<RefCell<Inner>>) -> Result<(), MqttError> {
         inner.queued_candidates.clear();
         let channels = std::mem::take(&mut inner.channels);
         for (_, pending) in inner.incoming.drain(..) {
-            deferred.call(&pending.reject, &[closed_error().into_js()]);
+            deferred.reject(pending, closed_error());
         }
         deferred.emit(&inner.listeners, "close", &[]);
         inner.listeners.clear();

@@ -15,6 +15,12 @@ use wasm_bindgen::JsCast;
 
 // The snippet's comments are here (the package ships it minified).
 //
+// `mqttRtcPromise` makes the promise of a `Pending` and keeps its resolve and reject
+// functions here under the `Pending`'s id, which `mqttRtcSettle` uses (how: 1 fulfil,
+// 2 reject, 0 forget unsettled) and frees; the id is then free for the next promise. Made
+// in Rust with `Promise::new`, a promise took a closure called back from JS and two
+// functions held in wasm-bindgen's table, for every publish.
+//
 // `mqttRtcPublishFlags` reads the usual options of a publish (none, or `qos` and `retain`
 // alone) in one call: `qos | retain << 2`, or -1 for anything else (another key, an
 // inherited enumerable one, properties, a value out of range), which the Rust reader then
@@ -60,8 +66,17 @@ export function mqttRtcPublishFlags(o) {
   if (retain === true) f |= 4; else if (retain !== false && retain !== undefined && retain !== null) return -1;
   return f;
 }
-export function mqttRtcPublished(packetId, reasonCode) {
-  return packetId === undefined ? { reasonCode } : { packetId, reasonCode };
+const fulfil = [], reject = [];
+export function mqttRtcPromise(id) {
+  return new Promise((ok, fail) => { fulfil[id] = ok; reject[id] = fail; });
+}
+export function mqttRtcSettle(id, how, value) {
+  const f = how === 1 ? fulfil[id] : how === 2 ? reject[id] : undefined;
+  fulfil[id] = reject[id] = undefined;
+  if (f) f(value);
+}
+export function mqttRtcSettlePublished(id, packetId, reasonCode) {
+  mqttRtcSettle(id, 1, packetId === undefined ? { reasonCode } : { packetId, reasonCode });
 }
 export function mqttRtcExtendError(instance) {
   const proto = Object.getPrototypeOf(instance);
@@ -121,9 +136,13 @@ extern "C" {
     /// `qos | retain << 2`; -1 for any other options object.
     #[wasm_bindgen(js_name = mqttRtcPublishFlags)]
     pub fn publish_flags(options: &JsValue) -> i32;
-    /// A `PublishResult`, made in one call (a publish's promise resolves with one).
-    #[wasm_bindgen(js_name = mqttRtcPublished)]
-    pub fn publish_result(packet_id: Option<u16>, reason_code: u8) -> JsValue;
+    #[wasm_bindgen(js_name = mqttRtcPromise)]
+    fn promise_for(id: u32) -> Promise;
+    #[wasm_bindgen(js_name = mqttRtcSettle)]
+    fn settle_promise(id: u32, how: u8, value: &JsValue);
+    /// Fulfils promise `id` with a `PublishResult`, made in JS.
+    #[wasm_bindgen(js_name = mqttRtcSettlePublished)]
+    fn settle_published(id: u32, packet_id: Option<u16>, reason_code: u8);
     #[wasm_bindgen(js_name = mqttRtcExtendError)]
     pub fn extend_error(instance: &JsValue);
     #[wasm_bindgen(js_name = mqttRtcStack)]
@@ -307,28 +326,64 @@ pub fn uint8(bytes: &[u8]) -> Uint8Array {
     Uint8Array::from(bytes)
 }
 
-/// A Promise and the functions that settle it.
+/// A promise made for Rust to settle (its resolve and reject functions stay in JS, under
+/// this id): settled once with [`Pending::resolve`] or [`Pending::reject`], or in order
+/// with other calls through a [`Deferred`]. Dropped unsettled, the promise never settles.
+#[must_use = "a promise no one settles never settles"]
 pub(crate) struct Pending {
-    pub resolve: Function,
-    pub reject: Function,
+    id: u32,
+}
+
+/// The ids of the promises waiting to be settled are taken; `free` holds the ones settled.
+struct PromiseIds {
+    next: u32,
+    free: Vec<u32>,
+}
+
+thread_local! {
+    static PROMISE_IDS: RefCell<PromiseIds> =
+        const { RefCell::new(PromiseIds { next: 0, free: Vec::new() }) };
 }
 
 impl Pending {
     pub fn new() -> (Promise, Pending) {
-        let mut slot = None;
-        let promise = Promise::new(&mut |resolve, reject| slot = Some(Pending { resolve, reject }));
-        // invariant: `Promise::new` runs the executor synchronously, so the slot is filled.
-        let pending = slot.expect("promise executor ran");
-        (promise, pending)
+        let id = PROMISE_IDS.with_borrow_mut(|ids| {
+            ids.free.pop().unwrap_or_else(|| {
+                ids.next += 1;
+                ids.next - 1
+            })
+        });
+        (promise_for(id), Pending { id })
+    }
+
+    /// Gives up the id (the JS side forgets it in the same call that settles it).
+    fn release(self) -> u32 {
+        let id = self.id;
+        std::mem::forget(self);
+        PROMISE_IDS.with_borrow_mut(|ids| ids.free.push(id));
+        id
     }
 
     pub fn resolve(self, value: &JsValue) {
-        let _ = self.resolve.call1(&JsValue::NULL, value);
+        settle_promise(self.release(), 1, value);
     }
 
     #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn reject(self, e: MqttError) {
-        let _ = self.reject.call1(&JsValue::NULL, &e.into_js());
+        let e = e.into_js();
+        settle_promise(self.release(), 2, &e);
+    }
+
+    /// Resolves with a `PublishResult`.
+    fn published(self, packet_id: Option<u16>, reason_code: u8) {
+        settle_published(self.release(), packet_id, reason_code);
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        settle_promise(self.id, 0, &JsValue::UNDEFINED);
+        PROMISE_IDS.with_borrow_mut(|ids| ids.free.push(self.id));
     }
 }
 
@@ -369,11 +424,20 @@ pub(crate) fn bury(item: Box<dyn Any>) {
 /// in the module docs.
 #[derive(Default)]
 #[must_use = "deferred calls do nothing until run"]
-pub(crate) struct Deferred(Vec<(Function, Args)>);
+pub(crate) struct Deferred(Vec<Call>);
 
-/// The arguments of a deferred call: most calls (every promise settlement, every message
-/// to a listener) have one, and it is kept as it is rather than in an array made for
-/// `apply` (`Array.of` was 2.6% of a burst of QoS 0 publishes, and garbage after).
+/// One deferred call: a function with its arguments, or a promise's settlement.
+enum Call {
+    Function(Function, Args),
+    /// `Pending` fulfilled (how 1) or rejected (2) with the value.
+    Settle(Pending, u8, JsValue),
+    /// `Pending` resolved with a `PublishResult` of these fields.
+    Published(Pending, Option<u16>, u8),
+}
+
+/// The arguments of a deferred call: most calls (every message to a listener) have one,
+/// and it is kept as it is rather than in an array made for `apply` (`Array.of` was 2.6%
+/// of a burst of QoS 0 publishes, and garbage after).
 enum Args {
     One(JsValue),
     List(Array),
@@ -395,7 +459,7 @@ impl Deferred {
 
     /// Queues one call of `f` with `args`.
     pub fn call(&mut self, f: &Function, args: &[JsValue]) {
-        self.0.push((f.clone(), Args::of(args)));
+        self.0.push(Call::Function(f.clone(), Args::of(args)));
     }
 
     /// Queues a call of every listener of `event` in `listeners` with `args`.
@@ -409,29 +473,44 @@ impl Deferred {
 
     /// Queues the fulfilment of `pending` with `value`.
     pub fn resolve(&mut self, pending: Pending, value: &JsValue) {
-        self.0.push((pending.resolve, Args::One(value.clone())));
+        self.0.push(Call::Settle(pending, 1, value.clone()));
     }
 
     /// Queues the rejection of `pending` with `error`.
     pub fn reject(&mut self, pending: Pending, error: MqttError) {
-        self.0.push((pending.reject, Args::One(error.into_js())));
+        self.0.push(Call::Settle(pending, 2, error.into_js()));
     }
 
     /// Queues the settlement of `pending` with `result`.
     pub fn settle(&mut self, pending: Pending, result: Result<JsValue, MqttError>) {
         match result {
-            Ok(v) => self.resolve(pending, &v),
+            Ok(v) => self.0.push(Call::Settle(pending, 1, v)),
             Err(e) => self.reject(pending, e),
         }
+    }
+
+    /// Queues the fulfilment of `pending` with `{ packetId?, reasonCode }` (the object is
+    /// made when it runs, in JS).
+    pub fn published(&mut self, pending: Pending, packet_id: Option<u16>, reason_code: u8) {
+        self.0
+            .push(Call::Published(pending, packet_id, reason_code));
     }
 
     /// Runs the calls in order; a call that throws is reported on the console and does
     /// not stop the others (one listener's bug must not starve the rest).
     pub fn run(self) {
-        for (f, args) in self.0 {
-            let called = match args {
-                Args::One(v) => f.call1(&JsValue::NULL, &v),
-                Args::List(a) => f.apply(&JsValue::NULL, &a),
+        for call in self.0 {
+            let called = match call {
+                Call::Function(f, Args::One(v)) => f.call1(&JsValue::NULL, &v),
+                Call::Function(f, Args::List(a)) => f.apply(&JsValue::NULL, &a),
+                Call::Settle(p, how, v) => {
+                    settle_promise(p.release(), how, &v);
+                    Ok(JsValue::UNDEFINED)
+                }
+                Call::Published(p, id, code) => {
+                    p.published(id, code);
+                    Ok(JsValue::UNDEFINED)
+                }
             };
             if let Err(e) = called {
                 console_error2("[mqtt-rtc] a listener threw:", &e);

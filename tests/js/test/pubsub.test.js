@@ -190,3 +190,47 @@ test('retained message: set, delivered on subscribe with retain flag, cleared by
     assert.deepEqual(r.live, { retain: false, text: 'live' });
     assert.equal(r.afterClear, 0, 'no retained message after clearing');
   }));
+
+test('hundreds of requests at once: each promise settles with its own result, twice over', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const c = await MqttClient.connect(env.ws, { clientId: t.uid('many'), protocolVersion: 5 });
+      const base = t.uid('many');
+      const got = t.sink();
+      const rounds = [];
+      try {
+        await c.subscribe(`${base}/m`, { qos: 2 }, got.fn);
+        // Twice: the second round's promises take the ids the first one's gave back.
+        for (let round = 0; round < 2; round++) {
+          const calls = [];
+          for (let i = 0; i < 300; i++) {
+            const qos = i % 3;
+            calls.push(c.publish(`${base}/m`, `${round}:${i}`, { qos }).then((v) => ({ kind: `qos${qos}`, v })));
+            const filter = `${base}/s/${round}/${i}`;
+            if (i % 15 === 0) calls.push(c.subscribe(filter, { qos: 1 }).then((v) => ({ kind: 'sub', v, filter })));
+            if (i % 30 === 0) calls.push(c.unsubscribe(filter).then((v) => ({ kind: 'unsub', v })));
+          }
+          const settled = await Promise.all(calls);
+          const wrong = settled.filter(({ kind, v, filter }) => {
+            if (kind === 'qos0') return !(v && v.reasonCode === 0 && v.packetId === undefined);
+            if (kind === 'sub') return !(Array.isArray(v) && v.length === 1 && v[0].qos === 1 && v[0].filter === filter);
+            if (kind === 'unsub') return v !== undefined;
+            return !(v && v.reasonCode === 0 && v.packetId >= 1 && v.packetId <= 65535);
+          });
+          const ids = settled.filter(({ kind }) => kind === 'qos1' || kind === 'qos2').map(({ v }) => v.packetId);
+          rounds.push({ settled: settled.length, wrong: wrong.slice(0, 3), ids: ids.length });
+        }
+        const msgs = await got.until(600, 15_000);
+        return { rounds, received: new Set(msgs.map((m) => m.text())).size };
+      } finally {
+        await t.endAll(c);
+      }
+    }, browser.env);
+    for (const round of r.rounds) {
+      assert.equal(round.settled, 300 + 20 + 10, 'every promise settled');
+      assert.deepEqual(round.wrong, [], 'each with the result of its own request');
+      assert.equal(round.ids, 200);
+    }
+    assert.equal(r.received, 600, 'every message arrived once');
+  }));
