@@ -81,6 +81,10 @@ const _: () = {
     }
 };
 
+/// The identifier of the topic alias (its line in the table above), for the short form of
+/// a list holding only it.
+const TOPIC_ALIAS: u8 = 0x23;
+
 /// Where a property list stands; decides which properties are allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PropertyContext {
@@ -155,9 +159,13 @@ impl Properties {
     /// [`EncodeError::InvalidValue`] for a property not allowed in `ctx`, repeated, out of
     /// range, or a string holding U+0000.
     pub fn encoded_len(&self, ctx: PropertyContext) -> Result<usize, EncodeError> {
-        // The common case on the hot path: a lone zero length byte.
+        // The common cases on the hot path: a lone zero length byte, or a lone (valid)
+        // topic alias: length byte, identifier, two-byte value.
         if self.is_empty() {
             return Ok(1);
+        }
+        if ctx == PropertyContext::Publish && self.lone_topic_alias().is_some_and(|a| a != 0) {
+            return Ok(4);
         }
         let len = self.validated_content_len(ctx)?;
         let len32 = u32::try_from(len).map_err(|_| EncodeError::PacketTooLarge)?;
@@ -180,6 +188,13 @@ impl Properties {
         result
     }
 
+    /// The topic alias when it is the only property, as on most publishes once the broker
+    /// allows aliases: encoded without visiting the other 26 fields (four visits of the
+    /// whole list per publish were 5% of a burst of QoS 0 publishes).
+    fn lone_topic_alias(&self) -> Option<u16> {
+        self.topic_alias.filter(|_| self.set_count() == 1)
+    }
+
     /// The size of the properties without their length prefix, with no checks: only for
     /// a list that [`Properties::encoded_len`] accepted.
     fn content_len(&self) -> usize {
@@ -193,6 +208,11 @@ impl Properties {
     pub(crate) fn write(&self, out: &mut Vec<u8>) {
         if self.is_empty() {
             out.push(0);
+            return;
+        }
+        if let Some(alias) = self.lone_topic_alias() {
+            let [hi, lo] = alias.to_be_bytes();
+            out.extend_from_slice(&[3, TOPIC_ALIAS, hi, lo]);
             return;
         }
         // Validated by `encoded_len`: the content fits a variable byte integer.
@@ -258,5 +278,47 @@ mod tests {
             assert_ne!(p, Properties::default(), "property {:#04x} stored", spec.id);
             assert!(!p.is_empty(), "property {:#04x}", spec.id);
         }
+    }
+
+    /// The list `write` and `encoded_len` make by visiting every field, for comparison.
+    fn visited(p: &Properties, ctx: PropertyContext) -> Result<Vec<u8>, EncodeError> {
+        let len = p.validated_content_len(ctx)?;
+        let mut out = Vec::new();
+        put_var_int(&mut out, len as u32);
+        p.visit(&mut |pid, value| {
+            out.push(pid);
+            value.write(&mut out);
+        });
+        Ok(out)
+    }
+
+    /// A list holding only a topic alias (most publishes) takes a short way; it must give
+    /// what visiting every field gives, and leave every check to the long way.
+    #[test]
+    fn a_lone_topic_alias_is_encoded_as_the_full_list_would_be() {
+        let alias = |a| Properties {
+            topic_alias: Some(a),
+            ..Properties::default()
+        };
+        for a in [1, 0x1234, u16::MAX] {
+            let p = alias(a);
+            let mut out = Vec::new();
+            p.write(&mut out);
+            assert_eq!(Ok(out.clone()), visited(&p, PropertyContext::Publish));
+            assert_eq!(p.encoded_len(PropertyContext::Publish), Ok(out.len()));
+            let mut r = Reader::new(&out);
+            assert_eq!(Properties::decode(&mut r, PropertyContext::Publish), Ok(p));
+        }
+        let invalid = |r| matches!(r, Err(EncodeError::InvalidValue(_)));
+        assert!(invalid(alias(0).encoded_len(PropertyContext::Publish)));
+        assert!(invalid(alias(5).encoded_len(PropertyContext::Will)));
+        let two = Properties {
+            content_type: Some("text/plain".into()),
+            ..alias(5)
+        };
+        let mut out = Vec::new();
+        two.write(&mut out);
+        assert_eq!(Ok(out.clone()), visited(&two, PropertyContext::Publish));
+        assert_eq!(two.encoded_len(PropertyContext::Publish), Ok(out.len()));
     }
 }

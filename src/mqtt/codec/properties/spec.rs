@@ -151,6 +151,11 @@ macro_rules! property_table {
                 !($(Slot::is_set(&self.$field))||*)
             }
 
+            /// How many fields are set (a list of user properties counts once).
+            fn set_count(&self) -> usize {
+                0 $(+ usize::from(Slot::is_set(&self.$field)))*
+            }
+
             /// Calls `f` with each present property, in table order.
             fn visit<'a>(&'a self, f: &mut dyn FnMut(u8, Value<'a>)) {
                 $(Slot::visit(&self.$field, $id, f);)*
