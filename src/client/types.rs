@@ -151,6 +151,9 @@ export interface Message {
   qos: QoS;
   retain: boolean;
   dup: boolean;
+  /** MQTT 5 properties. `subscriptionIdentifiers`: the `subscriptionIdentifier`s given to
+   *  `subscribe()` whose subscriptions this copy is for (not the ones the client picks
+   *  itself to route a listener's messages). */
   properties?: PublishProperties & { subscriptionIdentifiers?: number[] };
   text(): string;
 }
