@@ -597,7 +597,8 @@ impl Inner {
     /// A message goes to the `message` listeners, then to each subscription listener whose
     /// filter it matches.
     fn deliver(&mut self, mut p: Publish, calls: &mut Deferred) {
-        // First: it takes the client's own subscription identifiers out of `p`.
+        // Routed before the message is made: routing takes the subscription identifiers
+        // the client picked itself out of `p`, and the message must not show them.
         let routed = self.routing.listeners_for(&mut p);
         let props = options::message_properties(&p.properties);
         let payload = js::uint8(&p.payload);
