@@ -334,6 +334,10 @@ pub(crate) struct Pending {
     id: u32,
 }
 
+/// A `Pending`'s id once it is settled (no promise gets it: ids count up from 0 and are
+/// reused, so they stay below the number of promises waiting at once).
+const SETTLED: u32 = u32::MAX;
+
 /// The ids of the promises waiting to be settled are taken; `free` holds the ones settled.
 struct PromiseIds {
     next: u32,
@@ -356,34 +360,39 @@ impl Pending {
         (promise_for(id), Pending { id })
     }
 
-    /// Gives up the id (the JS side forgets it in the same call that settles it).
-    fn release(self) -> u32 {
-        let id = self.id;
-        std::mem::forget(self);
+    /// Gives up the id (the JS side forgets it in the same call that settles it); `Drop`
+    /// then has nothing left to do.
+    fn release(&mut self) -> u32 {
+        let id = std::mem::replace(&mut self.id, SETTLED);
         PROMISE_IDS.with_borrow_mut(|ids| ids.free.push(id));
         id
     }
 
+    /// Fulfils (`how` 1) or rejects (2) the promise with `value`.
+    fn settle(mut self, how: u8, value: &JsValue) {
+        settle_promise(self.release(), how, value);
+    }
+
     pub fn resolve(self, value: &JsValue) {
-        settle_promise(self.release(), 1, value);
+        self.settle(1, value);
     }
 
     #[cfg_attr(not(feature = "rtc"), allow(dead_code))]
     pub fn reject(self, e: MqttError) {
-        let e = e.into_js();
-        settle_promise(self.release(), 2, &e);
+        self.settle(2, &e.into_js());
     }
 
     /// Resolves with a `PublishResult`.
-    fn published(self, packet_id: Option<u16>, reason_code: u8) {
+    fn published(mut self, packet_id: Option<u16>, reason_code: u8) {
         settle_published(self.release(), packet_id, reason_code);
     }
 }
 
 impl Drop for Pending {
     fn drop(&mut self) {
-        settle_promise(self.id, 0, &JsValue::UNDEFINED);
-        PROMISE_IDS.with_borrow_mut(|ids| ids.free.push(self.id));
+        if self.id != SETTLED {
+            settle_promise(self.release(), 0, &JsValue::UNDEFINED);
+        }
     }
 }
 
@@ -504,7 +513,7 @@ impl Deferred {
                 Call::Function(f, Args::One(v)) => f.call1(&JsValue::NULL, &v),
                 Call::Function(f, Args::List(a)) => f.apply(&JsValue::NULL, &a),
                 Call::Settle(p, how, v) => {
-                    settle_promise(p.release(), how, &v);
+                    p.settle(how, &v);
                     Ok(JsValue::UNDEFINED)
                 }
                 Call::Published(p, id, code) => {
