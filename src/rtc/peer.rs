@@ -441,7 +441,12 @@ async fn apply_candidate(
         let rc = live(weak)?;
         let mut inner = borrow(&rc)?;
         if inner.pc.remote_description().is_none() {
-            inner.queued_candidates.push(candidate);
+            // A candidate of the offer this side ignored: kept, it would be added to the
+            // answer that follows, and Firefox then never connects (its rolled-back
+            // offer's candidates, and their end-of-candidates, are not the answer's).
+            if !inner.ignore_offer {
+                inner.queued_candidates.push(candidate);
+            }
             return Ok(());
         }
         (inner.pc.clone(), inner.ignore_offer)

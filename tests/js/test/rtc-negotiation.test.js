@@ -81,6 +81,85 @@ test('glare in a cold page (the first connection of the page)', T, () =>
     assertGlare(await glare(page, { polite: true }, { polite: false }, { warm: false }));
   }));
 
+// The polite side's whole offer (its candidates and end-of-candidates too) reaches the
+// impolite side, which has an offer of its own out, before that offer reaches the polite
+// side: the impolite side ignores the offer, and must drop the candidates that follow it,
+// which belong to a gathering the polite side then rolls back. Added to the answer that
+// comes next, they left Firefox "connecting" for good (two runs in three). Three rounds.
+test('glare where the polite side\'s offer and all its candidates arrive first: they are dropped, both connect', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async () => {
+      const rtc = await import('/rtc.js');
+      (await rtc.channelPair('warm-up')).close();
+      // Every candidate handed to a connection, by either peer.
+      let added = 0;
+      const addIceCandidate = RTCPeerConnection.prototype.addIceCandidate;
+      RTCPeerConnection.prototype.addIceCandidate = function (...args) {
+        added += 1;
+        return addIceCandidate.apply(this, args);
+      };
+      const rounds = [];
+      for (let i = 0; i < 3; i++) {
+        added = 0;
+        const a = new rtc.RtcPeer({ polite: true });
+        const b = new rtc.RtcPeer({ polite: false });
+        const errors = [];
+        const sent = { b: 0, aAfterAnswer: 0 };
+        const held = { a: [], b: [] };
+        const open = { a: false, b: false };
+        let answered = false;
+        let aGathered;
+        let bOffered;
+        const gathered = new Promise((ok) => { aGathered = ok; });
+        const offered = new Promise((ok) => { bOffered = ok; });
+        const send = (to, m) => to.signal(m).catch((e) => errors.push(`${e.code}: ${e.message}`));
+        a.on('signal', (m) => {
+          if (m.type === 'answer') answered = true;
+          else if (m.type === 'candidate' && answered) sent.aAfterAnswer += 1;
+          if (m.type === 'candidate' && m.candidate.candidate === '') aGathered();
+          if (open.a) send(b, m); else held.a.push(m);
+        });
+        b.on('signal', (m) => {
+          if (m.type === 'offer') bOffered();
+          if (m.type === 'candidate') sent.b += 1;
+          if (open.b) send(a, m); else held.b.push(m);
+        });
+        for (const p of [a, b]) p.on('error', (e) => errors.push(`${e.code}: ${e.message}`));
+        try {
+          const atB = rtc.nextChannel(b, 15_000);
+          const atA = rtc.nextChannel(a, 15_000);
+          a.createChannel('from-a');
+          b.createChannel('from-b');
+          await t.within(Promise.all([gathered, offered]), 10_000, 'a gathered, b offered');
+          // All of a's signals to b, then (a moment later) all of b's to a.
+          open.a = true;
+          held.a.splice(0).forEach((m) => send(b, m));
+          await new Promise((ok) => setTimeout(ok, 50));
+          open.b = true;
+          held.b.splice(0).forEach((m) => send(a, m));
+          await Promise.all([rtc.connected(a, 15_000), rtc.connected(b, 15_000)]);
+          const [ra, rb] = await Promise.all([atA, atB]);
+          rounds.push({
+            states: [a.connectionState, b.connectionState], labels: [ra.label, rb.label],
+            added, expected: sent.b + sent.aAfterAnswer, answered, errors,
+          });
+        } finally {
+          a.close();
+          b.close();
+        }
+      }
+      return rounds;
+    });
+    for (const round of r) {
+      assert.deepEqual(round.states, ['connected', 'connected']);
+      assert.deepEqual(round.labels, ['from-b', 'from-a']);
+      assert.ok(round.answered, 'the polite side answered the impolite side\'s offer');
+      // b's candidates reach a; of a's, only those of its answer reach b.
+      assert.equal(round.added, round.expected, JSON.stringify(round));
+      assert.deepEqual(round.errors, []);
+    }
+  }));
+
 test('renegotiation: a channel and a video track added after connect both work', T, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async () => {
