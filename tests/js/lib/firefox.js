@@ -25,8 +25,8 @@ export const CHROMIUM_ONLY = {
   'tls.test.js': 'the test trusts its CA through a Chromium switch (--ignore-certificate-errors-spki-list) '
     + 'that Firefox has no equivalent of; a rejected certificate in Firefox (close code 1015) is named as TLS '
     + 'by the library all the same',
-  // A known gap: one test of the file (restartIce) fails in Firefox; the other six pass there.
-  'rtc-negotiation.test.js': 'not yet: after an ICE restart Firefox reports the new candidate pair with '
+  // A known gap.
+  'rtc-restart.test.js': 'not yet: after an ICE restart Firefox reports the new candidate pair with '
     + 'byte counters from 0 and no transport totals, so PeerStats just after restartIce() reads 0 bytes '
     + 'received; the library does not yet carry the totals across a restart',
 };
