@@ -225,6 +225,20 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
     // An independent receiver of what the moving client publishes, on the surviving node.
     sub = await mosquittoSub({ topic: topics.out, qos: 2, port: nodeB.tcpPort, args: ['-i', ids.sub, '-c', '-V', 'mqttv311'] });
     await withPage(browser, async (page) => {
+      // The mover must start on node A, the node killed below. Once (run P of a full test
+      // run, Firefox) its first attempt at A was refused though A listened, so it started
+      // on B and the kill never reached it: wait until the page itself can open A.
+      await page.evaluate(async (url) => {
+        const opens = () => new Promise((ok) => {
+          const ws = new WebSocket(url, 'mqtt');
+          ws.onopen = () => { ws.close(); ok(true); };
+          ws.onerror = () => ok(false);
+        });
+        for (let i = 0; !(await opens()); i++) {
+          if (i === 50) throw new Error(`node A (${url}) refused the page 50 times`);
+          await new Promise((ok) => setTimeout(ok, 100));
+        }
+      }, nodeA.ws);
       await page.evaluate(recordMqttWire, { match: run });
       await page.evaluate(async ({ urls, peerUrl, topics, opts }) => {
         const { MqttClient } = window.mqtt;
@@ -236,6 +250,7 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
         mover.on('connect', (info) => window.cl.connects.push({ sessionPresent: info.sessionPresent }));
         await mover.subscribe(topics.in, { qos: 2 }, (m) => window.cl.rx.mover.push(m.text()));
         window.cl.mover = mover;
+        window.cl.moverUrl = window.clSockets[window.clSockets.length - 1];
         // Its peer, on node B only: receives what the mover publishes, publishes what it receives.
         const firstPeerSocket = window.clSockets.length;
         const peer = await MqttClient.connect(peerUrl, opts.peer);
@@ -244,6 +259,8 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
         window.cl.peer = peer;
       }, { urls: [nodeA.ws, nodeB.ws], peerUrl: nodeB.ws, topics, opts: { mover: sessionOptions(ids.mover), peer: sessionOptions(ids.peer) } });
 
+      const moverUrl = await page.evaluate(() => window.cl.moverUrl);
+      assert.equal(moverUrl, nodeA.ws, 'the mover starts on node A');
       // Both streams at once: the mover publishes on "out", the peer on "in".
       await page.evaluate(startPublishing, { name: 'mover', topic: topics.out, id: ids.mover, n: PER_QOS, rate: RATE, limit: WINDOW });
       await page.evaluate(startPublishing, { name: 'peer', topic: topics.in, id: ids.peer, n: PER_QOS, rate: RATE, limit: WINDOW });
