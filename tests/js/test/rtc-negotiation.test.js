@@ -112,7 +112,8 @@ test('glare where the polite side\'s offer and all its candidates arrive first: 
         let bOffered;
         const gathered = new Promise((ok) => { aGathered = ok; });
         const offered = new Promise((ok) => { bOffered = ok; });
-        const send = (to, m) => to.signal(m).catch((e) => errors.push(`${e.code}: ${e.message}`));
+        const handed = [];
+        const send = (to, m) => handed.push(to.signal(m).catch((e) => errors.push(`${e.code}: ${e.message}`)));
         a.on('signal', (m) => {
           if (m.type === 'answer') answered = true;
           else if (m.type === 'candidate' && answered) sent.aAfterAnswer += 1;
@@ -139,9 +140,16 @@ test('glare where the polite side\'s offer and all its candidates arrive first: 
           held.b.splice(0).forEach((m) => send(a, m));
           await Promise.all([rtc.connected(a, 15_000), rtc.connected(b, 15_000)]);
           const [ra, rb] = await Promise.all([atA, atB]);
+          // Gathering goes on after "connect": count once every signal made so far has
+          // been handled and none came for 300 ms.
+          for (let seen = -1; seen !== handed.length;) {
+            seen = handed.length;
+            await Promise.all(handed);
+            await new Promise((ok) => setTimeout(ok, 300));
+          }
           rounds.push({
             states: [a.connectionState, b.connectionState], labels: [ra.label, rb.label],
-            added, expected: sent.b + sent.aAfterAnswer, answered, errors,
+            added, expected: sent.b + sent.aAfterAnswer, answered, errors: [...errors],
           });
         } finally {
           a.close();
