@@ -26,9 +26,9 @@ export const CHROMIUM_ONLY = {
     + 'that Firefox has no equivalent of; a rejected certificate in Firefox (close code 1015) is named as TLS '
     + 'by the library all the same',
   // A known gap.
-  'rtc-restart.test.js': 'not yet: after an ICE restart Firefox reports the new candidate pair with '
-    + 'byte counters from 0 and no transport totals, so PeerStats just after restartIce() reads 0 bytes '
-    + 'received; the library does not yet carry the totals across a restart',
+  'rtc-restart.test.js': 'not yet: after an ICE restart Firefox reports only the new candidate pair, its '
+    + 'byte counters from 0 (the old pair leaves the report), and no transport totals, so PeerStats just after '
+    + 'restartIce() reads 0 bytes received; the library does not yet carry the totals across a restart',
 };
 
 // What Chromium gets from its command-line flags in harness.js: WebRTC on loopback with

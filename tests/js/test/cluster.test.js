@@ -225,9 +225,9 @@ test(`MQTT 3.1.1 on two aedes nodes sharing Redis: the client's node is SIGKILLe
     // An independent receiver of what the moving client publishes, on the surviving node.
     sub = await mosquittoSub({ topic: topics.out, qos: 2, port: nodeB.tcpPort, args: ['-i', ids.sub, '-c', '-V', 'mqttv311'] });
     await withPage(browser, async (page) => {
-      // The mover must start on node A, the node killed below. Once (run P of a full test
-      // run, Firefox) its first attempt at A was refused though A listened, so it started
-      // on B and the kill never reached it: wait until the page itself can open A.
+      // The mover must start on node A, the node killed below. Once, in Firefox, its first
+      // attempt at A was refused though A listened, so it started on B and the kill never
+      // reached it: wait until the page itself can open A.
       await page.evaluate(async (url) => {
         const opens = () => new Promise((ok) => {
           const ws = new WebSocket(url, 'mqtt');
