@@ -601,8 +601,7 @@ impl Inner {
         // the client picked itself out of `p`, and the message must not show them.
         let routed = self.routing.listeners_for(&mut p);
         let props = options::message_properties(&p.properties);
-        let payload = js::uint8(&p.payload);
-        let message = js::make_message(&p.topic, payload, p.qos as u8, p.retain, p.dup, props);
+        let message = js::message(&p.topic, &p.payload, p.qos as u8, p.retain, p.dup, props);
         let args = std::slice::from_ref(&message);
         calls.emit(&self.listeners, "message", args);
         for f in routed {

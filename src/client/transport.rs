@@ -10,7 +10,7 @@
 
 use std::rc::Rc;
 
-use js_sys::{Array, Function, Uint8Array};
+use js_sys::{Array, Function};
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
@@ -377,12 +377,12 @@ impl Transport {
 }
 
 /// What a `message` event carries: the bytes of a binary message (one copy, into wasm
-/// memory), or the fact of a text message, whose content is never read as MQTT.
+/// memory, made in one call), or the fact of a text message, whose content is never read
+/// as MQTT.
 fn message(e: &MessageEvent) -> Option<SocketEvent> {
-    let data = e.data();
-    if let Some(buf) = data.dyn_ref::<js_sys::ArrayBuffer>() {
-        Some(SocketEvent::Bytes(Uint8Array::new(buf).to_vec()))
-    } else if data.is_string() {
+    if let Some(bytes) = js::message_bytes(e) {
+        Some(SocketEvent::Bytes(bytes))
+    } else if e.data().is_string() {
         Some(SocketEvent::Text)
     } else {
         // With binaryType "arraybuffer" nothing else arrives.

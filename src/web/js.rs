@@ -21,6 +21,8 @@ use wasm_bindgen::JsCast;
 // in Rust with `Promise::new`, a promise took a closure called back from JS and two
 // functions held in wasm-bindgen's table, for every publish.
 //
+// `mqttRtcBytes` copies the bytes of a binary `message` event into wasm memory.
+//
 // `mqttRtcPublishFlags` reads the usual options of a publish (none, or `qos` and `retain`
 // alone) in one call: `qos | retain << 2`, or -1 for anything else (another key, an
 // inherited enumerable one, properties, a value out of range), which the Rust reader then
@@ -33,7 +35,9 @@ use wasm_bindgen::JsCast;
 //
 // A received message is an instance of one class, its `text()` on the prototype: no function
 // is made per message, and `structuredClone` or `postMessage` copies a message (its data
-// fields), which a function of its own would make throw.
+// fields), which a function of its own would make throw. `mqttRtcMessage` copies the payload
+// out of wasm memory itself (one call, not two), and takes no topic when it is the one of
+// the message it made last, which it keeps (see `message`).
 //
 // `mqttRtcSetTimer` runs timers in one dedicated worker for the page, made from an inline
 // script (a Blob URL) when a timer is first needed and ended when none is left: hidden tabs
@@ -51,10 +55,16 @@ class Message {
   }
   text() { return utf8.decode(this.payload); }
 }
+let lastTopic = "";
 export function mqttRtcMessage(topic, payload, qos, retain, dup, properties) {
-  const m = new Message(topic, payload, qos, retain, dup);
+  if (topic === undefined) topic = lastTopic; else lastTopic = topic;
+  const m = new Message(topic, payload.slice(), qos, retain, dup);
   if (properties !== undefined) m.properties = properties;
   return m;
+}
+export function mqttRtcBytes(e) {
+  const d = e.data;
+  return d instanceof ArrayBuffer ? new Uint8Array(d) : undefined;
 }
 export function mqttRtcPublishFlags(o) {
   if (o === undefined || o === null) return 0;
@@ -124,14 +134,19 @@ export function mqttRtcClearTimer(id) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = mqttRtcMessage)]
-    pub fn make_message(
-        topic: &str,
-        payload: Uint8Array,
+    fn make_message(
+        topic: Option<&str>,
+        payload: &[u8],
         qos: u8,
         retain: bool,
         dup: bool,
         properties: JsValue,
     ) -> JsValue;
+    /// The bytes of a `message` event's `ArrayBuffer`, copied into wasm memory; `None` when
+    /// its data is anything else. One call: `data`, the type check, a view and the copy
+    /// took five (about 3% of a flood of small messages in a CPU profile).
+    #[wasm_bindgen(js_name = mqttRtcBytes)]
+    pub fn message_bytes(event: &web_sys::MessageEvent) -> Option<Vec<u8>>;
     /// The options of a publish when they are only `qos` and `retain` (or none):
     /// `qos | retain << 2`; -1 for any other options object.
     #[wasm_bindgen(js_name = mqttRtcPublishFlags)]
@@ -320,6 +335,35 @@ impl ArrayBufferView {
     fn is_view(v: &JsValue) -> bool {
         is_view_raw(v)
     }
+}
+
+thread_local! {
+    /// The topic of the message `mqttRtcMessage` made last, in any client of the page (the
+    /// snippet keeps that one string). Turning a topic into a JS string cost about a
+    /// microsecond per received message, and a stream of messages mostly repeats topics.
+    static LAST_TOPIC: RefCell<String> = const { RefCell::new(String::new()) };
+}
+
+/// A received message as the listeners get it (an instance of the snippet's `Message`);
+/// `properties` is `undefined` or its properties object.
+pub fn message(
+    topic: &str,
+    payload: &[u8],
+    qos: u8,
+    retain: bool,
+    dup: bool,
+    properties: JsValue,
+) -> JsValue {
+    let repeat = LAST_TOPIC.with_borrow_mut(|last| {
+        let same = *last == topic;
+        if !same {
+            last.clear();
+            last.push_str(topic);
+        }
+        same
+    });
+    let topic = if repeat { None } else { Some(topic) };
+    make_message(topic, payload, qos, retain, dup, properties)
 }
 
 pub fn uint8(bytes: &[u8]) -> Uint8Array {

@@ -152,6 +152,54 @@ test('a message has no function of its own: structuredClone and postMessage copy
     assert.equal(r.posted, 'héllo');
   }));
 
+// A received message's topic string is reused while topics repeat, for every client of the
+// page at once, and its payload is copied out of wasm memory: two clients taking turns on
+// repeated and alternating topics must each see their own topic, and every payload must
+// keep its bytes, in a buffer of its own, after the messages that follow.
+test('repeated and alternating topics across two clients: each message keeps its own topic and payload', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const base = t.uid('turns');
+      const pub = await MqttClient.connect(env.ws, { clientId: t.uid('pub') });
+      const a = await MqttClient.connect(env.ws, { clientId: t.uid('a') });
+      const b = await MqttClient.connect(env.ws, { clientId: t.uid('b') });
+      try {
+        const got = { a: t.sink(), b: t.sink() };
+        await a.subscribe(`${base}/a/#`, { qos: 1 }, got.a.fn);
+        await b.subscribe(`${base}/b/#`, { qos: 1 }, got.b.fn);
+        // One at a time, each awaited where it lands, so the order across clients is fixed:
+        // a and b each see a topic repeat right after the other client got another one.
+        const turns = ['a/1', 'a/1', 'b/1', 'a/1', 'b/1', 'b/2', 'a/2', 'a/2', 'b/2', 'b/1', 'a/1', 'b/1', 'a/é'];
+        const n = { a: 0, b: 0 };
+        for (const [i, turn] of turns.entries()) {
+          const who = turn[0];
+          await pub.publish(`${base}/${turn}`, `${base}/${turn} #${i}`, { qos: 1 });
+          n[who] += 1;
+          await got[who].until(n[who], 10_000);
+        }
+        const all = [...got.a.items, ...got.b.items];
+        return {
+          turns: turns.length, count: all.length,
+          mismatched: all.filter((m) => !m.text().startsWith(`${m.topic} #`)).map((m) => [m.topic, m.text()]),
+          order: Object.fromEntries(Object.entries(got).map(([k, s]) => [k, s.items.map((m) => m.topic.slice(base.length + 1))])),
+          shared: all.filter((m) => m.payload.buffer.byteLength !== m.payload.length).length,
+          sameBuffer: new Set(all.map((m) => m.payload.buffer)).size,
+        };
+      } finally {
+        await t.endAll(pub, a, b);
+      }
+    }, browser.env);
+    assert.equal(r.count, r.turns);
+    assert.deepEqual(r.mismatched, [], 'every message has the topic it was published to');
+    assert.deepEqual(r.order, {
+      a: ['a/1', 'a/1', 'a/1', 'a/2', 'a/2', 'a/1', 'a/é'],
+      b: ['b/1', 'b/1', 'b/2', 'b/2', 'b/1', 'b/1'],
+    });
+    assert.equal(r.shared, 0, 'each payload has a buffer of its own');
+    assert.equal(r.sameBuffer, r.turns, 'no two payloads share a buffer');
+  }));
+
 test('retained message: set, delivered on subscribe with retain flag, cleared by an empty payload', T, () =>
   withPage(browser, async (page) => {
     const r = await page.evaluate(async (env) => {
