@@ -202,8 +202,9 @@ printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$
 # compiler or optimiser update), lowered with every change that makes them smaller, so
 # that size only goes one way. Over budget fails the build. Raised once, for the durable
 # session store (IndexedDB, Web Locks, the session journal, about 8 KB each) and the timer
-# worker for hidden tabs. Lowered with the minified glue and with the client-only decoder:
-# 140,462 and 94,694 bytes now.
+# worker for hidden tabs. Lowered with the minified glue and with the client-only decoder.
+# 140,964 and 95,572 bytes now (wasm-opt -Os --converge took 684 and 337 off, the compact
+# backlog of waiting publishes added 365 and 426).
 BUDGET_MAIN=141900
 BUDGET_MQTT=95700
 entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
