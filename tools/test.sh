@@ -131,6 +131,8 @@ stage host-tests tests cargo test --workspace --all-targets --no-fail-fast
 stage doc-tests tests cargo test --doc
 stage clippy-host check cargo clippy --workspace --all-targets -- -D warnings
 stage clippy-wasm check cargo clippy -p mqtt-rtc --all-targets --target wasm32-unknown-unknown -- -D warnings
+# The package's build adds the allocator feature (tools/build-pkg.sh); its code is linted too.
+stage clippy-wasm-pkg check cargo clippy -p mqtt-rtc --lib --features talc --target wasm32-unknown-unknown -- -D warnings
 
 # --- browser tests ----------------------------------------------------------------
 # What `wasm-pack test --headless --chrome` does, run through cargo directly so that
