@@ -473,6 +473,40 @@ fn a_qos2_publish_answers_pubrec_with_pubrel_and_is_done_only_after_pubcomp() {
     assert_eq!(pair.take_received(), []);
 }
 
+/// What the driver asks before it holds output back for a later task: whether bytes wait,
+/// whether a PUBLISH is among them, and how many publishes are in flight.
+#[test]
+fn the_session_tells_whether_its_output_holds_a_publish_and_how_many_are_in_flight() {
+    let mut pair = Pair::connected(config());
+    pair.broker.auto_pubrec = false;
+    assert!(!pair.session.has_transmit());
+    assert!(!pair.session.transmit_has_publish());
+    let now = pair.now;
+    pair.session
+        .publish(now, publish("t/a", QoS::ExactlyOnce, b"x"))
+        .unwrap();
+    pair.session
+        .publish(now, publish("t/b", QoS::ExactlyOnce, b"y"))
+        .unwrap();
+    assert!(pair.session.has_transmit());
+    assert!(pair.session.transmit_has_publish());
+    assert_eq!(pair.session.inflight_len(), 2);
+    assert!(pair.session.poll_transmit().is_some());
+    assert!(!pair.session.has_transmit());
+    assert!(!pair.session.transmit_has_publish(), "taken with the bytes");
+
+    // A PUBREC calls for a PUBREL only: output, but no PUBLISH in it.
+    let pubrec = pair.broker.encode(&Packet::PubRec(ack(1)));
+    pair.session.handle_bytes(now, &pubrec);
+    assert!(pair.session.has_transmit());
+    assert!(!pair.session.transmit_has_publish());
+    assert_eq!(
+        pair.session.inflight_len(),
+        2,
+        "both wait for PUBCOMP or PUBREC"
+    );
+}
+
 #[test]
 fn a_puback_with_a_failure_reason_fails_the_publish_with_that_reason() {
     let mut pair = Pair::connected(config());

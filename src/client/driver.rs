@@ -76,6 +76,15 @@ pub(super) enum Output {
     /// In one flush at the end of the current task (a microtask): API calls, which may
     /// come by the thousand in one task.
     Batched,
+    /// What received packets call for: acknowledgements (PUBREL, PUBACK, PUBREC, PUBCOMP)
+    /// go in one flush in a later task while two or more of the client's publishes are in
+    /// flight; anything else, or with fewer in flight, goes at once. Mosquitto sends each
+    /// acknowledgement in a WebSocket message of its own and the browser runs the messages
+    /// that have arrived before that task, so their answers leave together: a burst of
+    /// QoS 2 publishes made one `send` per PUBREC. A lone publish is not delayed (after
+    /// its PUBREC it is the only one in flight), nor are the publishes an acknowledgement
+    /// lets out of a full window (holding those back cost QoS 1 bursts 18%).
+    Later,
 }
 
 /// Borrows the client (a busy one is `BUSY`), runs `f`, processes what the session has to
@@ -95,8 +104,16 @@ pub(super) fn with_client<R>(
 /// [`with_client`] for browser callbacks: they hold a weak reference, and have no caller
 /// to hand a `BUSY` error to, so it is reported on the console.
 fn with_weak(weak: &Weak<RefCell<Inner>>, f: impl FnOnce(&mut Inner, &mut Deferred)) {
+    with_weak_output(weak, Output::Now, f);
+}
+
+fn with_weak_output(
+    weak: &Weak<RefCell<Inner>>,
+    output: Output,
+    f: impl FnOnce(&mut Inner, &mut Deferred),
+) {
     if let Some(rc) = weak.upgrade() {
-        if let Err(e) = with_client(&rc, Output::Now, f) {
+        if let Err(e) = with_client(&rc, output, f) {
             js::report(&e);
         }
     }
@@ -257,6 +274,14 @@ impl Inner {
     /// until nothing is left; with a store, what depends on records not yet durable waits
     /// for them ([`Inner::store_written`]).
     fn process(&mut self, calls: &mut Deferred, output: Output) {
+        let output = match output {
+            Output::Later
+                if self.session.inflight_len() < 2 || self.session.transmit_has_publish() =>
+            {
+                Output::Now
+            }
+            output => output,
+        };
         loop {
             if output == Output::Now {
                 self.transmit();
@@ -275,8 +300,10 @@ impl Inner {
         }
         self.record_store();
         self.write_store();
-        if output == Output::Batched {
-            self.schedule_flush();
+        match output {
+            Output::Now => {}
+            Output::Batched => self.schedule_flush(),
+            Output::Later => self.schedule_later_flush(),
         }
         let w = self.this.clone();
         let at = self.session.poll_timeout();
@@ -318,6 +345,18 @@ impl Inner {
             with_weak(&w, |inner, _| inner.transport.flush_ran());
         });
         queue_microtask(&flush);
+    }
+
+    /// Flushes in a later task (see [`Output::Later`]), unless nothing waits to be sent.
+    fn schedule_later_flush(&mut self) {
+        if !self.session.has_transmit() || !self.transport.schedule_later_flush() {
+            return;
+        }
+        let w = self.this.clone();
+        let flush = Closure::once_into_js(move || {
+            with_weak(&w, |inner, _| inner.transport.later_flush_ran());
+        });
+        js::task(&flush);
     }
 
     fn handle_event(&mut self, event: Event, calls: &mut Deferred) {
@@ -523,8 +562,14 @@ impl Inner {
 
     fn open_socket(&mut self, url: Option<String>) {
         let weak = self.this.clone();
-        let sink = move |serial, event| {
-            with_weak(&weak, |inner, _| inner.socket_event(serial, event));
+        let sink = move |serial, event: SocketEvent| {
+            // Opening and closing act at once; what received bytes call for waits for
+            // the messages that arrived with them (`Output::Later`).
+            let output = match event {
+                SocketEvent::Bytes(_) => Output::Later,
+                _ => Output::Now,
+            };
+            with_weak_output(&weak, output, |inner, _| inner.socket_event(serial, event));
         };
         if let Err(url) = self.transport.open(url, sink) {
             self.log(
@@ -585,7 +630,7 @@ impl Inner {
         if more && self.transport.schedule_receive() {
             let w = self.this.clone();
             let step = Closure::once_into_js(move || {
-                with_weak(&w, |inner, _| {
+                with_weak_output(&w, Output::Later, |inner, _| {
                     inner.transport.receive_ran();
                     inner.receive(js::now());
                 });

@@ -80,6 +80,8 @@ pub(super) struct Transport {
     unflushed: usize,
     /// A batched flush is scheduled (one at a time).
     flush_scheduled: bool,
+    /// A flush in a later task is scheduled (one at a time; see the driver's `Output`).
+    later_flush_scheduled: bool,
     /// The clock as the batch's first publish read it (see [`Transport::batch_time`]).
     batch_time: Option<Millis>,
     /// A receive step (the next batch of received packets) is scheduled (one at a time).
@@ -99,6 +101,7 @@ impl Transport {
             log,
             unflushed: 0,
             flush_scheduled: false,
+            later_flush_scheduled: false,
             batch_time: None,
             receive_scheduled: false,
         }
@@ -348,6 +351,16 @@ impl Transport {
     /// The scheduled flush runs.
     pub fn flush_ran(&mut self) {
         self.flush_scheduled = false;
+    }
+
+    /// `true` when a flush in a later task must be scheduled: none is yet.
+    pub fn schedule_later_flush(&mut self) -> bool {
+        !std::mem::replace(&mut self.later_flush_scheduled, true)
+    }
+
+    /// The flush in a later task runs.
+    pub fn later_flush_ran(&mut self) {
+        self.later_flush_scheduled = false;
     }
 
     /// `true` when a receive step must be scheduled: none is yet.

@@ -47,6 +47,10 @@ use wasm_bindgen::JsCast;
 // throws, or an error event (a CSP without blob: workers gives one), which moves the timers
 // armed meanwhile to the page. The page-side map is the truth: a message for a timer no
 // longer in it is ignored, so a clear that crosses a firing is harmless.
+//
+// `mqttRtcTask` runs callbacks in a later task, all those queued meanwhile in one, through
+// one `MessageChannel` for the page (its port unreferenced in Node.js, so it keeps no
+// process alive); `setTimeout` where there is none.
 #[wasm_bindgen(inline_js = r#"
 const utf8 = new TextDecoder();
 class Message {
@@ -124,6 +128,22 @@ export function mqttRtcSetTimer(f, ms) {
   if (worker) worker.postMessage([id, ms]); else t.h = setTimeout(fire, ms, id);
   return id;
 }
+const tasks = [];
+let channel;
+function runTasks() {
+  for (const f of tasks.splice(0)) f();
+}
+export function mqttRtcTask(f) {
+  if (channel === undefined) {
+    channel = typeof MessageChannel === "function" ? new MessageChannel() : null;
+    if (channel) {
+      channel.port1.onmessage = runTasks;
+      channel.port1.unref?.();
+    }
+  }
+  if (tasks.push(f) > 1) return;
+  if (channel) channel.port2.postMessage(0); else setTimeout(runTasks, 0);
+}
 export function mqttRtcClearTimer(id) {
   const t = timers.get(id);
   if (!t) return;
@@ -173,6 +193,10 @@ extern "C" {
     /// the browser allows it; the id is for [`clear_timer`].
     #[wasm_bindgen(js_name = mqttRtcSetTimer)]
     pub fn set_timer(f: &Function, ms: f64) -> f64;
+    /// Calls `f` in a later task: after the events the browser already has queued (a
+    /// `MessageChannel` message, which hidden tabs do not throttle as they do timers).
+    #[wasm_bindgen(js_name = mqttRtcTask)]
+    pub fn task(f: &JsValue);
     /// Disarms a [`set_timer`] timer; an unknown or fired id is ignored.
     #[wasm_bindgen(js_name = mqttRtcClearTimer)]
     pub fn clear_timer(id: f64);

@@ -209,6 +209,8 @@ pub struct Session {
 
     /// Encoded packets waiting for `poll_transmit`.
     tx: Vec<u8>,
+    /// `tx` holds a PUBLISH (see [`Session::transmit_has_publish`]).
+    tx_publish: bool,
     /// Received bytes not decoded yet: whole transport messages in arrival order, the first
     /// read from `rx_at`. A message is kept as it came, not copied per batch, so a large one
     /// is decoded in place a batch at a time; only a packet cut between messages is joined.
@@ -254,6 +256,7 @@ impl Session {
             ever_connected: false,
             generation: 0,
             tx: Vec::new(),
+            tx_publish: false,
             rx: VecDeque::new(),
             rx_at: 0,
             rx_error: None,
@@ -306,6 +309,11 @@ impl Session {
         &self.config.client_id
     }
 
+    /// How many QoS 1/2 publishes of the client are in flight (sent, not yet completed).
+    pub fn inflight_len(&self) -> usize {
+        self.outgoing.inflight_len()
+    }
+
     pub fn stats(&self) -> Stats {
         Stats {
             inflight: self.outgoing.inflight_len(),
@@ -345,6 +353,7 @@ impl Session {
         }
         // Nothing meant for an earlier transport may reach this one.
         self.tx.clear();
+        self.tx_publish = false;
         self.rx.clear();
         self.rx_at = 0;
         self.rx_error = None;
@@ -697,7 +706,19 @@ impl Session {
         n
     }
 
+    /// Whether [`Session::poll_transmit`] has bytes to give.
+    pub fn has_transmit(&self) -> bool {
+        !self.tx.is_empty()
+    }
+
+    /// Whether what [`Session::poll_transmit`] would give holds a PUBLISH (not only
+    /// acknowledgements and control packets).
+    pub fn transmit_has_publish(&self) -> bool {
+        self.tx_publish
+    }
+
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
+        self.tx_publish = false;
         if self.tx.is_empty() {
             None
         } else {
@@ -1220,6 +1241,7 @@ impl Session {
         // The stored message keeps no alias: aliases belong to one connection.
         p.properties.topic_alias = None;
         let n = written?;
+        self.tx_publish = true;
         // An alias counts as known to the broker only once it went out with its topic.
         if let Some(alias) = new_alias {
             self.aliases.confirm(&p.topic, alias);

@@ -104,6 +104,85 @@ test('publishes from separate tasks each go out', T, () =>
     assert.equal(r.sends, 5, 'one send per task');
   }, { init: sendLog }));
 
+/**
+ * window.packets: for every WebSocket.send, the MQTT packet types it carries (the high
+ * nibble of each fixed header) and whether it was made while a socket `message` listener
+ * ran, that is in the task of a received message.
+ */
+function packetLog() {
+  window.packets = [];
+  let inMessage = false;
+  const add = WebSocket.prototype.addEventListener;
+  WebSocket.prototype.addEventListener = function (type, listener, options) {
+    if (type !== 'message' || typeof listener !== 'function') return add.call(this, type, listener, options);
+    const wrapped = function (e) {
+      inMessage = true;
+      try { return listener.call(this, e); } finally { inMessage = false; }
+    };
+    return add.call(this, type, wrapped, options);
+  };
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    const b = new Uint8Array(data.buffer ?? data, data.byteOffset ?? 0, data.byteLength);
+    const types = [];
+    for (let i = 0; i < b.length;) {
+      types.push(b[i] >> 4);
+      let len = 0;
+      let mul = 1;
+      let j = i + 1;
+      for (;;) { const x = b[j++]; len += (x & 0x7f) * mul; mul *= 128; if (!(x & 0x80)) break; }
+      i = j + len;
+    }
+    window.packets.push({ types, inMessage });
+    return send.call(this, data);
+  };
+}
+
+const PUBREL = 6;
+
+test('the PUBRELs of a burst of QoS 2 publishes leave together, a lone one at once', T, () =>
+  withPage(browser, async (page) => {
+    const r = await page.evaluate(async (env) => {
+      const { MqttClient } = window.mqtt;
+      const topic = `${t.uid('batch')}/qos2`;
+      const rx = await MqttClient.connect(env.ws, { reconnect: false });
+      const tx = await MqttClient.connect(env.ws, { reconnect: false });
+      try {
+        const got = t.sink();
+        await rx.subscribe(topic, { qos: 2 }, got.fn);
+        window.packets.length = 0;
+        const burst = [];
+        for (let i = 0; i < 200; i++) burst.push(tx.publish(topic, `b${i}`, { qos: 2 }));
+        const results = await t.within(Promise.all(burst), 20_000, 'the burst');
+        const burstSends = window.packets.slice();
+        window.packets.length = 0;
+        await t.within(tx.publish(topic, 'lone', { qos: 2 }), 5_000, 'the lone publish');
+        const loneSends = window.packets.slice();
+        const items = await got.until(201, 10_000);
+        return {
+          burstSends,
+          loneSends,
+          codes: [...new Set(results.map((x) => x.reasonCode))],
+          texts: items.map((m) => m.text()),
+        };
+      } finally {
+        await t.endAll(rx, tx);
+      }
+    }, browser.env);
+    const pubrels = (sends) => sends.filter((s) => s.types.includes(PUBREL));
+    const burstRel = pubrels(r.burstSends);
+    const released = burstRel.reduce((n, s) => n + s.types.filter((x) => x === PUBREL).length, 0);
+    assert.equal(released, 200, 'one PUBREL per publish');
+    // One send per PUBREC made 200; the browser runs the PUBRECs that have arrived first.
+    assert.ok(burstRel.length <= 150, `${burstRel.length} sends carried the 200 PUBRELs`);
+    assert.ok(burstRel.some((s) => !s.inMessage), 'some PUBRELs waited for a later task');
+    const loneRel = pubrels(r.loneSends);
+    assert.equal(loneRel.length, 1, `the lone publish's PUBREL: ${JSON.stringify(r.loneSends)}`);
+    assert.ok(loneRel[0].inMessage, 'it left in the task of its PUBREC, not later');
+    assert.deepEqual(r.codes, [0]);
+    assert.deepEqual(r.texts, [...Array.from({ length: 200 }, (_, i) => `b${i}`), 'lone']);
+  }, { init: packetLog }));
+
 // A publish's time of sending is read once per batch; each task's batch reads it anew, so
 // steady traffic both ways (the client receives what it publishes: a connection that only
 // sends is pinged, to hear from the broker) keeps it out of keepalive pings, and they resume
