@@ -203,8 +203,8 @@ printf '  %-22s %9d bytes (%d files, %d bytes unpacked)\n' "npm pack tarball" "$
 # that size only goes one way. Over budget fails the build. Raised once, for the durable
 # session store (IndexedDB, Web Locks, the session journal, about 8 KB each) and the timer
 # worker for hidden tabs. Lowered with the minified glue, the client-only decoder and the
-# talc allocator. 138,995 and 93,923 bytes now (talc in place of dlmalloc took 1,969 and
-# 1,649 off).
+# talc allocator. 139,259 and 94,123 bytes now (talc in place of dlmalloc took 1,969 and
+# 1,649 off; holding acknowledgements for a later task added 264 and 200).
 BUDGET_MAIN=140400
 BUDGET_MQTT=94900
 entry_gzip() { # entry_gzip DIR: the gzip bytes of DIR's .wasm, glue and snippets
