@@ -7,7 +7,8 @@
 //! JavaScript task share one `WebSocket.send` (Chromium's cost is per send, not per byte)
 //! while a lone call waits for nothing but the end of its task. A received WebSocket message
 //! is decoded a bounded batch per step, each step's listeners running before the next step
-//! (a microtask) decodes more, so memory stays flat whatever one message packs. `Inner` only
+//! (a microtask) decodes more, so memory stays flat whatever one message packs; what
+//! received packets call for may wait for a later task ([`Output::Later`]). `Inner` only
 //! routes between its owners (transport, timers, requests, routing); it never calls
 //! JavaScript that can run user code while borrowed, and never panics on network input.
 
@@ -71,7 +72,8 @@ const RECEIVE_BATCH_BYTES: usize = 64 * 1024;
 /// When the output of a call goes to the socket.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(super) enum Output {
-    /// At once: browser callbacks (socket, timers), which end a task's worth of work.
+    /// At once: browser callbacks (socket open and close, timers, flushes), which end a
+    /// task's worth of work.
     Now,
     /// In one flush at the end of the current task (a microtask): API calls, which may
     /// come by the thousand in one task.
